@@ -1,0 +1,266 @@
+//! `dough`: the native command-line tool. It reuses the core, so it gives the same numbers as
+//! the browser for the same inputs and seed (on the same backend).
+
+mod args;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use args::Args;
+use dough_core::attack::{AttackConfig, AttackJob, StepNorm, every_target};
+use dough_core::digest::sha256_hex;
+use dough_core::idx::{self, Split};
+use dough_core::inputs::ControlledInput;
+use dough_core::manifest::{self, ArchKind, DatasetId, ModelConfig, ModelEntry};
+use dough_core::model::ArchSpec;
+use dough_core::pack::SamplePack;
+use dough_core::weights::Weights;
+use dough_core::{Device, bench, eval, train};
+
+const USAGE: &str = "dough <command> [options]
+
+commands:
+  train   train the MNIST fully connected network and add it to the manifest
+          --data ../shared/datasets/mnist  --models public/models  --name mnist-mlp
+          --hidden 256,128  --epochs 12  --batch 128  --lr 0.001  --seed 1
+  pack    write a sample pack of test images
+          --data ../shared/datasets/mnist  --dataset mnist  --per-class 100
+          --out public/data/mnist-samples.dspk
+  eval    accuracy of a shipped model on the full test set and on its sample pack
+          --model mnist-mlp  --models public/models  --data ../shared/datasets/mnist
+  attack  attack a shipped model toward every class and print the gallery's numbers
+          --model mnist-mlp  --input black|gray|white|noise|sample:C:I  --seed 0
+          --steps 500  --step-size 0.05  --norm l2|linf  --kappa 0.9
+  bench   the fixed benchmark workload on the CPU: mlp|cnn";
+
+fn main() {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let Some(cmd) = raw.first().cloned() else {
+        eprintln!("{USAGE}");
+        std::process::exit(2);
+    };
+    let result = Args::parse(&raw[1..]).and_then(|a| match cmd.as_str() {
+        "train" => cmd_train(&a),
+        "pack" => cmd_pack(&a),
+        "eval" => cmd_eval(&a),
+        "attack" => cmd_attack(&a),
+        "bench" => cmd_bench(&a),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command \"{other}\"\n\n{USAGE}")),
+    });
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn device() -> Device {
+    Device::flex()
+}
+
+fn load_manifest(models: &Path) -> Result<Vec<ModelEntry>, String> {
+    let path = models.join("manifest.json");
+    match std::fs::read_to_string(&path) {
+        Ok(s) => manifest::parse(&s).map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// Loads a model named in the manifest, verifying its checksum.
+fn load_model(models: &Path, name: &str) -> Result<(ModelEntry, ArchSpec, Weights), String> {
+    let entries = load_manifest(models)?;
+    let entry = entries
+        .into_iter()
+        .find(|e| e.name == name)
+        .ok_or_else(|| format!("no model \"{name}\" in {}", models.join("manifest.json").display()))?;
+    let bytes = std::fs::read(models.join(&entry.file)).map_err(|e| format!("{}: {e}", entry.file))?;
+    entry.verify(&bytes).map_err(|e| e.to_string())?;
+    let spec = entry.arch_spec().map_err(|e| e.to_string())?;
+    let weights = Weights::from_safetensors(&bytes).map_err(|e| e.to_string())?;
+    Ok((entry, spec, weights))
+}
+
+fn parse_list(s: &str) -> Result<Vec<usize>, String> {
+    s.split(',').filter(|p| !p.is_empty()).map(|p| p.trim().parse().map_err(|_| format!("bad number \"{p}\""))).collect()
+}
+
+fn cmd_train(a: &Args) -> Result<(), String> {
+    let data_dir = PathBuf::from(a.str("data", "../shared/datasets/mnist"));
+    let models = PathBuf::from(a.str("models", "public/models"));
+    let name = a.str("name", "mnist-mlp");
+    let hidden = parse_list(&a.str("hidden", "256,128"))?;
+    let cfg = ModelConfig {
+        hidden: hidden.clone(),
+        conv: vec![],
+        dense: vec![],
+        optimizer: "adam".into(),
+        learning_rate: a.num("lr", 1e-3)?,
+        schedule: a.str("schedule", "cosine"),
+        epochs: a.num("epochs", 12)?,
+        batch_size: a.num("batch", 128)?,
+        seed: a.num("seed", 1)?,
+        augmentation: a.str("augmentation", "none"),
+    };
+    let spec = ArchSpec::Mlp { hidden };
+    let train_set = idx::load_split(&data_dir, Split::Train).map_err(|e| e.to_string())?;
+    let test_set = idx::load_split(&data_dir, Split::Test).map_err(|e| e.to_string())?;
+    println!("training {name}: {} params, {} training images", spec.param_count(), train_set.len());
+    let device = device();
+    let t0 = Instant::now();
+    let mut epoch_start = Instant::now();
+    let model = train::train(&spec, &cfg, &train_set, &device, &mut |p| {
+        if p.batch == 1 {
+            epoch_start = Instant::now();
+        }
+        let width = 30;
+        let filled = p.batch * width / p.batches;
+        eprint!(
+            "\repoch {}/{} [{}{}] {}/{}{}",
+            p.epoch + 1,
+            p.epochs,
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            p.batch,
+            p.batches,
+            if p.loss.is_nan() { String::new() } else { format!("  loss {:.4}", p.loss) }
+        );
+        if p.batch == p.batches {
+            eprintln!("  {:.1} s", epoch_start.elapsed().as_secs_f64());
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    let weights = pollster::block_on(model.to_weights())?;
+    let acc = pollster::block_on(eval::accuracy(&spec, &weights, &device, &test_set.images.pixels, &test_set.labels))
+        .map_err(|e| e.to_string())?;
+    println!("trained in {:.1} s; test accuracy {:.2}% on {} images", t0.elapsed().as_secs_f64(), acc * 100.0, test_set.len());
+
+    let file = format!("{name}.safetensors");
+    let bytes = weights.to_safetensors();
+    std::fs::create_dir_all(&models).map_err(|e| e.to_string())?;
+    std::fs::write(models.join(&file), &bytes).map_err(|e| e.to_string())?;
+    let mut entries = load_manifest(&models)?;
+    manifest::upsert(
+        &mut entries,
+        ModelEntry {
+            name: name.clone(),
+            dataset: DatasetId::Mnist,
+            arch: ArchKind::Mlp,
+            config: cfg,
+            params: spec.param_count(),
+            test_accuracy: (acc * 1e4).round() / 1e4,
+            file: file.clone(),
+            sha256: sha256_hex(&bytes),
+            layers: spec.layers(),
+            note: None,
+        },
+    );
+    std::fs::write(models.join("manifest.json"), manifest::to_json(&entries)).map_err(|e| e.to_string())?;
+    println!("wrote {} ({} bytes) and its manifest entry", models.join(&file).display(), bytes.len());
+    Ok(())
+}
+
+fn cmd_pack(a: &Args) -> Result<(), String> {
+    let data_dir = PathBuf::from(a.str("data", "../shared/datasets/mnist"));
+    let dataset = a.str("dataset", "mnist");
+    DatasetId::parse(&dataset).ok_or_else(|| format!("unknown dataset \"{dataset}\""))?;
+    let per_class: usize = a.num("per-class", 100)?;
+    let out = PathBuf::from(a.str("out", &format!("public/data/{dataset}-samples.dspk")));
+    let test = idx::load_split(&data_dir, Split::Test).map_err(|e| e.to_string())?;
+    let pack = SamplePack::from_dataset(&dataset, &test, per_class);
+    let bytes = pack.encode();
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(&out, &bytes).map_err(|e| e.to_string())?;
+    println!("wrote {} ({} images, {} bytes)", out.display(), pack.len(), bytes.len());
+    Ok(())
+}
+
+fn cmd_eval(a: &Args) -> Result<(), String> {
+    let models = PathBuf::from(a.str("models", "public/models"));
+    let (entry, spec, weights) = load_model(&models, &a.str("model", "mnist-mlp"))?;
+    let device = device();
+    let data_dir = PathBuf::from(a.str("data", &format!("../shared/datasets/{}", entry.dataset.slug())));
+    let test = idx::load_split(&data_dir, Split::Test).map_err(|e| e.to_string())?;
+    let acc = pollster::block_on(eval::accuracy(&spec, &weights, &device, &test.images.pixels, &test.labels))
+        .map_err(|e| e.to_string())?;
+    println!("{}: test accuracy {:.2}% (manifest: {:.2}%)", entry.name, acc * 100.0, entry.test_accuracy * 100.0);
+    Ok(())
+}
+
+fn parse_input(s: &str, seed: u64) -> Result<ControlledInput, String> {
+    Ok(match s {
+        "black" => ControlledInput::Black,
+        "gray" => ControlledInput::Gray,
+        "white" => ControlledInput::White,
+        "noise" => ControlledInput::Noise { seed },
+        other => {
+            let parts: Vec<&str> = other.split(':').collect();
+            match parts.as_slice() {
+                ["sample", c, i] => ControlledInput::Sample {
+                    class: c.parse().map_err(|_| format!("bad class \"{c}\""))?,
+                    index: i.parse().map_err(|_| format!("bad index \"{i}\""))?,
+                },
+                _ => return Err(format!("unknown input \"{other}\" (black, gray, white, noise, sample:C:I)")),
+            }
+        }
+    })
+}
+
+fn cmd_attack(a: &Args) -> Result<(), String> {
+    let models = PathBuf::from(a.str("models", "public/models"));
+    let (entry, spec, weights) = load_model(&models, &a.str("model", "mnist-mlp"))?;
+    let seed: u64 = a.num("seed", 0)?;
+    let input = parse_input(&a.str("input", "black"), seed)?;
+    let pack = match input {
+        ControlledInput::Sample { .. } => {
+            let path = a.str("pack", &format!("public/data/{}-samples.dspk", entry.dataset.slug()));
+            let bytes = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
+            Some(SamplePack::decode(&bytes).map_err(|e| e.to_string())?)
+        }
+        _ => None,
+    };
+    let start = input.pixels(pack.as_ref()).map_err(|e| e.to_string())?;
+    let cfg = AttackConfig {
+        norm: match a.str("norm", "l2").as_str() {
+            "l2" => StepNorm::L2,
+            "linf" => StepNorm::Linf,
+            other => return Err(format!("unknown norm \"{other}\" (l2 or linf)")),
+        },
+        step_size: a.num("step-size", AttackConfig::default().step_size)?,
+        max_steps: a.num("steps", AttackConfig::default().max_steps)?,
+        kappa: a.num("kappa", AttackConfig::default().kappa)?,
+        early_stop: a.str("early-stop", "yes") != "no",
+    };
+    let (starts, targets) = every_target(&start);
+    let t0 = Instant::now();
+    let job = AttackJob::new(&spec, &weights, &device(), &starts, &targets, cfg).map_err(|e| e.to_string())?;
+    let out = pollster::block_on(job.run()).map_err(|e| e.to_string())?;
+    println!("{} from {} ({:.2} s)", entry.name, input.describe(), t0.elapsed().as_secs_f64());
+    println!("target  predicted  confidence  steps      L2    Linf");
+    for o in &out {
+        println!("{:>6}  {:>9}  {:>10.4}  {:>5}  {:>6.3}  {:>6.3}", o.target, o.predicted, o.confidence, o.steps, o.l2, o.linf);
+    }
+    Ok(())
+}
+
+fn cmd_bench(a: &Args) -> Result<(), String> {
+    let name = a.positional.first().cloned().unwrap_or_else(|| "mlp".into());
+    let t0 = Instant::now();
+    let now = move || t0.elapsed().as_secs_f64() * 1e3;
+    let r = pollster::block_on(bench::run(&name, &device(), &now, || async {})).map_err(|e| e.to_string())?;
+    println!(
+        "bench {}: batch {}, {} steps, {:.2} ms/step ({:.1} steps/s), checksum {:.6} [CPU, flex]",
+        r.arch,
+        r.batch,
+        r.steps,
+        r.ms_per_step,
+        1e3 / r.ms_per_step,
+        r.checksum
+    );
+    Ok(())
+}

@@ -1,0 +1,278 @@
+//! The "minimal evolution" attack: targeted, iterative gradient descent on the input.
+//!
+//! Every sample (a start image and a target class) moves along its normalised gradient of the
+//! cross-entropy to its target, is clamped to [0, 1], and stops as soon as the network gives
+//! the target a confidence of at least kappa (or at the step limit). All samples go through
+//! the network as one batch per step. The weights never change.
+//!
+//! The job is a step-wise state machine so that callers (the browser) can yield between
+//! steps, show progress and cancel; `run` drives it to the end in one go.
+
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ArchSpec, CLASSES, Classifier, PIXELS};
+use crate::weights::{Weights, WeightsError};
+
+/// How a step's length is measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepNorm {
+    /// The gradient scaled to L2 length `step_size`.
+    L2,
+    /// The gradient's sign times `step_size` (steepest descent in L-infinity).
+    Linf,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttackConfig {
+    pub norm: StepNorm,
+    pub step_size: f32,
+    pub max_steps: usize,
+    /// Target confidence at which a sample stops.
+    pub kappa: f32,
+    /// When false, every sample takes exactly `max_steps` steps (benchmarks, backend comparisons).
+    pub early_stop: bool,
+}
+
+impl Default for AttackConfig {
+    fn default() -> Self {
+        Self { norm: StepNorm::L2, step_size: 0.05, max_steps: 500, kappa: 0.9, early_stop: true }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AttackError {
+    #[error("the attack needs at least one sample")]
+    Empty,
+    #[error("start image {index} has {len} pixels, the network takes {PIXELS}")]
+    BadInput { index: usize, len: usize },
+    #[error("target class {0} does not exist (classes are 0-9)")]
+    BadTarget(usize),
+    #[error("invalid attack settings: {0}")]
+    BadConfig(String),
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    #[error("the compute backend failed: {0}")]
+    Backend(String),
+}
+
+/// What happened to one sample.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SampleOutcome {
+    pub target: usize,
+    pub start: Vec<f32>,
+    pub adversarial: Vec<f32>,
+    /// The class the network assigns to the adversarial example.
+    pub predicted: usize,
+    /// The network's confidence in the target on the adversarial example.
+    pub confidence: f32,
+    /// Gradient steps taken.
+    pub steps: usize,
+    /// Size of the perturbation (adversarial - start).
+    pub l2: f32,
+    pub linf: f32,
+    /// Whether the target confidence reached kappa.
+    pub reached: bool,
+}
+
+impl SampleOutcome {
+    pub fn perturbation(&self) -> Vec<f32> {
+        self.adversarial.iter().zip(&self.start).map(|(a, s)| a - s).collect()
+    }
+}
+
+/// The attack in progress.
+pub struct AttackJob {
+    model: Classifier,
+    cfg: AttackConfig,
+    device: Device,
+    starts: Vec<f32>,
+    targets: Vec<usize>,
+    onehot: Tensor<2>,
+    x: Tensor<2>,
+    step: usize,
+    active: Vec<bool>,
+    steps_used: Vec<usize>,
+    probs: Vec<f32>,
+    finished: bool,
+}
+
+fn backend_err(e: impl std::fmt::Debug) -> AttackError {
+    AttackError::Backend(format!("{e:?}"))
+}
+
+impl AttackJob {
+    /// Prepares an attack of `targets[i]` from `starts[i]` on the network `spec` + `weights`,
+    /// on `device` (a plain device; autodiff is added here).
+    pub fn new(
+        spec: &ArchSpec,
+        weights: &Weights,
+        device: &Device,
+        starts: &[Vec<f32>],
+        targets: &[usize],
+        cfg: AttackConfig,
+    ) -> Result<Self, AttackError> {
+        if starts.is_empty() || starts.len() != targets.len() {
+            return Err(AttackError::Empty);
+        }
+        if !(cfg.step_size.is_finite() && cfg.step_size > 0.0) {
+            return Err(AttackError::BadConfig(format!("step size must be positive, got {}", cfg.step_size)));
+        }
+        if !(cfg.kappa > 0.0 && cfg.kappa <= 1.0) {
+            return Err(AttackError::BadConfig(format!("kappa must lie in (0, 1], got {}", cfg.kappa)));
+        }
+        for (index, s) in starts.iter().enumerate() {
+            if s.len() != PIXELS {
+                return Err(AttackError::BadInput { index, len: s.len() });
+            }
+        }
+        if let Some(&t) = targets.iter().find(|&&t| t >= CLASSES) {
+            return Err(AttackError::BadTarget(t));
+        }
+        let batch = starts.len();
+        let model = Classifier::from_weights(spec, weights, &device.clone().autodiff())?.no_grad();
+        let flat: Vec<f32> = starts.iter().flatten().copied().collect();
+        let x = Tensor::from_data(TensorData::new(flat.clone(), [batch, PIXELS]), device);
+        let mut oh = vec![0.0f32; batch * CLASSES];
+        for (i, &t) in targets.iter().enumerate() {
+            oh[i * CLASSES + t] = 1.0;
+        }
+        let onehot = Tensor::from_data(TensorData::new(oh, [batch, CLASSES]), device);
+        Ok(Self {
+            model,
+            cfg,
+            device: device.clone(),
+            starts: flat,
+            targets: targets.to_vec(),
+            onehot,
+            x,
+            step: 0,
+            active: vec![true; batch],
+            steps_used: vec![0; batch],
+            probs: Vec::new(),
+            finished: false,
+        })
+    }
+
+    pub fn batch(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// Steps done so far.
+    pub fn steps_done(&self) -> usize {
+        self.step
+    }
+
+    pub fn max_steps(&self) -> usize {
+        self.cfg.max_steps
+    }
+
+    /// Samples still moving.
+    pub fn active_count(&self) -> usize {
+        self.active.iter().filter(|&&a| a).count()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// One step: forward and backward on the current inputs, the stopping check, and the update.
+    /// Returns true once the job is finished (every sample stopped, or the step limit reached).
+    pub async fn step(&mut self) -> Result<bool, AttackError> {
+        if self.finished {
+            return Ok(true);
+        }
+        let last = self.step >= self.cfg.max_steps;
+        let x = self.x.clone().autodiff().require_grad();
+        let log_probs = log_softmax(self.model.forward(x.clone()), 1);
+        let onehot = self.onehot.clone().autodiff();
+
+        if self.cfg.early_stop || last {
+            let probs = log_probs.clone().detach().exp().inner();
+            self.probs = probs.into_data_async().await.map_err(backend_err)?.try_to_vec::<f32>().map_err(backend_err)?;
+            for i in 0..self.batch() {
+                if self.active[i] && self.cfg.early_stop && self.probs[i * CLASSES + self.targets[i]] >= self.cfg.kappa {
+                    self.active[i] = false;
+                }
+            }
+        }
+        if last || self.active_count() == 0 {
+            self.finished = true;
+            return Ok(true);
+        }
+
+        let loss = (log_probs * onehot).sum().neg();
+        let grads = loss.backward();
+        let g = x.grad(&grads).ok_or_else(|| AttackError::Backend("no gradient for the input".into()))?;
+        let dir = match self.cfg.norm {
+            StepNorm::L2 => {
+                let norm = g.clone().powi_scalar(2).sum_dim(1).sqrt().add_scalar(1e-12);
+                g / norm
+            }
+            StepNorm::Linf => g.sign(),
+        };
+        let mask: Vec<f32> = self.active.iter().map(|&a| if a { self.cfg.step_size } else { 0.0 }).collect();
+        let mask = Tensor::<2>::from_data(TensorData::new(mask, [self.batch(), 1]), &self.device);
+        self.x = (self.x.clone() - dir * mask).clamp(0.0, 1.0);
+        for i in 0..self.batch() {
+            if self.active[i] {
+                self.steps_used[i] += 1;
+            }
+        }
+        self.step += 1;
+        Ok(false)
+    }
+
+    /// Reads the current inputs back, `[batch * 784]` (this waits for all queued work).
+    pub async fn current_inputs(&self) -> Result<Vec<f32>, AttackError> {
+        self.x.clone().into_data_async().await.map_err(backend_err)?.try_to_vec::<f32>().map_err(backend_err)
+    }
+
+    /// Reads the result back. Call once `step` has returned true.
+    pub async fn outcome(&self) -> Result<Vec<SampleOutcome>, AttackError> {
+        let adv = self.current_inputs().await?;
+        let mut out = Vec::with_capacity(self.batch());
+        for i in 0..self.batch() {
+            let start = self.starts[i * PIXELS..(i + 1) * PIXELS].to_vec();
+            let adversarial = adv[i * PIXELS..(i + 1) * PIXELS].to_vec();
+            let (mut l2, mut linf) = (0.0f32, 0.0f32);
+            for (a, s) in adversarial.iter().zip(&start) {
+                let d = a - s;
+                l2 += d * d;
+                linf = linf.max(d.abs());
+            }
+            let (predicted, confidence) = if self.probs.is_empty() {
+                (usize::MAX, f32::NAN)
+            } else {
+                let p = &self.probs[i * CLASSES..(i + 1) * CLASSES];
+                let predicted = (0..CLASSES).fold(0, |best, c| if p[c] > p[best] { c } else { best });
+                (predicted, p[self.targets[i]])
+            };
+            out.push(SampleOutcome {
+                target: self.targets[i],
+                start,
+                adversarial,
+                predicted,
+                confidence,
+                steps: self.steps_used[i],
+                l2: l2.sqrt(),
+                linf,
+                reached: confidence >= self.cfg.kappa,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Runs the job to the end.
+    pub async fn run(mut self) -> Result<Vec<SampleOutcome>, AttackError> {
+        while !self.step().await? {}
+        self.outcome().await
+    }
+}
+
+/// The batch for "one start, every target": ten copies of `start` and targets 0-9.
+pub fn every_target(start: &[f32]) -> (Vec<Vec<f32>>, Vec<usize>) {
+    ((0..CLASSES).map(|_| start.to_vec()).collect(), (0..CLASSES).collect())
+}

@@ -1,0 +1,43 @@
+//! Accuracy of a network on a labelled set of images (the test split or a sample pack).
+
+use burn::prelude::*;
+
+use crate::attack::AttackError;
+use crate::model::{ArchSpec, CLASSES, Classifier, PIXELS};
+use crate::weights::Weights;
+
+/// Predicted classes for `images` (bytes, 784 per image), in batches of `batch`.
+pub async fn predict(
+    spec: &ArchSpec,
+    weights: &Weights,
+    device: &Device,
+    images: &[u8],
+    batch: usize,
+) -> Result<Vec<usize>, AttackError> {
+    let model = Classifier::from_weights(spec, weights, device)?;
+    let mut out = Vec::with_capacity(images.len() / PIXELS);
+    for chunk in images.chunks(batch * PIXELS) {
+        let n = chunk.len() / PIXELS;
+        let x: Vec<f32> = chunk.iter().map(|&p| p as f32 / 255.0).collect();
+        let logits = model.forward(Tensor::from_data(TensorData::new(x, [n, PIXELS]), device));
+        let data = logits.into_data_async().await.map_err(|e| AttackError::Backend(format!("{e:?}")))?;
+        let v = data.try_to_vec::<f32>().map_err(|e| AttackError::Backend(format!("{e:?}")))?;
+        for row in v.chunks(CLASSES) {
+            out.push((0..CLASSES).fold(0, |b, c| if row[c] > row[b] { c } else { b }));
+        }
+    }
+    Ok(out)
+}
+
+/// Share of `images` classified as their `labels`.
+pub async fn accuracy(
+    spec: &ArchSpec,
+    weights: &Weights,
+    device: &Device,
+    images: &[u8],
+    labels: &[u8],
+) -> Result<f64, AttackError> {
+    let pred = predict(spec, weights, device, images, 500).await?;
+    let correct = pred.iter().zip(labels).filter(|(p, l)| **p == **l as usize).count();
+    Ok(correct as f64 / labels.len().max(1) as f64)
+}

@@ -1,0 +1,208 @@
+//! `public/models/manifest.json`: the contract between training and the app (and later tools).
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::sha256_hex;
+use crate::model::{ArchSpec, ConvSpec, LayerDesc};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DatasetId {
+    #[serde(rename = "mnist")]
+    Mnist,
+    #[serde(rename = "fashion-mnist")]
+    FashionMnist,
+}
+
+impl DatasetId {
+    pub fn slug(self) -> &'static str {
+        match self {
+            DatasetId::Mnist => "mnist",
+            DatasetId::FashionMnist => "fashion-mnist",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            DatasetId::Mnist => "MNIST",
+            DatasetId::FashionMnist => "Fashion-MNIST",
+        }
+    }
+
+    pub fn class_names(self) -> [&'static str; 10] {
+        match self {
+            DatasetId::Mnist => ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+            DatasetId::FashionMnist => [
+                "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                "Ankle boot",
+            ],
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "mnist" => Some(DatasetId::Mnist),
+            "fashion-mnist" => Some(DatasetId::FashionMnist),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchKind {
+    Mlp,
+    Cnn,
+}
+
+/// How a model was shaped and trained.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// Hidden widths of a fully connected network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<usize>,
+    /// Convolutional layers of a convolutional network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conv: Vec<ConvSpec>,
+    /// Hidden dense widths after the convolutions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dense: Vec<usize>,
+    pub optimizer: String,
+    pub learning_rate: f64,
+    /// Learning-rate schedule, e.g. "cosine" or "constant".
+    #[serde(default)]
+    pub schedule: String,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub seed: u64,
+    /// Data augmentation, e.g. "none" or "shift2".
+    #[serde(default)]
+    pub augmentation: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelEntry {
+    pub name: String,
+    pub dataset: DatasetId,
+    pub arch: ArchKind,
+    pub config: ModelConfig,
+    pub params: usize,
+    /// Accuracy (0..1) on the full 10,000-image test set.
+    pub test_accuracy: f64,
+    /// File name relative to the manifest.
+    pub file: String,
+    pub sha256: String,
+    /// The forward pass, layer by layer (weights file tensor prefixes and activations).
+    #[serde(default)]
+    pub layers: Vec<LayerDesc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ManifestError {
+    #[error("the model manifest is not valid JSON for this version of Dough: {0}")]
+    Parse(String),
+    #[error("model \"{name}\" has an inconsistent configuration: {why}")]
+    BadConfig { name: String, why: String },
+    #[error("model file {file} failed verification: its SHA-256 is {found}, the manifest says {expected}")]
+    Checksum { file: String, expected: String, found: String },
+    #[error("no model named \"{0}\" in the manifest")]
+    UnknownModel(String),
+}
+
+impl ModelEntry {
+    pub fn arch_spec(&self) -> Result<ArchSpec, ManifestError> {
+        let bad = |why: &str| ManifestError::BadConfig { name: self.name.clone(), why: why.into() };
+        let spec = match self.arch {
+            ArchKind::Mlp => {
+                if !self.config.conv.is_empty() {
+                    return Err(bad("a fully connected network cannot have convolutional layers"));
+                }
+                ArchSpec::Mlp { hidden: self.config.hidden.clone() }
+            }
+            ArchKind::Cnn => {
+                if self.config.conv.is_empty() {
+                    return Err(bad("a convolutional network needs at least one conv layer"));
+                }
+                ArchSpec::Cnn { conv: self.config.conv.clone(), dense: self.config.dense.clone() }
+            }
+        };
+        if spec.param_count() != self.params {
+            return Err(bad(&format!("params says {}, the architecture has {}", self.params, spec.param_count())));
+        }
+        Ok(spec)
+    }
+
+    /// Checks the downloaded bytes of this model's file against the manifest.
+    pub fn verify(&self, bytes: &[u8]) -> Result<(), ManifestError> {
+        let found = sha256_hex(bytes);
+        if found != self.sha256 {
+            return Err(ManifestError::Checksum { file: self.file.clone(), expected: self.sha256.clone(), found });
+        }
+        Ok(())
+    }
+}
+
+pub fn parse(json: &str) -> Result<Vec<ModelEntry>, ManifestError> {
+    serde_json::from_str(json).map_err(|e| ManifestError::Parse(e.to_string()))
+}
+
+pub fn to_json(entries: &[ModelEntry]) -> String {
+    serde_json::to_string_pretty(entries).expect("manifest serialises") + "\n"
+}
+
+/// Replaces the entry with the same name, or appends it.
+pub fn upsert(entries: &mut Vec<ModelEntry>, entry: ModelEntry) {
+    match entries.iter_mut().find(|e| e.name == entry.name) {
+        Some(slot) => *slot = entry,
+        None => entries.push(entry),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> ModelEntry {
+        let spec = ArchSpec::Mlp { hidden: vec![4] };
+        ModelEntry {
+            name: "m".into(),
+            dataset: DatasetId::Mnist,
+            arch: ArchKind::Mlp,
+            config: ModelConfig {
+                hidden: vec![4],
+                conv: vec![],
+                dense: vec![],
+                optimizer: "adam".into(),
+                learning_rate: 1e-3,
+                schedule: "constant".into(),
+                epochs: 1,
+                batch_size: 8,
+                seed: 1,
+                augmentation: "none".into(),
+            },
+            params: spec.param_count(),
+            test_accuracy: 0.5,
+            file: "m.safetensors".into(),
+            sha256: sha256_hex(b"weights"),
+            layers: spec.layers(),
+            note: None,
+        }
+    }
+
+    #[test]
+    fn json_round_trip_and_checks() {
+        let e = entry();
+        let json = to_json(std::slice::from_ref(&e));
+        assert!(json.contains("\"dataset\": \"mnist\"") && json.contains("\"arch\": \"mlp\""));
+        let back = parse(&json).unwrap();
+        assert_eq!(back, vec![e.clone()]);
+        assert_eq!(e.arch_spec().unwrap(), ArchSpec::Mlp { hidden: vec![4] });
+        assert!(e.verify(b"weights").is_ok());
+        assert!(matches!(e.verify(b"weightz"), Err(ManifestError::Checksum { .. })));
+        let mut wrong = e.clone();
+        wrong.params += 1;
+        assert!(matches!(wrong.arch_spec(), Err(ManifestError::BadConfig { .. })));
+        assert!(matches!(parse("{\"not\": \"a list\"}"), Err(ManifestError::Parse(_))));
+    }
+}

@@ -1,0 +1,282 @@
+//! The classifiers: a fully connected network and a convolutional network, both returning
+//! logits for flat `[batch, 784]` inputs in [0, 1], both built from host [`Weights`].
+
+use burn::module::Param;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Linear, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use serde::{Deserialize, Serialize};
+
+use crate::rng::SeededRng;
+use crate::weights::{HostTensor, Weights, WeightsError};
+
+/// Side of the square gray-scale inputs (MNIST and Fashion-MNIST).
+pub const SIDE: usize = 28;
+/// Pixels per input.
+pub const PIXELS: usize = SIDE * SIDE;
+/// Classes per dataset.
+pub const CLASSES: usize = 10;
+
+/// One convolutional layer: `channels` filters of `kernel`x`kernel` (no padding, stride 1),
+/// ReLU, then a 2x2 max-pool when `pool` is set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvSpec {
+    pub channels: usize,
+    pub kernel: usize,
+    #[serde(default)]
+    pub pool: bool,
+}
+
+/// The shape of a network: what the manifest's `arch` and `config` describe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArchSpec {
+    /// Fully connected: 784 -> hidden... -> 10, ReLU between layers.
+    Mlp { hidden: Vec<usize> },
+    /// Convolutional layers, then fully connected `dense` layers, then 10 outputs.
+    Cnn { conv: Vec<ConvSpec>, dense: Vec<usize> },
+}
+
+/// A layer of the forward pass, in order, as another tool would rebuild it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerDesc {
+    /// "dense", "conv2d" or "maxpool2d".
+    pub kind: String,
+    /// Tensor name prefix in the weights file (`fc0`, `conv1`); empty for parameter-free layers.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// "relu" or "none" (logits).
+    pub activation: String,
+}
+
+impl ArchSpec {
+    /// The benchmark MLP: 784-256-128-10.
+    pub fn bench_mlp() -> Self {
+        ArchSpec::Mlp { hidden: vec![256, 128] }
+    }
+
+    /// The benchmark CNN: conv3x3(32)-ReLU-conv3x3(64)-ReLU-maxpool2-dense(128)-ReLU-dense(10).
+    pub fn bench_cnn() -> Self {
+        ArchSpec::Cnn {
+            conv: vec![
+                ConvSpec { channels: 32, kernel: 3, pool: false },
+                ConvSpec { channels: 64, kernel: 3, pool: true },
+            ],
+            dense: vec![128],
+        }
+    }
+
+    /// Names and shapes of every tensor, in forward order (PyTorch layouts).
+    pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let mut out = Vec::new();
+        let mut dense_in = PIXELS;
+        let dense: &[usize] = match self {
+            ArchSpec::Mlp { hidden } => hidden,
+            ArchSpec::Cnn { conv, dense } => {
+                let (mut ch, mut side) = (1, SIDE);
+                for (i, c) in conv.iter().enumerate() {
+                    out.push((format!("conv{i}.weight"), vec![c.channels, ch, c.kernel, c.kernel]));
+                    out.push((format!("conv{i}.bias"), vec![c.channels]));
+                    ch = c.channels;
+                    side = side + 1 - c.kernel;
+                    if c.pool {
+                        side /= 2;
+                    }
+                }
+                dense_in = ch * side * side;
+                dense
+            }
+        };
+        for (i, &width) in dense.iter().chain(std::iter::once(&CLASSES)).enumerate() {
+            out.push((format!("fc{i}.weight"), vec![width, dense_in]));
+            out.push((format!("fc{i}.bias"), vec![width]));
+            dense_in = width;
+        }
+        out
+    }
+
+    pub fn param_count(&self) -> usize {
+        self.tensor_shapes().iter().map(|(_, s)| s.iter().product::<usize>()).sum()
+    }
+
+    /// The forward pass as a list of layers (for the manifest).
+    pub fn layers(&self) -> Vec<LayerDesc> {
+        let mut out = Vec::new();
+        let layer = |kind: &str, name: String, act: &str| LayerDesc {
+            kind: kind.into(),
+            name,
+            activation: act.into(),
+        };
+        let n_dense = match self {
+            ArchSpec::Mlp { hidden } => hidden.len(),
+            ArchSpec::Cnn { conv, dense } => {
+                for (i, c) in conv.iter().enumerate() {
+                    out.push(layer("conv2d", format!("conv{i}"), "relu"));
+                    if c.pool {
+                        out.push(layer("maxpool2d", String::new(), "none"));
+                    }
+                }
+                dense.len()
+            }
+        };
+        for i in 0..=n_dense {
+            out.push(layer("dense", format!("fc{i}"), if i < n_dense { "relu" } else { "none" }));
+        }
+        out
+    }
+
+    /// Fresh weights from our own seeded generator (He-uniform weights, zero biases), so that
+    /// the same seed gives the same network on every backend.
+    pub fn init_weights(&self, seed: u64) -> Weights {
+        let mut rng = SeededRng::new(seed);
+        let mut w = Weights::default();
+        for (name, shape) in self.tensor_shapes() {
+            let n: usize = shape.iter().product();
+            let data = if name.ends_with(".bias") {
+                vec![0.0; n]
+            } else {
+                let fan_in: usize = shape[1..].iter().product();
+                let bound = (6.0 / fan_in as f32).sqrt();
+                (0..n).map(|_| rng.uniform(-bound, bound)).collect()
+            };
+            w.insert(name, HostTensor::new(shape, data));
+        }
+        w
+    }
+}
+
+fn tensor<const D: usize>(t: &HostTensor, device: &Device) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(t.data.clone(), t.shape.clone()), device)
+}
+
+fn dense_from(w: &Weights, name: &str, shape: &[usize], device: &Device) -> Result<Linear, WeightsError> {
+    let weight = w.get(&format!("{name}.weight"), shape)?.transposed(); // burn stores [in, out]
+    let bias = w.get(&format!("{name}.bias"), &shape[..1])?;
+    Ok(Linear {
+        weight: Param::from_tensor(tensor(&weight, device)),
+        bias: Some(Param::from_tensor(tensor(bias, device))),
+    })
+}
+
+/// Fully connected network.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    layers: Vec<Linear>,
+}
+
+/// A convolution with its optional pooling.
+#[derive(Module, Debug)]
+pub struct ConvBlock {
+    conv: Conv2d,
+    pool: Option<MaxPool2d>,
+}
+
+/// Convolutional network.
+#[derive(Module, Debug)]
+pub struct Cnn {
+    blocks: Vec<ConvBlock>,
+    dense: Vec<Linear>,
+}
+
+/// Either kind of classifier.
+#[derive(Module, Debug)]
+pub enum Classifier {
+    Mlp(Mlp),
+    Cnn(Cnn),
+}
+
+fn dense_stack(layers: &[Linear], mut x: Tensor<2>) -> Tensor<2> {
+    let last = layers.len() - 1;
+    for (i, l) in layers.iter().enumerate() {
+        x = l.forward(x);
+        if i < last {
+            x = relu(x);
+        }
+    }
+    x
+}
+
+impl Classifier {
+    /// Builds the network of `spec` on `device` from `weights`, checking every name and shape.
+    pub fn from_weights(spec: &ArchSpec, weights: &Weights, device: &Device) -> Result<Self, WeightsError> {
+        let shapes = spec.tensor_shapes();
+        let shape_of = |name: &str| -> Vec<usize> {
+            shapes.iter().find(|(n, _)| n == name).map(|(_, s)| s.clone()).expect("known tensor")
+        };
+        let n_dense = shapes.iter().filter(|(n, _)| n.starts_with("fc") && n.ends_with(".weight")).count();
+        let dense = (0..n_dense)
+            .map(|i| dense_from(weights, &format!("fc{i}"), &shape_of(&format!("fc{i}.weight")), device))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(match spec {
+            ArchSpec::Mlp { .. } => Classifier::Mlp(Mlp { layers: dense }),
+            ArchSpec::Cnn { conv, .. } => {
+                let mut blocks = Vec::new();
+                let mut in_ch = 1;
+                for (i, c) in conv.iter().enumerate() {
+                    let wshape = shape_of(&format!("conv{i}.weight"));
+                    let wt = weights.get(&format!("conv{i}.weight"), &wshape)?;
+                    let bt = weights.get(&format!("conv{i}.bias"), &[c.channels])?;
+                    let mut layer = Conv2dConfig::new([in_ch, c.channels], [c.kernel, c.kernel])
+                        .with_padding(PaddingConfig2d::Valid)
+                        .init(device);
+                    layer.weight = Param::from_tensor(tensor(wt, device));
+                    layer.bias = Some(Param::from_tensor(tensor(bt, device)));
+                    let pool = c.pool.then(|| MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init());
+                    blocks.push(ConvBlock { conv: layer, pool });
+                    in_ch = c.channels;
+                }
+                Classifier::Cnn(Cnn { blocks, dense })
+            }
+        })
+    }
+
+    /// Logits `[batch, 10]` for flat inputs `[batch, 784]`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            Classifier::Mlp(m) => dense_stack(&m.layers, x),
+            Classifier::Cnn(c) => {
+                let [b, _] = x.dims();
+                let mut h: Tensor<4> = x.reshape([b, 1, SIDE, SIDE]);
+                for block in &c.blocks {
+                    h = relu(block.conv.forward(h));
+                    if let Some(pool) = &block.pool {
+                        h = pool.forward(h);
+                    }
+                }
+                let [b, ch, hh, ww] = h.dims();
+                dense_stack(&c.dense, h.reshape([b, ch * hh * ww]))
+            }
+        }
+    }
+
+    /// Reads the weights back to the host (PyTorch layouts, plain names).
+    pub async fn to_weights(&self) -> Result<Weights, String> {
+        async fn host<const D: usize>(t: Tensor<D>) -> Result<HostTensor, String> {
+            let shape = t.dims().to_vec();
+            let data = t.into_data_async().await.map_err(|e| format!("{e:?}"))?;
+            Ok(HostTensor::new(shape, data.try_to_vec::<f32>().map_err(|e| format!("{e:?}"))?))
+        }
+        async fn dense(w: &mut Weights, layers: &[Linear]) -> Result<(), String> {
+            for (i, l) in layers.iter().enumerate() {
+                w.insert(format!("fc{i}.weight"), host(l.weight.val()).await?.transposed());
+                let b = l.bias.as_ref().ok_or("dense layer without bias")?;
+                w.insert(format!("fc{i}.bias"), host(b.val()).await?);
+            }
+            Ok(())
+        }
+        let mut w = Weights::default();
+        match self {
+            Classifier::Mlp(m) => dense(&mut w, &m.layers).await?,
+            Classifier::Cnn(c) => {
+                for (i, b) in c.blocks.iter().enumerate() {
+                    w.insert(format!("conv{i}.weight"), host(b.conv.weight.val()).await?);
+                    let bias = b.conv.bias.as_ref().ok_or("conv layer without bias")?;
+                    w.insert(format!("conv{i}.bias"), host(bias.val()).await?);
+                }
+                dense(&mut w, &c.dense).await?
+            }
+        }
+        Ok(w)
+    }
+}

@@ -1,0 +1,166 @@
+//! Sample packs: a few real test images per class, shipped in `public/data/` for the browser.
+//!
+//! Layout (all integers little-endian):
+//! ```text
+//! 0   "DSPK"            magic
+//! 4   u16 version = 1
+//! 6   u8 rows, u8 cols
+//! 8   u32 count
+//! 12  u8 name length n, then n bytes of the dataset name (UTF-8)
+//!     count bytes of labels
+//!     count*rows*cols bytes of pixels (0..255, row-major)
+//!     32 bytes: SHA-256 of everything above
+//! ```
+
+use crate::digest::sha256;
+use crate::idx::Dataset;
+
+pub const MAGIC: &[u8; 4] = b"DSPK";
+pub const VERSION: u16 = 1;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PackError {
+    #[error("not a Dough sample pack (the file does not start with \"DSPK\")")]
+    BadMagic,
+    #[error("sample pack version {0} is not supported (this build reads version {VERSION})")]
+    UnsupportedVersion(u16),
+    #[error("the sample pack is truncated: {expected} bytes expected, {found} present")]
+    Truncated { expected: usize, found: usize },
+    #[error("the sample pack is corrupt: its checksum does not match its contents")]
+    ChecksumMismatch,
+    #[error("the sample pack is corrupt: label {0} is not a class 0-9")]
+    BadLabel(u8),
+    #[error("the sample pack's dataset name is not valid UTF-8")]
+    BadName,
+}
+
+/// A labelled set of images, small enough for the browser.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SamplePack {
+    pub dataset: String,
+    pub rows: usize,
+    pub cols: usize,
+    pub labels: Vec<u8>,
+    pub pixels: Vec<u8>,
+}
+
+impl SamplePack {
+    /// The first `per_class` images of each class, in dataset order, grouped by class.
+    pub fn from_dataset(name: &str, data: &Dataset, per_class: usize) -> Self {
+        let mut labels = Vec::new();
+        let mut pixels = Vec::new();
+        for class in 0..10u8 {
+            let picked = (0..data.len()).filter(|&i| data.labels[i] == class).take(per_class);
+            for i in picked {
+                labels.push(class);
+                pixels.extend_from_slice(data.image(i));
+            }
+        }
+        Self { dataset: name.to_string(), rows: data.images.rows, cols: data.images.cols, labels, pixels }
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn pixels_per_image(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// Image `i` scaled to [0, 1].
+    pub fn image_f32(&self, i: usize) -> Vec<f32> {
+        let n = self.pixels_per_image();
+        self.pixels[i * n..(i + 1) * n].iter().map(|&p| p as f32 / 255.0).collect()
+    }
+
+    /// Indices of the images of one class, in pack order.
+    pub fn indices_of(&self, class: u8) -> Vec<usize> {
+        (0..self.len()).filter(|&i| self.labels[i] == class).collect()
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(13 + self.dataset.len() + self.labels.len() + self.pixels.len() + 32);
+        b.extend_from_slice(MAGIC);
+        b.extend_from_slice(&VERSION.to_le_bytes());
+        b.push(self.rows as u8);
+        b.push(self.cols as u8);
+        b.extend_from_slice(&(self.labels.len() as u32).to_le_bytes());
+        b.push(self.dataset.len() as u8);
+        b.extend_from_slice(self.dataset.as_bytes());
+        b.extend_from_slice(&self.labels);
+        b.extend_from_slice(&self.pixels);
+        let digest = sha256(&b);
+        b.extend_from_slice(&digest);
+        b
+    }
+
+    pub fn decode(b: &[u8]) -> Result<Self, PackError> {
+        let need = |expected: usize| {
+            if b.len() < expected { Err(PackError::Truncated { expected, found: b.len() }) } else { Ok(()) }
+        };
+        if b.len() >= 4 && &b[..4] != MAGIC {
+            return Err(PackError::BadMagic);
+        }
+        need(13)?;
+        let version = u16::from_le_bytes([b[4], b[5]]);
+        if version != VERSION {
+            return Err(PackError::UnsupportedVersion(version));
+        }
+        let (rows, cols) = (b[6] as usize, b[7] as usize);
+        let count = u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize;
+        let name_len = b[12] as usize;
+        let labels_at = 13 + name_len;
+        let pixels_at = labels_at + count;
+        let digest_at = pixels_at + count * rows * cols;
+        need(digest_at + 32)?;
+        if sha256(&b[..digest_at]) != b[digest_at..digest_at + 32] {
+            return Err(PackError::ChecksumMismatch);
+        }
+        let dataset = std::str::from_utf8(&b[13..labels_at]).map_err(|_| PackError::BadName)?.to_string();
+        let labels = b[labels_at..pixels_at].to_vec();
+        if let Some(&bad) = labels.iter().find(|&&l| l > 9) {
+            return Err(PackError::BadLabel(bad));
+        }
+        Ok(Self { dataset, rows, cols, labels, pixels: b[pixels_at..digest_at].to_vec() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pack() -> SamplePack {
+        SamplePack {
+            dataset: "mnist".into(),
+            rows: 2,
+            cols: 2,
+            labels: vec![0, 3, 9],
+            pixels: (0..12).map(|i| i * 20).collect(),
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let p = pack();
+        assert_eq!(SamplePack::decode(&p.encode()).unwrap(), p);
+        assert_eq!(p.image_f32(2), vec![160.0 / 255.0, 180.0 / 255.0, 200.0 / 255.0, 220.0 / 255.0]);
+        assert_eq!(p.indices_of(3), vec![1]);
+    }
+
+    #[test]
+    fn detects_corruption_truncation_and_foreign_files() {
+        let mut bytes = pack().encode();
+        bytes[20] ^= 1;
+        assert_eq!(SamplePack::decode(&bytes), Err(PackError::ChecksumMismatch));
+        let bytes = pack().encode();
+        assert!(matches!(SamplePack::decode(&bytes[..bytes.len() - 1]), Err(PackError::Truncated { .. })));
+        assert_eq!(SamplePack::decode(b"\x89PNG\r\n\x1a\n0000000000"), Err(PackError::BadMagic));
+        let mut v2 = pack().encode();
+        v2[4] = 2;
+        assert_eq!(SamplePack::decode(&v2), Err(PackError::UnsupportedVersion(2)));
+    }
+}
