@@ -83,6 +83,21 @@ impl SampleOutcome {
     }
 }
 
+/// Log-probabilities and the summed cross-entropy of every sample to its target (one-hot
+/// rows), with `x` tracked for the input gradient. `model` must live on an autodiff device.
+pub fn target_loss(model: &Classifier, x: &Tensor<2>, onehot: &Tensor<2>) -> (Tensor<2>, Tensor<1>, Tensor<2>) {
+    let x = x.clone().autodiff().require_grad();
+    let log_probs = log_softmax(model.forward(x.clone()), 1);
+    let loss = (log_probs.clone() * onehot.clone().autodiff()).sum().neg();
+    (log_probs, loss, x)
+}
+
+/// d loss / d x, per sample (the weights are never differentiated).
+pub fn input_gradient(loss: &Tensor<1>, x: &Tensor<2>) -> Result<Tensor<2>, AttackError> {
+    let grads = loss.backward();
+    x.grad(&grads).ok_or_else(|| AttackError::Backend("no gradient for the input".into()))
+}
+
 /// The attack in progress.
 pub struct AttackJob {
     model: Classifier,
@@ -185,9 +200,7 @@ impl AttackJob {
             return Ok(true);
         }
         let last = self.step >= self.cfg.max_steps;
-        let x = self.x.clone().autodiff().require_grad();
-        let log_probs = log_softmax(self.model.forward(x.clone()), 1);
-        let onehot = self.onehot.clone().autodiff();
+        let (log_probs, loss, x) = target_loss(&self.model, &self.x, &self.onehot);
 
         if self.cfg.early_stop || last {
             let probs = log_probs.clone().detach().exp().inner();
@@ -203,9 +216,7 @@ impl AttackJob {
             return Ok(true);
         }
 
-        let loss = (log_probs * onehot).sum().neg();
-        let grads = loss.backward();
-        let g = x.grad(&grads).ok_or_else(|| AttackError::Backend("no gradient for the input".into()))?;
+        let g = input_gradient(&loss, &x)?;
         let dir = match self.cfg.norm {
             StepNorm::L2 => {
                 let norm = g.clone().powi_scalar(2).sum_dim(1).sqrt().add_scalar(1e-12);
@@ -275,4 +286,109 @@ impl AttackJob {
 /// The batch for "one start, every target": ten copies of `start` and targets 0-9.
 pub fn every_target(start: &[f32]) -> (Vec<Vec<f32>>, Vec<usize>) {
     ((0..CLASSES).map(|_| start.to_vec()).collect(), (0..CLASSES).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ConvSpec;
+    use crate::rng::SeededRng;
+
+    fn host(t: Tensor<2>) -> Vec<f32> {
+        pollster::block_on(t.into_data_async()).unwrap().try_to_vec::<f32>().unwrap()
+    }
+
+    /// Central finite differences of the loss along random directions against the analytic
+    /// input gradient (directional derivatives, so every pixel counts).
+    fn check_gradient(spec: ArchSpec) {
+        let device = Device::flex();
+        let weights = spec.init_weights(11);
+        let model = Classifier::from_weights(&spec, &weights, &device.clone().autodiff()).unwrap().no_grad();
+        let plain = Classifier::from_weights(&spec, &weights, &device).unwrap();
+        let mut rng = SeededRng::new(5);
+        let x0: Vec<f32> = (0..PIXELS).map(|_| rng.uniform(0.2, 0.8)).collect();
+        let target = 3;
+        let mut oh = vec![0.0f32; CLASSES];
+        oh[target] = 1.0;
+        let onehot = Tensor::<2>::from_data(TensorData::new(oh, [1, CLASSES]), &device);
+        let x = Tensor::<2>::from_data(TensorData::new(x0.clone(), [1, PIXELS]), &device);
+        let (_, loss, xt) = target_loss(&model, &x, &onehot);
+        let g = host(input_gradient(&loss, &xt).unwrap());
+        assert!(g.iter().any(|v| *v != 0.0), "gradient is all zero");
+
+        let loss_at = |v: &[f32]| -> f64 {
+            let t = Tensor::<2>::from_data(TensorData::new(v.to_vec(), [1, PIXELS]), &device);
+            let lp = host(log_softmax(plain.forward(t), 1));
+            -(lp[target] as f64)
+        };
+        // Directions: the gradient itself, the 16 pixels with the largest gradient, 4 random
+        // ones. The error is ||fd - analytic|| / ||analytic|| over all of them.
+        let gnorm = g.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let mut dirs: Vec<Vec<f32>> = vec![g.iter().map(|v| v / gnorm).collect()];
+        let mut order: Vec<usize> = (0..PIXELS).collect();
+        order.sort_by(|&a, &b| g[b].abs().total_cmp(&g[a].abs()));
+        for &i in &order[..16] {
+            let mut e = vec![0.0; PIXELS];
+            e[i] = 1.0;
+            dirs.push(e);
+        }
+        for _ in 0..4 {
+            let d: Vec<f32> = (0..PIXELS).map(|_| rng.uniform(-1.0, 1.0)).collect();
+            let norm = d.iter().map(|v| v * v).sum::<f32>().sqrt();
+            dirs.push(d.iter().map(|v| v / norm).collect());
+        }
+        let h = 1e-3f32;
+        let (mut err2, mut an2) = (0.0f64, 0.0f64);
+        for d in &dirs {
+            let plus: Vec<f32> = x0.iter().zip(d).map(|(x, d)| x + h * d).collect();
+            let minus: Vec<f32> = x0.iter().zip(d).map(|(x, d)| x - h * d).collect();
+            let fd = (loss_at(&plus) - loss_at(&minus)) / (2.0 * h as f64);
+            let an: f64 = g.iter().zip(d).map(|(g, d)| (*g as f64) * (*d as f64)).sum();
+            err2 += (fd - an).powi(2);
+            an2 += an.powi(2);
+        }
+        let worst = (err2 / an2).sqrt();
+        eprintln!("finite differences vs gradient: relative error {worst:.2e}");
+        assert!(worst < 1e-2, "relative error {worst} between finite differences and the gradient");
+    }
+
+    #[test]
+    fn mlp_input_gradient_matches_finite_differences() {
+        check_gradient(ArchSpec::Mlp { hidden: vec![64, 32] });
+    }
+
+    #[test]
+    fn cnn_input_gradient_matches_finite_differences() {
+        check_gradient(ArchSpec::Cnn {
+            conv: vec![ConvSpec { channels: 4, kernel: 3, pool: false }, ConvSpec { channels: 8, kernel: 3, pool: true }],
+            dense: vec![16],
+        });
+    }
+
+    #[test]
+    fn linf_steps_move_each_pixel_at_most_step_size() {
+        let spec = ArchSpec::Mlp { hidden: vec![32] };
+        let cfg = AttackConfig { norm: StepNorm::Linf, step_size: 0.01, max_steps: 7, kappa: 1.0, early_stop: false };
+        let (starts, targets) = every_target(&[0.5; PIXELS]);
+        let job = AttackJob::new(&spec, &spec.init_weights(2), &Device::flex(), &starts, &targets, cfg).unwrap();
+        let out = pollster::block_on(job.run()).unwrap();
+        for o in out {
+            assert_eq!(o.steps, 7);
+            assert!(o.linf <= 0.07 + 1e-5 && o.linf > 0.069, "linf {}", o.linf);
+        }
+    }
+
+    #[test]
+    fn rejects_bad_settings_and_inputs() {
+        let spec = ArchSpec::Mlp { hidden: vec![8] };
+        let w = spec.init_weights(0);
+        let d = Device::flex();
+        let ok = AttackConfig::default();
+        let bad_kappa = AttackConfig { kappa: 1.5, ..ok.clone() };
+        assert!(matches!(AttackJob::new(&spec, &w, &d, &[vec![0.0; PIXELS]], &[1], bad_kappa), Err(AttackError::BadConfig(_))));
+        assert!(matches!(AttackJob::new(&spec, &w, &d, &[vec![0.0; 3]], &[1], ok.clone()), Err(AttackError::BadInput { .. })));
+        assert!(matches!(AttackJob::new(&spec, &w, &d, &[vec![0.0; PIXELS]], &[10], ok.clone()), Err(AttackError::BadTarget(10))));
+        let other = ArchSpec::Mlp { hidden: vec![9] };
+        assert!(matches!(AttackJob::new(&other, &w, &d, &[vec![0.0; PIXELS]], &[1], ok), Err(AttackError::Weights(_))));
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod attack;
 pub mod bench;
+pub mod colormap;
 pub mod digest;
 pub mod eval;
 pub mod idx;
@@ -13,6 +14,7 @@ pub mod manifest;
 pub mod model;
 pub mod pack;
 pub mod rng;
+pub mod settings;
 #[cfg(feature = "train")]
 pub mod train;
 pub mod weights;

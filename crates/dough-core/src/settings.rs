@@ -1,0 +1,254 @@
+//! The user's settings for a run, and their URL form (`?input=noise&seed=3&steps=200`).
+//!
+//! Parsing never fails: unknown keys are ignored and out-of-range values are clamped or
+//! replaced by their defaults, each with a notice the page shows.
+
+use crate::attack::{AttackConfig, StepNorm};
+use crate::inputs::ControlledInput;
+
+pub const MAX_STEPS_LIMIT: usize = 5000;
+pub const STEP_SIZE_RANGE: (f32, f32) = (0.001, 1.0);
+pub const KAPPA_RANGE: (f32, f32) = (0.1, 1.0);
+
+/// Which controlled input the gallery starts from (the seed and sample choice are separate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputChoice {
+    Black,
+    Gray,
+    White,
+    Noise,
+    Sample,
+}
+
+impl InputChoice {
+    pub const ALL: [InputChoice; 5] =
+        [InputChoice::Black, InputChoice::Gray, InputChoice::White, InputChoice::Noise, InputChoice::Sample];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            InputChoice::Black => "black",
+            InputChoice::Gray => "gray",
+            InputChoice::White => "white",
+            InputChoice::Noise => "noise",
+            InputChoice::Sample => "sample",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            InputChoice::Black => "Black",
+            InputChoice::Gray => "Mid-gray",
+            InputChoice::White => "White",
+            InputChoice::Noise => "Uniform noise (seeded)",
+            InputChoice::Sample => "Real test image",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.slug() == s)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// Model name from the manifest; `None` means the default model.
+    pub model: Option<String>,
+    pub input: InputChoice,
+    /// Class and index of the real test image (when `input` is `Sample`).
+    pub sample_class: u8,
+    pub sample_index: usize,
+    pub seed: u64,
+    pub attack: AttackConfig,
+    /// Force the CPU backend even where WebGPU exists.
+    pub force_cpu: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            model: None,
+            input: InputChoice::Black,
+            sample_class: 0,
+            sample_index: 0,
+            seed: 0,
+            attack: AttackConfig::default(),
+            force_cpu: false,
+        }
+    }
+}
+
+impl Settings {
+    pub fn controlled_input(&self) -> ControlledInput {
+        match self.input {
+            InputChoice::Black => ControlledInput::Black,
+            InputChoice::Gray => ControlledInput::Gray,
+            InputChoice::White => ControlledInput::White,
+            InputChoice::Noise => ControlledInput::Noise { seed: self.seed },
+            InputChoice::Sample => ControlledInput::Sample { class: self.sample_class, index: self.sample_index },
+        }
+    }
+
+    /// Reads settings from URL query pairs. Returns the settings and one notice per value
+    /// that was ignored or changed.
+    pub fn from_query(pairs: &[(String, String)]) -> (Self, Vec<String>) {
+        let mut s = Settings::default();
+        let d = AttackConfig::default();
+        let mut notices = Vec::new();
+        for (key, value) in pairs {
+            let v = value.trim();
+            match key.as_str() {
+                "model" if !v.is_empty() => s.model = Some(v.to_string()),
+                "input" => match InputChoice::parse(v) {
+                    Some(c) => s.input = c,
+                    None => notices.push(format!("input=\"{v}\" is unknown; using black (black, gray, white, noise, sample)")),
+                },
+                "class" => s.sample_class = clamp_int(key, v, 0, 9, 0, &mut notices) as u8,
+                "index" => s.sample_index = clamp_int(key, v, 0, 999, 0, &mut notices) as usize,
+                "seed" => match v.parse::<u64>() {
+                    Ok(n) => s.seed = n,
+                    Err(_) => notices.push(format!("seed=\"{v}\" is not a whole number ≥ 0; using 0")),
+                },
+                "steps" => s.attack.max_steps = clamp_int(key, v, 1, MAX_STEPS_LIMIT as i64, d.max_steps as i64, &mut notices) as usize,
+                "step" => s.attack.step_size = clamp_float(key, v, STEP_SIZE_RANGE, d.step_size, &mut notices),
+                "kappa" => s.attack.kappa = clamp_float(key, v, KAPPA_RANGE, d.kappa, &mut notices),
+                "norm" => match v {
+                    "l2" => s.attack.norm = StepNorm::L2,
+                    "linf" => s.attack.norm = StepNorm::Linf,
+                    _ => notices.push(format!("norm=\"{v}\" is unknown; using l2 (l2 or linf)")),
+                },
+                "early" => match v {
+                    "1" | "yes" | "true" => s.attack.early_stop = true,
+                    "0" | "no" | "false" => s.attack.early_stop = false,
+                    _ => notices.push(format!("early=\"{v}\" is not 0 or 1; early stopping stays on")),
+                },
+                "backend" => match v {
+                    "cpu" => s.force_cpu = true,
+                    "auto" | "" => {}
+                    _ => notices.push(format!("backend=\"{v}\" is unknown; choosing automatically (auto or cpu)")),
+                },
+                _ => {}
+            }
+        }
+        (s, notices)
+    }
+
+    /// The URL query for these settings (only values that differ from the defaults).
+    pub fn to_query(&self) -> Vec<(String, String)> {
+        let d = Settings::default();
+        let mut q = Vec::new();
+        let mut put = |k: &str, v: String| q.push((k.to_string(), v));
+        if let Some(m) = &self.model {
+            put("model", m.clone());
+        }
+        if self.input != d.input {
+            put("input", self.input.slug().into());
+        }
+        if self.input == InputChoice::Sample {
+            put("class", self.sample_class.to_string());
+            put("index", self.sample_index.to_string());
+        }
+        if self.seed != d.seed {
+            put("seed", self.seed.to_string());
+        }
+        if self.attack.max_steps != d.attack.max_steps {
+            put("steps", self.attack.max_steps.to_string());
+        }
+        if self.attack.step_size != d.attack.step_size {
+            put("step", self.attack.step_size.to_string());
+        }
+        if self.attack.kappa != d.attack.kappa {
+            put("kappa", self.attack.kappa.to_string());
+        }
+        if self.attack.norm != d.attack.norm {
+            put("norm", "linf".into());
+        }
+        if !self.attack.early_stop {
+            put("early", "0".into());
+        }
+        if self.force_cpu {
+            put("backend", "cpu".into());
+        }
+        q
+    }
+}
+
+fn clamp_int(key: &str, v: &str, lo: i64, hi: i64, default: i64, notices: &mut Vec<String>) -> i64 {
+    match v.parse::<i64>() {
+        Ok(n) if n < lo || n > hi => {
+            let c = n.clamp(lo, hi);
+            notices.push(format!("{key}={n} is out of range {lo}-{hi}; using {c}"));
+            c
+        }
+        Ok(n) => n,
+        Err(_) => {
+            notices.push(format!("{key}=\"{v}\" is not a whole number; using {default}"));
+            default
+        }
+    }
+}
+
+fn clamp_float(key: &str, v: &str, (lo, hi): (f32, f32), default: f32, notices: &mut Vec<String>) -> f32 {
+    match v.parse::<f32>() {
+        Ok(x) if x.is_finite() && (x < lo || x > hi) => {
+            let c = x.clamp(lo, hi);
+            notices.push(format!("{key}={x} is out of range {lo}-{hi}; using {c}"));
+            c
+        }
+        Ok(x) if x.is_finite() => x,
+        _ => {
+            notices.push(format!("{key}=\"{v}\" is not a number; using {default}"));
+            default
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn round_trips_through_the_query() {
+        let (s, n) = Settings::from_query(&q(&[
+            ("input", "sample"),
+            ("class", "7"),
+            ("index", "3"),
+            ("seed", "42"),
+            ("steps", "10"),
+            ("step", "0.2"),
+            ("kappa", "0.5"),
+            ("norm", "linf"),
+            ("early", "0"),
+            ("backend", "cpu"),
+        ]));
+        assert!(n.is_empty(), "{n:?}");
+        assert_eq!(s.controlled_input(), ControlledInput::Sample { class: 7, index: 3 });
+        assert_eq!((s.seed, s.attack.max_steps, s.attack.norm, s.attack.early_stop), (42, 10, StepNorm::Linf, false));
+        let (back, _) = Settings::from_query(&s.to_query());
+        assert_eq!(back, s);
+        assert!(Settings::default().to_query().is_empty());
+    }
+
+    #[test]
+    fn out_of_range_and_garbage_values_are_clamped_or_ignored_with_notices() {
+        let (s, n) = Settings::from_query(&q(&[
+            ("steps", "999999"),
+            ("kappa", "7"),
+            ("step", "nan"),
+            ("class", "-3"),
+            ("input", "banana"),
+            ("seed", "-1"),
+            ("unknown", "x"),
+        ]));
+        assert_eq!(s.attack.max_steps, MAX_STEPS_LIMIT);
+        assert_eq!(s.attack.kappa, 1.0);
+        assert_eq!(s.attack.step_size, AttackConfig::default().step_size);
+        assert_eq!(s.sample_class, 0);
+        assert_eq!(s.input, InputChoice::Black);
+        assert_eq!(s.seed, 0);
+        assert_eq!(n.len(), 6, "{n:?}");
+    }
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what building and testing Dough needs, only where missing. Nothing comes from GitHub:
+# Rust tools from crates.io, wasm-opt and the browser driver from npm, Chromium from Debian.
+#   scripts/tools.sh          build tools (wasm target, Trunk, wasm-bindgen-cli, npm packages)
+#   scripts/tools.sh browser  the same, plus Debian's chromium and chromium-driver
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "[tools] $*"; }
+
+rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || {
+  say "adding the wasm32-unknown-unknown target"; rustup target add wasm32-unknown-unknown; }
+
+if ! trunk --version 2>/dev/null | grep -q "0.21.14"; then
+  say "installing trunk 0.21.14 (a few minutes)"
+  cargo install trunk --version 0.21.14 --locked
+fi
+
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+wb=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $wb\$"; then
+  say "installing wasm-bindgen-cli $wb (a few minutes)"
+  cargo install wasm-bindgen-cli --version "$wb"
+fi
+
+if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ]; then
+  say "installing npm packages (binaryen, playwright-core)"
+  npm ci --no-audit --no-fund
+fi
+
+if [ "${1:-}" = browser ] && ! command -v chromium >/dev/null; then
+  say "installing Debian's chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+exit 0

@@ -1,0 +1,55 @@
+//! Loading and verifying what the page needs: the model manifest, a model, a sample pack.
+
+use dough_core::manifest::{self, DatasetId, ModelEntry};
+use dough_core::model::ArchSpec;
+use dough_core::pack::SamplePack;
+use dough_core::weights::Weights;
+
+use crate::platform::{fetch_bytes, fetch_text};
+
+pub const MANIFEST_URL: &str = "models/manifest.json";
+pub const DEFAULT_MODEL: &str = "mnist-mlp";
+
+/// A verified model, ready to attack.
+#[derive(Clone, Debug)]
+pub struct LoadedModel {
+    pub entry: ModelEntry,
+    pub spec: ArchSpec,
+    pub weights: Weights,
+}
+
+pub async fn load_manifest() -> Result<Vec<ModelEntry>, String> {
+    let text = fetch_text(MANIFEST_URL).await?;
+    let entries = manifest::parse(&text).map_err(|e| e.to_string())?;
+    if entries.is_empty() {
+        return Err("the model manifest lists no models".into());
+    }
+    Ok(entries)
+}
+
+/// Picks the entry named `wanted` (or the default), with a notice when the name is unknown.
+pub fn pick<'a>(entries: &'a [ModelEntry], wanted: Option<&str>) -> (&'a ModelEntry, Option<String>) {
+    let default = entries.iter().find(|e| e.name == DEFAULT_MODEL).unwrap_or(&entries[0]);
+    match wanted {
+        None => (default, None),
+        Some(name) => match entries.iter().find(|e| e.name == name) {
+            Some(e) => (e, None),
+            None => (default, Some(format!("model=\"{name}\" is not in the manifest; showing {}", default.name))),
+        },
+    }
+}
+
+/// Downloads a model's weights and checks them against the manifest before use.
+pub async fn load_model(entry: &ModelEntry) -> Result<LoadedModel, String> {
+    let bytes = fetch_bytes(&format!("models/{}", entry.file)).await?;
+    entry.verify(&bytes).map_err(|e| e.to_string())?;
+    let spec = entry.arch_spec().map_err(|e| e.to_string())?;
+    let weights = Weights::from_safetensors(&bytes).map_err(|e| format!("model {}: {e}", entry.name))?;
+    Ok(LoadedModel { entry: entry.clone(), spec, weights })
+}
+
+pub async fn load_pack(dataset: DatasetId) -> Result<SamplePack, String> {
+    let url = format!("data/{}-samples.dspk", dataset.slug());
+    let bytes = fetch_bytes(&url).await?;
+    SamplePack::decode(&bytes).map_err(|e| format!("{url}: {e}"))
+}

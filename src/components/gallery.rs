@@ -1,0 +1,90 @@
+//! The per-class gallery: one row per target class.
+
+use leptos::prelude::*;
+
+use dough_core::attack::SampleOutcome;
+use dough_core::colormap::{diverging, diverging_rgba, gray_rgba, symmetric_scale};
+
+use super::pixels::PixelImage;
+
+fn css_rgb([r, g, b]: [u8; 3]) -> String {
+    format!("rgb({r},{g},{b})")
+}
+
+/// The colour scale legend: -scale (blue) .. 0 .. +scale (orange).
+#[component]
+fn Scale(scale: f32) -> impl IntoView {
+    let gradient = format!(
+        "linear-gradient(to right, {}, {}, {})",
+        css_rgb(diverging(-1.0)),
+        css_rgb(diverging(0.0)),
+        css_rgb(diverging(1.0))
+    );
+    view! {
+        <div class="scale" title="perturbation colour scale: blue removes ink, orange adds ink">
+            <div class="scale-bar" style=format!("background:{gradient}")></div>
+            <div class="scale-labels"><span>{format!("−{scale:.2}")}</span><span>"0"</span><span>{format!("+{scale:.2}")}</span></div>
+        </div>
+    }
+}
+
+#[component]
+fn Row(outcome: SampleOutcome, names: [&'static str; 10]) -> impl IntoView {
+    let o = outcome;
+    let delta = o.perturbation();
+    let scale = symmetric_scale(&delta);
+    let target = names[o.target];
+    let predicted = names.get(o.predicted).copied().unwrap_or("?");
+    let ok = o.predicted == o.target;
+    view! {
+        <tr
+            class="gallery-row"
+            class:missed=!ok
+            data-target=o.target
+            data-predicted=o.predicted
+            data-confidence=format!("{:.4}", o.confidence)
+            data-steps=o.steps
+        >
+            <th scope="row" class="target">{target}</th>
+            <td><PixelImage rgba=gray_rgba(&o.start) alt="starting input".to_string()/></td>
+            <td><PixelImage rgba=gray_rgba(&o.adversarial) alt=format!("adversarial example for class {target}")/></td>
+            <td class="perturbation">
+                <PixelImage rgba=diverging_rgba(&delta, scale) alt=format!("perturbation toward class {target}, scale ±{scale:.2}")/>
+                <Scale scale=scale/>
+            </td>
+            <td class="num">{o.steps}</td>
+            <td class="num">{format!("{:.1}%", o.confidence * 100.0)}</td>
+            <td class="predicted" class:bad=!ok>{predicted}</td>
+            <td class="num">{format!("{:.2}", o.l2)}</td>
+            <td class="num">{format!("{:.2}", o.linf)}</td>
+        </tr>
+    }
+}
+
+#[component]
+pub fn Gallery(rows: RwSignal<Vec<SampleOutcome>>, names: Signal<[&'static str; 10]>) -> impl IntoView {
+    view! {
+        <table class="gallery" id="gallery">
+            <caption>"Each row: the network was asked to see the target class in the starting input."</caption>
+            <thead>
+                <tr>
+                    <th scope="col">"Target"</th>
+                    <th scope="col">"Start"</th>
+                    <th scope="col">"Adversarial"</th>
+                    <th scope="col">"Perturbation"</th>
+                    <th scope="col">"Steps"</th>
+                    <th scope="col">"Confidence"</th>
+                    <th scope="col">"Predicted"</th>
+                    <th scope="col" title="L2 size of the perturbation">"L2"</th>
+                    <th scope="col" title="largest pixel change">"L∞"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {move || {
+                    let n = names.get();
+                    rows.get().into_iter().map(|o| view! { <Row outcome=o names=n/> }).collect_view()
+                }}
+            </tbody>
+        </table>
+    }
+}

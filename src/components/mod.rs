@@ -1,0 +1,6 @@
+//! The page's components: small views fed by signals, reporting user actions by callbacks.
+
+pub mod controls;
+pub mod gallery;
+pub mod pixels;
+pub mod status;

@@ -1,0 +1,122 @@
+//! Browser plumbing: fetching files, the clock, yielding to the event loop, test hooks.
+
+use js_sys::{Promise, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+pub fn window() -> web_sys::Window {
+    web_sys::window().expect("a browser window")
+}
+
+fn js_message(v: &JsValue) -> String {
+    v.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| v.as_string())
+        .unwrap_or_else(|| format!("{v:?}"))
+}
+
+/// Fetches `url` (relative to the page) and returns its bytes.
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let resp = JsFuture::from(window().fetch_with_str(url))
+        .await
+        .map_err(|e| format!("could not download {url}: {}", js_message(&e)))?;
+    let resp: web_sys::Response = resp.dyn_into().map_err(|_| format!("{url}: not a response"))?;
+    if !resp.ok() {
+        return Err(format!("could not download {url}: HTTP {} {}", resp.status(), resp.status_text()));
+    }
+    let buf = JsFuture::from(resp.array_buffer().map_err(|e| js_message(&e))?)
+        .await
+        .map_err(|e| format!("could not read {url}: {}", js_message(&e)))?;
+    Ok(Uint8Array::new(&buf).to_vec())
+}
+
+pub async fn fetch_text(url: &str) -> Result<String, String> {
+    let bytes = fetch_bytes(url).await?;
+    String::from_utf8(bytes).map_err(|_| format!("{url} is not UTF-8 text"))
+}
+
+/// Milliseconds from the page's time origin.
+pub fn now_ms() -> f64 {
+    window().performance().map(|p| p.now()).unwrap_or_else(js_sys::Date::now)
+}
+
+/// Lets the browser run other tasks (input, painting) before continuing.
+pub async fn yield_now() {
+    let promise = Promise::new(&mut |resolve, _| {
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Yields when more than `budget_ms` passed since the last yield, so that no task blocks the
+/// main thread for long while steps that are cheaper than that run back to back.
+pub struct Yielder {
+    last: f64,
+    budget_ms: f64,
+}
+
+impl Yielder {
+    pub fn new(budget_ms: f64) -> Self {
+        Self { last: now_ms(), budget_ms }
+    }
+
+    pub async fn maybe_yield(&mut self) {
+        if now_ms() - self.last >= self.budget_ms {
+            yield_now().await;
+            self.last = now_ms();
+        }
+    }
+}
+
+/// The page's query string as key/value pairs.
+pub fn query_pairs() -> Vec<(String, String)> {
+    let search = window().location().search().unwrap_or_default();
+    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let entries = js_sys::try_iter(&params.entries()).ok().flatten();
+    if let Some(it) = entries {
+        for pair in it.flatten() {
+            let pair: js_sys::Array = pair.unchecked_into();
+            if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                out.push((k, v));
+            }
+        }
+    }
+    out
+}
+
+/// Publishes a JSON value as `window.__dough` for tests and tools.
+pub fn publish(json: &str) {
+    if let Ok(v) = js_sys::JSON::parse(json) {
+        let _ = js_sys::Reflect::set(&window(), &JsValue::from_str("__dough"), &v);
+    }
+}
+
+/// Reads `navigator.gpu.requestAdapter()`'s description, when there is an adapter.
+pub async fn webgpu_adapter_name() -> Option<String> {
+    let nav = window().navigator();
+    let gpu = js_sys::Reflect::get(&nav, &JsValue::from_str("gpu")).ok()?;
+    if gpu.is_undefined() || gpu.is_null() {
+        return None;
+    }
+    let request = js_sys::Reflect::get(&gpu, &JsValue::from_str("requestAdapter")).ok()?;
+    let request: js_sys::Function = request.dyn_into().ok()?;
+    let promise: Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
+    let adapter = JsFuture::from(promise).await.ok()?;
+    if adapter.is_null() || adapter.is_undefined() {
+        return None;
+    }
+    let info = js_sys::Reflect::get(&adapter, &JsValue::from_str("info")).ok()?;
+    let field = |name: &str| {
+        js_sys::Reflect::get(&info, &JsValue::from_str(name)).ok().and_then(|v| v.as_string()).filter(|s| !s.is_empty())
+    };
+    let name = field("description")
+        .or_else(|| {
+            let parts: Vec<String> = ["vendor", "architecture", "device"].iter().filter_map(|f| field(f)).collect();
+            (!parts.is_empty()).then(|| parts.join(" "))
+        })
+        .unwrap_or_else(|| "unnamed adapter".to_string());
+    Some(name)
+}

@@ -1,0 +1,172 @@
+// Browser tests of the built site (dist/) in Debian's headless Chromium, on both backends:
+// with --enable-unsafe-webgpu (WebGPU on SwiftShader) and without it (no adapter: CPU fallback).
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { serve } from './serve.mjs';
+
+const DIST = path.resolve(import.meta.dirname, '..', 'dist');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const FLAGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+const LONG = 240_000;
+
+let server;
+let origin;
+before(async () => {
+  assert.ok(fs.existsSync(path.join(DIST, 'index.html')), 'dist/ is missing: run scripts/build-site.sh first');
+  server = await serve(DIST, 0);
+  origin = `http://127.0.0.1:${server.address().port}`;
+});
+after(() => server?.close());
+
+export async function launch(webgpu) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'dough-chromium-'));
+  return chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...FLAGS, ...(webgpu ? ['--enable-unsafe-webgpu'] : [])],
+  });
+}
+
+async function open(ctx, query = '') {
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${origin}/${query}`);
+  return { page, errors };
+}
+
+async function settled(page) {
+  await page.waitForSelector('#app[data-status="done"], #app[data-status="error"]', { timeout: LONG });
+  return page.getAttribute('#app', 'data-status');
+}
+
+async function rows(page) {
+  return page.$$eval('tr.gallery-row', (trs) => trs.map((tr) => ({
+    target: Number(tr.dataset.target), predicted: Number(tr.dataset.predicted),
+    confidence: Number(tr.dataset.confidence), steps: Number(tr.dataset.steps),
+  })));
+}
+
+const finals = {};
+
+for (const webgpu of [true, false]) {
+  const name = webgpu ? 'webgpu' : 'cpu';
+  describe(`${name} backend`, () => {
+    let ctx;
+    before(async () => { ctx = await launch(webgpu); });
+    after(async () => { await ctx?.close(); });
+
+    test('opens on a finished gallery of 10 rows, each classified as its target', async () => {
+      const t0 = Date.now();
+      const { page, errors } = await open(ctx);
+      const status = await settled(page);
+      const error = await page.$eval('#app', (el) => el.querySelector('#error')?.textContent ?? '');
+      assert.equal(status, 'done', error);
+      console.log(`  [${name}] page load to finished gallery: ${Date.now() - t0} ms`);
+      assert.equal(await page.getAttribute('#app', 'data-backend'), name);
+      const line = await page.textContent('#backend-line');
+      assert.match(line, webgpu ? /WebGPU \(.+\)/ : /CPU \(no WebGPU adapter\)/);
+      const r = await rows(page);
+      assert.equal(r.length, 10);
+      for (const row of r) {
+        assert.equal(row.predicted, row.target, `row ${row.target} predicted ${row.predicted}`);
+        assert.ok(row.confidence >= 0.9, `row ${row.target} confidence ${row.confidence}`);
+      }
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+
+    test('fixed 10 steps from seeded noise: final images recorded for the cross-backend check', async () => {
+      const { page, errors } = await open(ctx, '?input=noise&seed=3&steps=10&early=0');
+      assert.equal(await settled(page), 'done');
+      const result = await page.evaluate(() => window.__dough);
+      assert.equal(result.backend, name);
+      assert.equal(result.rows.length, 10);
+      for (const row of result.rows) assert.equal(row.steps, 10);
+      finals[name] = result.rows.map((row) => row.adversarial);
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+
+    test('switching the controlled input reruns the gallery; Cancel stops a run and leaves the page usable', async () => {
+      const { page, errors } = await open(ctx, '?steps=5000&step=0.001&kappa=1');
+      await page.waitForSelector('#app[data-status="running"]', { timeout: LONG });
+      await page.waitForTimeout(300);
+      await page.click('#cancel');
+      await page.waitForFunction(() => document.querySelector('#app').dataset.status !== 'running', null, { timeout: 5000 });
+      assert.notEqual(await page.getAttribute('#app', 'data-status'), 'error');
+      await page.fill('#steps-input', '500');
+      await page.dispatchEvent('#steps-input', 'change');
+      await page.fill('#step-input', '0.05');
+      await page.dispatchEvent('#step-input', 'change');
+      await page.fill('#kappa-input', '0.9');
+      await page.dispatchEvent('#kappa-input', 'change');
+      await page.selectOption('#input-select', 'sample');
+      assert.equal(await settled(page), 'done');
+      const r = await rows(page);
+      assert.equal(r.length, 10);
+      assert.ok(r.every((row) => row.predicted === row.target));
+      const input = await page.evaluate(() => window.__dough.input);
+      assert.equal(input, 'sample-0-0');
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+  });
+}
+
+test('the two backends agree: final images differ by at most 1e-3 per pixel', () => {
+  assert.ok(finals.webgpu && finals.cpu, 'both backends must have run');
+  let worst = 0;
+  finals.webgpu.forEach((img, i) => img.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - finals.cpu[i][j])); }));
+  console.log(`  largest per-pixel difference WebGPU vs CPU after 10 steps: ${worst.toExponential(2)}`);
+  assert.ok(worst <= 1e-3, `largest difference ${worst}`);
+});
+
+describe('bad input', () => {
+  let ctx;
+  before(async () => { ctx = await launch(false); });
+  after(async () => { await ctx?.close(); });
+
+  test('a corrupt model file gives a clear message, not a dead page', async () => {
+    const page = await ctx.newPage();
+    await page.route('**/models/*.safetensors', (route) => route.fulfill({ status: 200, body: 'this is not a model' }));
+    await page.goto(`${origin}/`);
+    assert.equal(await settled(page), 'error');
+    assert.match(await page.textContent('#error'), /SHA-256/);
+    await page.close();
+  });
+
+  test('out-of-range URL values are clamped with a visible notice and the gallery still finishes', async () => {
+    const { page, errors } = await open(ctx, '?steps=99999999&kappa=7&input=banana');
+    assert.equal(await settled(page), 'done');
+    const notices = await page.$$eval('.notice', (els) => els.map((e) => e.textContent));
+    assert.ok(notices.some((n) => n.includes('steps=99999999')), notices.join('\n'));
+    assert.ok(notices.some((n) => n.includes('input="banana"')), notices.join('\n'));
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('the CPU path keeps the main thread free: no task over 100 ms while the attack runs', async () => {
+    const { page } = await open(ctx, '?input=noise&seed=1');
+    assert.equal(await settled(page), 'done');
+    await page.evaluate(() => {
+      window.__long = [];
+      new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__long.push(e.duration); })
+        .observe({ type: 'longtask' });
+    });
+    await page.fill('#seed-input', '2');
+    await page.dispatchEvent('#seed-input', 'change');
+    await page.waitForSelector('#app[data-status="running"]', { timeout: LONG }).catch(() => {});
+    assert.equal(await settled(page), 'done');
+    const long = await page.evaluate(() => window.__long);
+    console.log(`  long tasks during the CPU attack: ${JSON.stringify(long.map(Math.round))}`);
+    assert.ok(long.every((d) => d <= 100), `tasks of ${long.join(', ')} ms`);
+    await page.close();
+  });
+});
