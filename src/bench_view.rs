@@ -25,7 +25,16 @@ pub fn BenchPage(arch: String) -> impl IntoView {
         backend_text.set(b.kind.describe());
         status.set(Status::Running);
         let now = platform::now_ms;
-        match bench::run(&name, &b.device, &now, platform::yield_now).await {
+        // Yield to the page between steps only when a step took long, to keep timing honest.
+        let yielder = std::rc::Rc::new(std::cell::RefCell::new(platform::Yielder::new(50.0)));
+        let pause = move || {
+            let y = yielder.clone();
+            async move {
+                let mut y = y.borrow_mut();
+                y.maybe_yield().await;
+            }
+        };
+        match bench::run(&name, &b.device, &now, pause).await {
             Ok(r) => {
                 if let Ok(json) = serde_json::to_string(&r) {
                     platform::publish(&json);

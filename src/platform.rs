@@ -40,12 +40,18 @@ pub fn now_ms() -> f64 {
     window().performance().map(|p| p.now()).unwrap_or_else(js_sys::Date::now)
 }
 
-/// Lets the browser run other tasks (input, painting) before continuing.
+/// Lets the browser run other tasks (input, painting) before continuing. A message-channel
+/// round trip, not `setTimeout(0)`, which browsers clamp to 4 ms when nested.
 pub async fn yield_now() {
+    let Ok(channel) = web_sys::MessageChannel::new() else {
+        return;
+    };
     let promise = Promise::new(&mut |resolve, _| {
-        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+        channel.port1().set_onmessage(Some(&resolve));
     });
+    let _ = channel.port2().post_message(&JsValue::NULL);
     let _ = JsFuture::from(promise).await;
+    channel.port1().set_onmessage(None);
 }
 
 /// Yields when more than `budget_ms` passed since the last yield, so that no task blocks the

@@ -68,7 +68,12 @@ for (const webgpu of [true, false]) {
       const status = await settled(page);
       const error = await page.$eval('#app', (el) => el.querySelector('#error')?.textContent ?? '');
       assert.equal(status, 'done', error);
-      console.log(`  [${name}] page load to finished gallery: ${Date.now() - t0} ms`);
+      const fetched = await page.evaluate(() => {
+        const entries = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')];
+        return entries.map((e) => [e.name.split('/').pop() || 'index.html', e.encodedBodySize]);
+      });
+      const bytes = fetched.reduce((a, [, b]) => a + b, 0);
+      console.log(`  [${name}] page load to finished gallery: ${Date.now() - t0} ms; fetched ${bytes} bytes: ${JSON.stringify(fetched)}`);
       assert.equal(await page.getAttribute('#app', 'data-backend'), name);
       const line = await page.textContent('#backend-line');
       assert.match(line, webgpu ? /WebGPU \(.+\)/ : /CPU \(no WebGPU adapter\)/);

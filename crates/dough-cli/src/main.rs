@@ -1,4 +1,4 @@
-//! `dough`: the native command-line tool. It reuses the core, so it gives the same numbers as
+//! `dough-cli`: the native command-line tool. It reuses the core, so it gives the same numbers as
 //! the browser for the same inputs and seed (on the same backend).
 
 mod args;
@@ -17,7 +17,7 @@ use dough_core::pack::SamplePack;
 use dough_core::weights::Weights;
 use dough_core::{Device, bench, eval, train};
 
-const USAGE: &str = "dough <command> [options]
+const USAGE: &str = "dough-cli <command> [options]
 
 commands:
   train   train the MNIST fully connected network and add it to the manifest
