@@ -5,6 +5,30 @@ use leptos::prelude::*;
 use dough_core::attack::StepNorm;
 use dough_core::settings::{InputChoice, KAPPA_RANGE, MAX_STEPS_LIMIT, STEP_SIZE_RANGE, Settings};
 
+/// A number input for a float setting, clamped to `range`; non-numbers are ignored.
+#[component]
+fn FloatField(
+    id: &'static str,
+    label: &'static str,
+    range: (f32, f32),
+    step: &'static str,
+    value: Signal<f32>,
+    on_set: Callback<f32>,
+) -> impl IntoView {
+    view! {
+        <label>
+            {label}
+            <input id=id type="number" min=range.0 max=range.1 step=step
+                prop:value=move || value.get().to_string()
+                on:change=move |ev| {
+                    if let Ok(v) = event_target_value(&ev).parse::<f32>() {
+                        if v.is_finite() { on_set.run(v.clamp(range.0, range.1)); }
+                    }
+                }/>
+        </label>
+    }
+}
+
 #[component]
 pub fn Controls(
     settings: RwSignal<Settings>,
@@ -46,7 +70,7 @@ pub fn Controls(
                 <label>
                     "image #"
                     <input id="index-input" type="number" min="0" max="99" step="1"
-                        prop:value=move || settings.with(|s| s.sample_index)
+                        prop:value=move || settings.with(|s| s.sample_index.to_string())
                         on:change=move |ev| {
                             if let Ok(i) = event_target_value(&ev).parse::<usize>() { change(&|s| s.sample_index = i.min(99)); }
                         }/>
@@ -55,7 +79,7 @@ pub fn Controls(
             <label>
                 "Seed "
                 <input id="seed-input" type="number" min="0" step="1"
-                    prop:value=move || settings.with(|s| s.seed)
+                    prop:value=move || settings.with(|s| s.seed.to_string())
                     on:change=move |ev| {
                         if let Ok(v) = event_target_value(&ev).parse::<u64>() { change(&|s| s.seed = v); }
                     }/>
@@ -70,34 +94,20 @@ pub fn Controls(
                     <option value="linf" selected=move || settings.with(|s| s.attack.norm == StepNorm::Linf)>"L∞ (sign)"</option>
                 </select>
             </label>
-            <label>
-                "Step size "
-                <input id="step-input" type="number" min=STEP_SIZE_RANGE.0 max=STEP_SIZE_RANGE.1 step="0.005"
-                    prop:value=move || settings.with(|s| s.attack.step_size)
-                    on:change=move |ev| {
-                        if let Ok(v) = event_target_value(&ev).parse::<f32>() {
-                            if v.is_finite() { change(&|s| s.attack.step_size = v.clamp(STEP_SIZE_RANGE.0, STEP_SIZE_RANGE.1)); }
-                        }
-                    }/>
-            </label>
+            <FloatField id="step-input" label="Step size " range=STEP_SIZE_RANGE step="0.005"
+                value=Signal::derive(move || settings.with(|s| s.attack.step_size))
+                on_set=Callback::new(move |v| change(&|s| s.attack.step_size = v))/>
             <label>
                 "Max steps "
                 <input id="steps-input" type="number" min="1" max=MAX_STEPS_LIMIT step="1"
-                    prop:value=move || settings.with(|s| s.attack.max_steps)
+                    prop:value=move || settings.with(|s| s.attack.max_steps.to_string())
                     on:change=move |ev| {
                         if let Ok(v) = event_target_value(&ev).parse::<usize>() { change(&|s| s.attack.max_steps = v.clamp(1, MAX_STEPS_LIMIT)); }
                     }/>
             </label>
-            <label>
-                "Stop at confidence κ "
-                <input id="kappa-input" type="number" min=KAPPA_RANGE.0 max=KAPPA_RANGE.1 step="0.01"
-                    prop:value=move || settings.with(|s| s.attack.kappa)
-                    on:change=move |ev| {
-                        if let Ok(v) = event_target_value(&ev).parse::<f32>() {
-                            if v.is_finite() { change(&|s| s.attack.kappa = v.clamp(KAPPA_RANGE.0, KAPPA_RANGE.1)); }
-                        }
-                    }/>
-            </label>
+            <FloatField id="kappa-input" label="Stop at confidence κ " range=KAPPA_RANGE step="0.01"
+                value=Signal::derive(move || settings.with(|s| s.attack.kappa))
+                on_set=Callback::new(move |v| change(&|s| s.attack.kappa = v))/>
             <button id="run" type="submit" disabled=busy>"Run"</button>
         </form>
     }

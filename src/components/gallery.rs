@@ -23,7 +23,7 @@ fn Scale(scale: f32) -> impl IntoView {
     view! {
         <div class="scale" title="perturbation colour scale: blue removes ink, orange adds ink">
             <div class="scale-bar" style=format!("background:{gradient}")></div>
-            <div class="scale-labels"><span>{format!("−{scale:.2}")}</span><span>"0"</span><span>{format!("+{scale:.2}")}</span></div>
+            <div class="scale-label">{format!("±{scale:.2}")}</div>
         </div>
     }
 }
@@ -64,8 +64,9 @@ fn Row(outcome: SampleOutcome, names: [&'static str; 10]) -> impl IntoView {
 #[component]
 pub fn Gallery(rows: RwSignal<Vec<SampleOutcome>>, names: Signal<[&'static str; 10]>) -> impl IntoView {
     view! {
+        <p class="gallery-note">"Each row: the network was asked to see the target class in the starting input."</p>
+        <div class="gallery-wrap">
         <table class="gallery" id="gallery">
-            <caption>"Each row: the network was asked to see the target class in the starting input."</caption>
             <thead>
                 <tr>
                     <th scope="col">"Target"</th>
@@ -86,5 +87,6 @@ pub fn Gallery(rows: RwSignal<Vec<SampleOutcome>>, names: Signal<[&'static str; 
                 }}
             </tbody>
         </table>
+        </div>
     }
 }
