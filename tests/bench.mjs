@@ -20,12 +20,16 @@ for (const webgpu of [true, false]) {
   });
   for (const arch of archs) {
     const page = await ctx.newPage();
-    await page.goto(`${origin}/?bench=${arch}`);
-    await page.waitForSelector('#app[data-status="done"], #app[data-status="error"]', { timeout: 600_000 });
-    const ms = await page.getAttribute('#app', 'data-bench-ms-per-step');
-    const backend = await page.getAttribute('#app', 'data-backend');
-    const detail = await page.textContent('main');
-    console.log(`${arch} on ${backend}: ${ms} ms/step (${(1000 / Number(ms)).toFixed(1)} steps/s)  | ${detail.replace(/\s+/g, ' ').slice(0, 160)}`);
+    try {
+      await page.goto(`${origin}/?bench=${arch}`);
+      await page.waitForSelector('#app[data-status="done"], #app[data-status="error"]', { state: 'attached', timeout: 1_200_000 });
+      const ms = await page.getAttribute('#app', 'data-bench-ms-per-step');
+      const backend = await page.getAttribute('#app', 'data-backend');
+      const detail = (await page.textContent('main')).replace(/\s+/g, ' ');
+      console.log(`${arch} on ${backend}: ${ms} ms/step (${(1000 / Number(ms)).toFixed(2)} steps/s) | ${detail.slice(0, 160)}`);
+    } catch (e) {
+      console.log(`${arch} on ${webgpu ? 'webgpu' : 'cpu'}: failed: ${e.message.split('\n')[0]}`);
+    }
     await page.close();
   }
   await ctx.close();
