@@ -164,7 +164,15 @@ fn ModelLine(entry: RwSignal<Option<ModelEntry>>) -> impl IntoView {
         entry.get().map(|e| {
             let arch = match e.arch {
                 dough_core::manifest::ArchKind::Mlp => format!("fully connected {:?}", e.config.hidden),
-                dough_core::manifest::ArchKind::Cnn => "convolutional".to_string(),
+                dough_core::manifest::ArchKind::Cnn => {
+                    let convs: Vec<String> = e
+                        .config
+                        .conv
+                        .iter()
+                        .map(|c| format!("{}×{k}×{k}{}", c.channels, if c.pool { "+pool" } else { "" }, k = c.kernel))
+                        .collect();
+                    format!("convolutional [{}] dense {:?}", convs.join(", "), e.config.dense)
+                }
             };
             view! {
                 <p class="model-line" id="model-line">

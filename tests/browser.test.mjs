@@ -138,6 +138,17 @@ describe('bad input', () => {
   before(async () => { ctx = await launch(false); });
   after(async () => { await ctx?.close(); });
 
+  test('the convolutional model (?model=mnist-cnn) finishes a gallery on the CPU path', async () => {
+    const { page, errors } = await open(ctx, '?model=mnist-cnn');
+    assert.equal(await settled(page), 'done');
+    assert.match(await page.textContent('#model-line'), /mnist-cnn .*convolutional/);
+    const r = await rows(page);
+    assert.equal(r.length, 10);
+    assert.ok(r.every((row) => row.predicted === row.target), JSON.stringify(r));
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   test('a corrupt model file gives a clear message, not a dead page', async () => {
     const page = await ctx.newPage();
     await page.route('**/models/*.safetensors', (route) => route.fulfill({ status: 200, body: 'this is not a model' }));

@@ -12,7 +12,7 @@ use dough_core::digest::sha256_hex;
 use dough_core::idx::{self, Split};
 use dough_core::inputs::ControlledInput;
 use dough_core::manifest::{self, ArchKind, DatasetId, ModelConfig, ModelEntry};
-use dough_core::model::ArchSpec;
+use dough_core::model::{ArchSpec, ConvSpec};
 use dough_core::pack::SamplePack;
 use dough_core::weights::Weights;
 use dough_core::{Device, bench, eval, train};
@@ -20,9 +20,12 @@ use dough_core::{Device, bench, eval, train};
 const USAGE: &str = "dough-cli <command> [options]
 
 commands:
-  train   train the MNIST fully connected network and add it to the manifest
-          --data ../shared/datasets/mnist  --models public/models  --name mnist-mlp
-          --hidden 256,128  --epochs 12  --batch 128  --lr 0.001  --seed 1
+  train   train a network and add it to the manifest (defaults: the shipped mnist-mlp)
+          --dataset mnist|fashion-mnist  --data ../shared/datasets/<dataset>
+          --models public/models  --name <dataset>-<arch>  --arch mlp|cnn
+          --hidden 256,128 (mlp)  --conv 32:3,64:3:pool --dense 128 (cnn)
+          --epochs 12  --batch 128  --lr 0.001  --schedule cosine|constant
+          --augmentation none|shift2  --seed 1
   pack    write a sample pack of test images
           --data ../shared/datasets/mnist  --dataset mnist  --per-class 100
           --out public/data/mnist-samples.dspk
@@ -88,15 +91,37 @@ fn parse_list(s: &str) -> Result<Vec<usize>, String> {
     s.split(',').filter(|p| !p.is_empty()).map(|p| p.trim().parse().map_err(|_| format!("bad number \"{p}\""))).collect()
 }
 
+/// Parses conv layers written as `32:3,64:3:pool` (channels:kernel[:pool]).
+fn parse_conv(s: &str) -> Result<Vec<ConvSpec>, String> {
+    s.split(',')
+        .filter(|p| !p.is_empty())
+        .map(|layer| {
+            let parts: Vec<&str> = layer.split(':').collect();
+            let num = |i: usize| parts.get(i).and_then(|v| v.parse().ok()).ok_or_else(|| format!("bad conv layer \"{layer}\" (channels:kernel[:pool])"));
+            Ok(ConvSpec { channels: num(0)?, kernel: num(1)?, pool: parts.get(2) == Some(&"pool") })
+        })
+        .collect()
+}
+
 fn cmd_train(a: &Args) -> Result<(), String> {
-    let data_dir = PathBuf::from(a.str("data", "../shared/datasets/mnist"));
+    let dataset_slug = a.str("dataset", "mnist");
+    let dataset = DatasetId::parse(&dataset_slug).ok_or_else(|| format!("unknown dataset \"{dataset_slug}\" (mnist or fashion-mnist)"))?;
+    let data_dir = PathBuf::from(a.str("data", &format!("../shared/datasets/{dataset_slug}")));
     let models = PathBuf::from(a.str("models", "public/models"));
-    let name = a.str("name", "mnist-mlp");
-    let hidden = parse_list(&a.str("hidden", "256,128"))?;
+    let arch = match a.str("arch", "mlp").as_str() {
+        "mlp" => ArchKind::Mlp,
+        "cnn" => ArchKind::Cnn,
+        other => return Err(format!("unknown arch \"{other}\" (mlp or cnn)")),
+    };
+    let name = a.str("name", &format!("{dataset_slug}-{}", if arch == ArchKind::Mlp { "mlp" } else { "cnn" }));
+    let (hidden, conv, dense) = match arch {
+        ArchKind::Mlp => (parse_list(&a.str("hidden", "256,128"))?, vec![], vec![]),
+        ArchKind::Cnn => (vec![], parse_conv(&a.str("conv", "32:3,64:3:pool"))?, parse_list(&a.str("dense", "128"))?),
+    };
     let cfg = ModelConfig {
         hidden: hidden.clone(),
-        conv: vec![],
-        dense: vec![],
+        conv: conv.clone(),
+        dense: dense.clone(),
         optimizer: "adam".into(),
         learning_rate: a.num("lr", 1e-3)?,
         schedule: a.str("schedule", "cosine"),
@@ -105,7 +130,13 @@ fn cmd_train(a: &Args) -> Result<(), String> {
         seed: a.num("seed", 1)?,
         augmentation: a.str("augmentation", "none"),
     };
-    let spec = ArchSpec::Mlp { hidden };
+    if !["none", "shift2"].contains(&cfg.augmentation.as_str()) {
+        return Err(format!("unknown augmentation \"{}\" (none or shift2)", cfg.augmentation));
+    }
+    let spec = match arch {
+        ArchKind::Mlp => ArchSpec::Mlp { hidden },
+        ArchKind::Cnn => ArchSpec::Cnn { conv, dense },
+    };
     let train_set = idx::load_split(&data_dir, Split::Train).map_err(|e| e.to_string())?;
     let test_set = idx::load_split(&data_dir, Split::Test).map_err(|e| e.to_string())?;
     println!("training {name}: {} params, {} training images", spec.param_count(), train_set.len());
@@ -147,8 +178,8 @@ fn cmd_train(a: &Args) -> Result<(), String> {
         &mut entries,
         ModelEntry {
             name: name.clone(),
-            dataset: DatasetId::Mnist,
-            arch: ArchKind::Mlp,
+            dataset,
+            arch,
             config: cfg,
             params: spec.param_count(),
             test_accuracy: (acc * 1e4).round() / 1e4,
