@@ -27,7 +27,7 @@ commands:
           --epochs 12  --batch 128  --lr 0.001  --schedule cosine|constant
           --augmentation none|shift2  --seed 1
   pack    write a sample pack of test images
-          --data ../shared/datasets/mnist  --dataset mnist  --per-class 100
+          --dataset mnist  --data ../shared/datasets/<dataset>  --per-class 300  --seed 0 (a seeded random sample per class)
           --out public/data/mnist-samples.dspk
   eval    accuracy of a shipped model on the full test set and on its sample pack
           --model mnist-mlp  --models public/models  --data ../shared/datasets/mnist
@@ -195,13 +195,14 @@ fn cmd_train(a: &Args) -> Result<(), String> {
 }
 
 fn cmd_pack(a: &Args) -> Result<(), String> {
-    let data_dir = PathBuf::from(a.str("data", "../shared/datasets/mnist"));
     let dataset = a.str("dataset", "mnist");
     DatasetId::parse(&dataset).ok_or_else(|| format!("unknown dataset \"{dataset}\""))?;
-    let per_class: usize = a.num("per-class", 100)?;
+    let data_dir = PathBuf::from(a.str("data", &format!("../shared/datasets/{dataset}")));
+    let per_class: usize = a.num("per-class", 300)?;
+    let seed: u64 = a.num("seed", 0)?;
     let out = PathBuf::from(a.str("out", &format!("public/data/{dataset}-samples.dspk")));
     let test = idx::load_split(&data_dir, Split::Test).map_err(|e| e.to_string())?;
-    let pack = SamplePack::from_dataset(&dataset, &test, per_class);
+    let pack = SamplePack::from_dataset(&dataset, &test, per_class, seed);
     let bytes = pack.encode();
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;

@@ -14,6 +14,7 @@
 
 use crate::digest::sha256;
 use crate::idx::Dataset;
+use crate::rng::SeededRng;
 
 pub const MAGIC: &[u8; 4] = b"DSPK";
 pub const VERSION: u16 = 1;
@@ -45,13 +46,18 @@ pub struct SamplePack {
 }
 
 impl SamplePack {
-    /// The first `per_class` images of each class, in dataset order, grouped by class.
-    pub fn from_dataset(name: &str, data: &Dataset, per_class: usize) -> Self {
+    /// `per_class` images of each class, drawn at random (seeded) from the split so that the
+    /// pack is a fair sample of it, kept in dataset order within each class.
+    pub fn from_dataset(name: &str, data: &Dataset, per_class: usize, seed: u64) -> Self {
+        let mut rng = SeededRng::new(seed);
         let mut labels = Vec::new();
         let mut pixels = Vec::new();
         for class in 0..10u8 {
-            let picked = (0..data.len()).filter(|&i| data.labels[i] == class).take(per_class);
-            for i in picked {
+            let mut of_class: Vec<usize> = (0..data.len()).filter(|&i| data.labels[i] == class).collect();
+            rng.shuffle(&mut of_class);
+            of_class.truncate(per_class);
+            of_class.sort_unstable();
+            for i in of_class {
                 labels.push(class);
                 pixels.extend_from_slice(data.image(i));
             }

@@ -54,6 +54,7 @@ fn every_shipped_model_verifies_and_keeps_its_stated_accuracy_on_the_sample_pack
         assert_eq!(weights.param_count(), entry.params, "{}", entry.name);
         let p = pack(entry.dataset.slug());
         let acc = pollster::block_on(eval::accuracy(&spec, &weights, &Device::flex(), &p.pixels, &p.labels)).unwrap();
+        eprintln!("{}: {:.2}% on its sample pack, {:.2}% on the test set", entry.name, acc * 100.0, entry.test_accuracy * 100.0);
         assert!(
             (acc - entry.test_accuracy).abs() <= 0.01,
             "{}: {:.2}% on the sample pack, manifest states {:.2}%",
