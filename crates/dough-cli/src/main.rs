@@ -2,30 +2,35 @@
 //! the browser for the same inputs and seed (on the same backend).
 
 mod args;
+mod zoo_cmd;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use args::Args;
 use dough_core::attack::{AttackConfig, AttackJob, StepNorm, every_target};
-use dough_core::digest::sha256_hex;
 use dough_core::idx::{self, Split};
 use dough_core::inputs::ControlledInput;
-use dough_core::manifest::{self, ArchKind, DatasetId, ModelConfig, ModelEntry};
+use dough_core::manifest::{self, ArchKind, DatasetId, ModelConfig, ModelEntry, Pgd};
+use dough_core::zoo::ZooModel;
 use dough_core::model::{ArchSpec, ConvSpec};
 use dough_core::pack::SamplePack;
 use dough_core::weights::Weights;
-use dough_core::{Device, bench, eval, train};
+use dough_core::{Device, bench, eval};
 
 const USAGE: &str = "dough-cli <command> [options]
 
 commands:
+  zoo     train every model of the zoo that is missing or out of date (--retrain yes: all of them),
+          store it in half precision, measure it and rewrite the manifest
+          --only name1,name2  --list yes  --models public/models  --data-root ../shared/datasets
+  table   print the accuracy table of the manifest
   train   train a network and add it to the manifest (defaults: the shipped mnist-mlp)
           --dataset mnist|fashion-mnist  --data ../shared/datasets/<dataset>
           --models public/models  --name <dataset>-<arch>  --arch mlp|cnn
           --hidden 256,128 (mlp)  --conv 32:3,64:3:pool --dense 128 (cnn)
           --epochs 12  --batch 128  --lr 0.001  --schedule cosine|constant
-          --augmentation none|shift2  --seed 1
+          --augmentation none|shift2  --seed 1  --dropout 0  --pgd-eps 0 (>0: PGD training)  --pgd-steps 7
   pack    write a sample pack of test images
           --dataset mnist  --data ../shared/datasets/<dataset>  --per-class 300  --seed 0 (a seeded random sample per class)
           --out public/data/mnist-samples.dspk
@@ -44,6 +49,12 @@ fn main() {
     };
     let result = Args::parse(&raw[1..]).and_then(|a| match cmd.as_str() {
         "train" => cmd_train(&a),
+        "zoo" => zoo_cmd::cmd_zoo(&a),
+        "table" => {
+            let models = PathBuf::from(a.str("models", "public/models"));
+            zoo_cmd::print_table(&load_manifest(&models)?, &models);
+            Ok(())
+        }
         "pack" => cmd_pack(&a),
         "eval" => cmd_eval(&a),
         "attack" => cmd_attack(&a),
@@ -60,11 +71,11 @@ fn main() {
     }
 }
 
-fn device() -> Device {
+pub(crate) fn device() -> Device {
     Device::flex()
 }
 
-fn load_manifest(models: &Path) -> Result<Vec<ModelEntry>, String> {
+pub(crate) fn load_manifest(models: &Path) -> Result<Vec<ModelEntry>, String> {
     let path = models.join("manifest.json");
     match std::fs::read_to_string(&path) {
         Ok(s) => manifest::parse(&s).map_err(|e| format!("{}: {e}", path.display())),
@@ -118,10 +129,11 @@ fn cmd_train(a: &Args) -> Result<(), String> {
         ArchKind::Mlp => (parse_list(&a.str("hidden", "256,128"))?, vec![], vec![]),
         ArchKind::Cnn => (vec![], parse_conv(&a.str("conv", "32:3,64:3:pool"))?, parse_list(&a.str("dense", "128"))?),
     };
-    let cfg = ModelConfig {
-        hidden: hidden.clone(),
-        conv: conv.clone(),
-        dense: dense.clone(),
+    let pgd_eps: f64 = a.num("pgd-eps", 0.0)?;
+    let config = ModelConfig {
+        hidden,
+        conv,
+        dense,
         optimizer: "adam".into(),
         learning_rate: a.num("lr", 1e-3)?,
         schedule: a.str("schedule", "cosine"),
@@ -129,68 +141,25 @@ fn cmd_train(a: &Args) -> Result<(), String> {
         batch_size: a.num("batch", 128)?,
         seed: a.num("seed", 1)?,
         augmentation: a.str("augmentation", "none"),
+        dropout: a.num("dropout", 0.0)?,
+        adversarial: (pgd_eps > 0.0).then(|| Pgd::new(pgd_eps, a.num("pgd-steps", 7).unwrap_or(7))),
     };
-    if !["none", "shift2"].contains(&cfg.augmentation.as_str()) {
-        return Err(format!("unknown augmentation \"{}\" (none or shift2)", cfg.augmentation));
-    }
-    let spec = match arch {
-        ArchKind::Mlp => ArchSpec::Mlp { hidden },
-        ArchKind::Cnn => ArchSpec::Cnn { conv, dense },
+    let m = ZooModel {
+        name,
+        dataset,
+        arch,
+        robust_eval: config.adversarial.as_ref().map(|p| Pgd::new(p.eps, 20)),
+        note: config.adversarial.as_ref().map(|p| format!("adversarially trained ({})", p.describe())),
+        config,
     };
-    let train_set = idx::load_split(&data_dir, Split::Train).map_err(|e| e.to_string())?;
-    let test_set = idx::load_split(&data_dir, Split::Test).map_err(|e| e.to_string())?;
-    println!("training {name}: {} params, {} training images", spec.param_count(), train_set.len());
+    let splits = zoo_cmd::load_splits(&data_dir)?;
     let device = device();
-    let t0 = Instant::now();
-    let mut epoch_start = Instant::now();
-    let model = train::train(&spec, &cfg, &train_set, &device, &mut |p| {
-        if p.batch == 1 {
-            epoch_start = Instant::now();
-        }
-        let width = 30;
-        let filled = p.batch * width / p.batches;
-        eprint!(
-            "\repoch {}/{} [{}{}] {}/{}{}",
-            p.epoch + 1,
-            p.epochs,
-            "#".repeat(filled),
-            " ".repeat(width - filled),
-            p.batch,
-            p.batches,
-            if p.loss.is_nan() { String::new() } else { format!("  loss {:.4}", p.loss) }
-        );
-        if p.batch == p.batches {
-            eprintln!("  {:.1} s", epoch_start.elapsed().as_secs_f64());
-        }
-    })
-    .map_err(|e| e.to_string())?;
-    let weights = pollster::block_on(model.to_weights())?;
-    let acc = pollster::block_on(eval::accuracy(&spec, &weights, &device, &test_set.images.pixels, &test_set.labels))
-        .map_err(|e| e.to_string())?;
-    println!("trained in {:.1} s; test accuracy {:.2}% on {} images", t0.elapsed().as_secs_f64(), acc * 100.0, test_set.len());
-
-    let file = format!("{name}.safetensors");
-    let bytes = weights.to_safetensors();
-    std::fs::create_dir_all(&models).map_err(|e| e.to_string())?;
-    std::fs::write(models.join(&file), &bytes).map_err(|e| e.to_string())?;
+    let (weights, secs) = zoo_cmd::train_model(&m, &splits.train, &device)?;
+    let entry = zoo_cmd::ship(&m, &weights, Some(secs), &splits.test, &models, &device)?;
     let mut entries = load_manifest(&models)?;
-    manifest::upsert(
-        &mut entries,
-        ModelEntry {
-            name: name.clone(),
-            dataset,
-            arch,
-            config: cfg,
-            params: spec.param_count(),
-            test_accuracy: (acc * 1e4).round() / 1e4,
-            file: file.clone(),
-            sha256: sha256_hex(&bytes),
-            layers: spec.layers(),
-            note: None,
-        },
-    );
+    manifest::upsert(&mut entries, entry);
     std::fs::write(models.join("manifest.json"), manifest::to_json(&entries)).map_err(|e| e.to_string())?;
-    println!("wrote {} ({} bytes) and its manifest entry", models.join(&file).display(), bytes.len());
+    println!("trained in {secs:.1} s; wrote {} and its manifest entry", models.join(format!("{}.safetensors", m.name)).display());
     Ok(())
 }
 

@@ -13,10 +13,12 @@ pub mod inputs;
 pub mod manifest;
 pub mod model;
 pub mod pack;
+pub mod pgd;
 pub mod rng;
 pub mod settings;
 #[cfg(feature = "train")]
 pub mod train;
 pub mod weights;
+pub mod zoo;
 
 pub use burn::prelude::Device;

@@ -77,6 +77,38 @@ pub struct ModelConfig {
     /// Data augmentation, e.g. "none" or "shift2".
     #[serde(default)]
     pub augmentation: String,
+    /// Dropout probability before every dense layer but the first of an MLP (every dense layer of
+    /// a CNN), during training only; the forward pass at inference has no dropout.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropout: f64,
+    /// Adversarial training: every batch is replaced by its PGD adversarial examples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adversarial: Option<Pgd>,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
+/// Projected gradient descent in L-infinity (Madry et al.): from a uniform random start in the
+/// eps-ball, `steps` signed-gradient steps of `step_size` on the cross-entropy of the true label,
+/// each projected back onto the eps-ball and [0, 1].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Pgd {
+    pub eps: f64,
+    pub steps: usize,
+    pub step_size: f64,
+}
+
+impl Pgd {
+    /// The usual step size 2.5 * eps / steps.
+    pub fn new(eps: f64, steps: usize) -> Self {
+        Self { eps, steps, step_size: 2.5 * eps / steps as f64 }
+    }
+
+    pub fn describe(&self) -> String {
+        format!("PGD L-inf eps {} ({} steps of {:.4}, random start)", self.eps, self.steps, self.step_size)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -86,8 +118,21 @@ pub struct ModelEntry {
     pub arch: ArchKind,
     pub config: ModelConfig,
     pub params: usize,
-    /// Accuracy (0..1) on the full 10,000-image test set.
+    /// Accuracy (0..1) on the full 10,000-image test set, with the weights as shipped.
     pub test_accuracy: f64,
+    /// The same before rounding the weights to half precision for shipping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_accuracy_f32: Option<f64>,
+    /// Accuracy on the full test set under the PGD attack `robust_attack` (eps `robust_eps`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robust_accuracy: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robust_eps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub robust_attack: Option<Pgd>,
+    /// Wall-clock training time on the machine that trained it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_seconds: Option<f64>,
     /// File name relative to the manifest.
     pub file: String,
     pub sha256: String,
@@ -180,9 +225,16 @@ mod tests {
                 batch_size: 8,
                 seed: 1,
                 augmentation: "none".into(),
+                dropout: 0.0,
+                adversarial: None,
             },
             params: spec.param_count(),
             test_accuracy: 0.5,
+            test_accuracy_f32: None,
+            robust_accuracy: None,
+            robust_eps: None,
+            robust_attack: None,
+            train_seconds: None,
             file: "m.safetensors".into(),
             sha256: sha256_hex(b"weights"),
             layers: spec.layers(),

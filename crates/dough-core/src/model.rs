@@ -186,9 +186,17 @@ pub enum Classifier {
     Cnn(Cnn),
 }
 
-fn dense_stack(layers: &[Linear], mut x: Tensor<2>) -> Tensor<2> {
+/// Training-time dropout before a dense layer (identity at inference).
+type DropFn<'a> = Option<&'a mut dyn FnMut(Tensor<2>) -> Tensor<2>>;
+
+fn dense_stack(layers: &[Linear], mut x: Tensor<2>, mut drop: DropFn, first_too: bool) -> Tensor<2> {
     let last = layers.len() - 1;
     for (i, l) in layers.iter().enumerate() {
+        if let Some(d) = drop.as_mut()
+            && (i > 0 || first_too)
+        {
+            x = d(x);
+        }
         x = l.forward(x);
         if i < last {
             x = relu(x);
@@ -233,8 +241,26 @@ impl Classifier {
 
     /// Logits `[batch, 10]` for flat inputs `[batch, 784]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.forward_inner(x, None)
+    }
+
+    /// The forward pass of training with dropout `p` (inverted dropout: kept units are scaled by
+    /// 1/(1-p)) before every hidden dense layer of an MLP and every dense layer of a CNN. The masks
+    /// come from `rng`, so training stays deterministic on every backend.
+    pub fn forward_dropout(&self, x: Tensor<2>, p: f64, rng: &mut SeededRng) -> Tensor<2> {
+        let mut drop = |h: Tensor<2>| {
+            let [b, n] = h.dims();
+            let keep = (1.0 - p) as f32;
+            let mask: Vec<f32> = (0..b * n).map(|_| if rng.uniform(0.0, 1.0) < keep { 1.0 / keep } else { 0.0 }).collect();
+            let device = h.device();
+            h * Tensor::<2>::from_data(TensorData::new(mask, [b, n]), &device)
+        };
+        self.forward_inner(x, Some(&mut drop))
+    }
+
+    fn forward_inner(&self, x: Tensor<2>, drop: DropFn) -> Tensor<2> {
         match self {
-            Classifier::Mlp(m) => dense_stack(&m.layers, x),
+            Classifier::Mlp(m) => dense_stack(&m.layers, x, drop, false),
             Classifier::Cnn(c) => {
                 let [b, _] = x.dims();
                 let mut h: Tensor<4> = x.reshape([b, 1, SIDE, SIDE]);
@@ -245,7 +271,7 @@ impl Classifier {
                     }
                 }
                 let [b, ch, hh, ww] = h.dims();
-                dense_stack(&c.dense, h.reshape([b, ch * hh * ww]))
+                dense_stack(&c.dense, h.reshape([b, ch * hh * ww]), drop, true)
             }
         }
     }

@@ -9,9 +9,21 @@ use burn::tensor::activation::log_softmax;
 
 use crate::idx::Dataset;
 use crate::manifest::ModelConfig;
+use crate::pgd::perturb;
 use crate::model::{ArchSpec, CLASSES, Classifier, PIXELS};
 use crate::rng::SeededRng;
+use crate::attack::AttackError;
 use crate::weights::{Weights, WeightsError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("cannot train: unsupported {0}")]
+    Unsupported(String),
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    #[error("adversarial training failed: {0}")]
+    Attack(#[from] AttackError),
+}
 
 /// Reported after each batch and at the end of each epoch.
 pub struct Progress {
@@ -50,21 +62,35 @@ fn batch_tensors(data: &Dataset, idx: &[usize], shift: Option<&mut SeededRng>, d
 }
 
 /// Trains `spec` on `data` with `cfg` (optimizer "adam", schedule "cosine" or "constant",
-/// augmentation "none" or "shift2"). Returns the trained network on a plain device.
+/// augmentation "none" or "shift2", optional dropout, optional PGD adversarial training).
+/// Returns the trained network on a plain device.
 pub fn train(
     spec: &ArchSpec,
     cfg: &ModelConfig,
     data: &Dataset,
     device: &Device,
     progress: &mut dyn FnMut(&Progress),
-) -> Result<Classifier, WeightsError> {
-    assert_eq!(cfg.optimizer, "adam", "only adam is implemented");
+) -> Result<Classifier, TrainError> {
+    if cfg.optimizer != "adam" {
+        return Err(TrainError::Unsupported(format!("optimizer \"{}\" (only adam is implemented)", cfg.optimizer)));
+    }
+    if !["cosine", "constant"].contains(&cfg.schedule.as_str()) {
+        return Err(TrainError::Unsupported(format!("schedule \"{}\" (cosine or constant)", cfg.schedule)));
+    }
+    if !["none", "shift2"].contains(&cfg.augmentation.as_str()) {
+        return Err(TrainError::Unsupported(format!("augmentation \"{}\" (none or shift2)", cfg.augmentation)));
+    }
+    if !(0.0..1.0).contains(&cfg.dropout) {
+        return Err(TrainError::Unsupported(format!("dropout {} (must lie in [0, 1))", cfg.dropout)));
+    }
     let ad = device.clone().autodiff();
     let init: Weights = spec.init_weights(cfg.seed);
     let mut model = Classifier::from_weights(spec, &init, &ad)?;
     let mut optim = AdamConfig::new().init();
     let mut rng = SeededRng::new(cfg.seed.wrapping_add(1));
     let mut aug_rng = SeededRng::new(cfg.seed.wrapping_add(2));
+    let mut drop_rng = SeededRng::new(cfg.seed.wrapping_add(3));
+    let mut pgd_rng = SeededRng::new(cfg.seed.wrapping_add(4));
     let mut order: Vec<usize> = (0..data.len()).collect();
     let batches = data.len().div_ceil(cfg.batch_size);
     let total = (batches * cfg.epochs) as f64;
@@ -73,8 +99,14 @@ pub fn train(
         rng.shuffle(&mut order);
         for (b, idx) in order.chunks(cfg.batch_size).enumerate() {
             let shift = (cfg.augmentation == "shift2").then_some(&mut aug_rng);
-            let (x, y) = batch_tensors(data, idx, shift, &ad);
-            let logp = log_softmax(model.forward(x), 1);
+            let (x, y) = batch_tensors(data, idx, shift, device);
+            let x = match &cfg.adversarial {
+                Some(pgd) => perturb(&model.clone().no_grad(), &x, &y, pgd, &mut pgd_rng)?,
+                None => x,
+            };
+            let (x, y) = (x.autodiff(), y.autodiff());
+            let logits = if cfg.dropout > 0.0 { model.forward_dropout(x, cfg.dropout, &mut drop_rng) } else { model.forward(x) };
+            let logp = log_softmax(logits, 1);
             let loss = (logp * y).sum_dim(1).mean().neg();
             let lr = match cfg.schedule.as_str() {
                 "cosine" => cfg.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * t as f64 / total).cos()),

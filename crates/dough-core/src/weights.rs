@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use half::f16;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -16,7 +17,7 @@ pub enum WeightsError {
     Missing(String),
     #[error("tensor \"{name}\" has shape {found:?}, the architecture needs {expected:?}")]
     Shape { name: String, expected: Vec<usize>, found: Vec<usize> },
-    #[error("tensor \"{name}\" is stored as {dtype}, only F32 is supported")]
+    #[error("tensor \"{name}\" is stored as {dtype}, only F32 and F16 are supported")]
     Dtype { name: String, dtype: String },
 }
 
@@ -74,15 +75,34 @@ impl Weights {
         self.tensors.values().map(|t| t.data.len()).sum()
     }
 
+    /// Stores every tensor as F32.
     pub fn to_safetensors(&self) -> Vec<u8> {
+        self.serialize(Dtype::F32, |v| v.to_le_bytes().to_vec())
+    }
+
+    /// Stores every tensor in half precision (IEEE F16, round to nearest): half the bytes.
+    pub fn to_safetensors_f16(&self) -> Vec<u8> {
+        self.serialize(Dtype::F16, |v| f16::from_f32(v).to_le_bytes().to_vec())
+    }
+
+    /// The same weights rounded through half precision (what an F16 file gives back).
+    pub fn rounded_to_f16(&self) -> Self {
+        let mut w = Weights::default();
+        for (n, t) in &self.tensors {
+            let data = t.data.iter().map(|&v| f16::from_f32(v).to_f32()).collect();
+            w.insert(n.clone(), HostTensor::new(t.shape.clone(), data));
+        }
+        w
+    }
+
+    fn serialize(&self, dtype: Dtype, encode: impl Fn(f32) -> Vec<u8>) -> Vec<u8> {
         let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = self
             .tensors
             .iter()
-            .map(|(n, t)| (n.clone(), t.shape.clone(), t.data.iter().flat_map(|v| v.to_le_bytes()).collect()))
+            .map(|(n, t)| (n.clone(), t.shape.clone(), t.data.iter().flat_map(|&v| encode(v)).collect()))
             .collect();
-        let views = bytes.iter().map(|(n, s, b)| {
-            (n.as_str(), TensorView::new(Dtype::F32, s.clone(), b).expect("consistent tensor view"))
-        });
+        let views =
+            bytes.iter().map(|(n, s, b)| (n.as_str(), TensorView::new(dtype, s.clone(), b).expect("consistent tensor view")));
         safetensors::serialize(views, None).expect("serialising in-memory tensors cannot fail")
     }
 
@@ -91,10 +111,11 @@ impl Weights {
         let mut w = Weights::default();
         for name in st.names() {
             let view = st.tensor(name).map_err(|e| WeightsError::Format(e.to_string()))?;
-            if view.dtype() != Dtype::F32 {
-                return Err(WeightsError::Dtype { name: name.to_string(), dtype: format!("{:?}", view.dtype()) });
-            }
-            let data = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            let data = match view.dtype() {
+                Dtype::F32 => view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+                Dtype::F16 => view.data().chunks_exact(2).map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+                other => return Err(WeightsError::Dtype { name: name.to_string(), dtype: format!("{other:?}") }),
+            };
             w.insert(name, HostTensor::new(view.shape().to_vec(), data));
         }
         Ok(w)
@@ -120,5 +141,21 @@ mod tests {
         assert!(matches!(Weights::from_safetensors(&bytes[..bytes.len() - 3]), Err(WeightsError::Format(_))));
         assert!(matches!(Weights::from_safetensors(b"not a model"), Err(WeightsError::Format(_))));
         assert_eq!(w.tensors["fc0.weight"].transposed().data, vec![1.0, 4.0, 2.0, 5.0, 3.0, -6.5]);
+    }
+
+    #[test]
+    fn half_precision_round_trip() {
+        let mut w = Weights::default();
+        // 1/3 is not representable: F16 keeps 11 significant bits.
+        w.insert("fc0.weight", HostTensor::new(vec![1, 4], vec![1.0 / 3.0, -2.5, 1e-3, 70000.0]));
+        let bytes = w.to_safetensors_f16();
+        assert!(bytes.len() < w.to_safetensors().len());
+        let back = Weights::from_safetensors(&bytes).unwrap();
+        assert_eq!(back, w.rounded_to_f16());
+        let v = &back.tensors["fc0.weight"].data;
+        assert!((v[0] - 1.0 / 3.0).abs() < 2e-4 && v[0] != 1.0 / 3.0);
+        assert_eq!(v[1], -2.5);
+        assert!((v[2] - 1e-3).abs() < 1e-6);
+        assert!(v[3].is_infinite(), "70000 overflows F16");
     }
 }
