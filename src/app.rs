@@ -16,6 +16,7 @@ use crate::assets::{self, LoadedModel};
 use crate::backend::{self, BackendKind};
 use crate::components::controls::Controls;
 use crate::components::gallery::Gallery;
+use crate::components::model_card::{ModelCard, ModelPicker};
 use crate::components::status::{BackendLine, Messages, Progress};
 use crate::job::{JobEnd, JobProgress, run_gallery};
 use crate::platform;
@@ -29,6 +30,7 @@ struct Page {
     error: RwSignal<Option<String>>,
     notices: RwSignal<Vec<String>>,
     backend: RwSignal<Option<BackendKind>>,
+    entries: RwSignal<Vec<ModelEntry>>,
     entry: RwSignal<Option<ModelEntry>>,
     rows: RwSignal<Vec<SampleOutcome>>,
     progress: RwSignal<JobProgress>,
@@ -46,6 +48,7 @@ impl Page {
             error: RwSignal::new(None),
             notices: RwSignal::new(notices),
             backend: RwSignal::new(None),
+            entries: RwSignal::new(Vec::new()),
             entry: RwSignal::new(None),
             rows: RwSignal::new(Vec::new()),
             progress: RwSignal::new(JobProgress::default()),
@@ -72,18 +75,63 @@ impl Page {
             Ok(e) => e,
             Err(e) => return self.fail(format!("The model list could not be loaded: {e}")),
         };
-        let (entry, notice) = assets::pick(&entries, s.model.as_deref());
-        if let Some(n) = notice {
-            self.notices.update(|v| v.push(n));
-        }
-        match assets::load_model(entry).await {
-            Ok(m) => {
-                self.entry.set(Some(m.entry.clone()));
-                self.model.set_value(Some(m));
-            }
+        let (entry, notices) = assets::pick(&entries, s.model.as_deref(), s.dataset.as_deref());
+        let entry = entry.clone();
+        self.notices.update(|v| v.extend(notices));
+        self.entries.set(entries);
+        match assets::load_model(&entry).await {
+            Ok(m) => self.use_model(m),
             Err(e) => return self.fail(format!("The model could not be loaded: {e}")),
         }
-        self.run(s);
+        self.run(self.settings.get_untracked());
+    }
+
+    /// Makes `m` the current model and records it in the settings (and so in the URL).
+    fn use_model(self, m: LoadedModel) {
+        if self.pack.with_value(|p| p.as_ref().is_some_and(|p| p.dataset != m.entry.dataset.slug())) {
+            self.pack.set_value(None);
+        }
+        self.settings.update(|s| {
+            s.model = Some(m.entry.name.clone());
+            s.dataset = Some(m.entry.dataset.slug().to_string());
+        });
+        self.entry.set(Some(m.entry.clone()));
+        self.model.set_value(Some(m));
+    }
+
+    /// Switches to the model `name` and reruns the gallery with the same settings. If the model
+    /// cannot be loaded, the current model and gallery stay and the page says why.
+    fn select_model(self, name: String) {
+        if self.entry.with_untracked(|e| e.as_ref().is_some_and(|e| e.name == name)) {
+            return;
+        }
+        let Some(entry) = self.entries.with_untracked(|es| es.iter().find(|e| e.name == name).cloned()) else {
+            return self.notices.update(|v| v.push(format!("There is no model named {name}.")));
+        };
+        self.cancel.with_value(|c| c.set(true));
+        let before = self.status.get_untracked();
+        self.status.set(Status::Loading);
+        spawn_local(async move {
+            match assets::load_model(&entry).await {
+                Ok(m) => {
+                    self.use_model(m);
+                    self.run(self.settings.get_untracked());
+                }
+                Err(e) => {
+                    self.error.set(Some(format!("The model {name} could not be loaded: {e}. The previous model stays selected.")));
+                    self.status.set(if before == Status::Running || self.rows.with_untracked(|r| r.is_empty()) { Status::Error } else { before });
+                    self.entry.update(|_| {}); // re-render the picker on the model still in use
+                }
+            }
+        });
+    }
+
+    fn select_dataset(self, dataset: DatasetId) {
+        let name = self.entries.with_untracked(|es| assets::default_of(es, dataset).map(|e| e.name.clone()));
+        match name {
+            Some(n) => self.select_model(n),
+            None => self.notices.update(|v| v.push(format!("No model for {} is shipped.", dataset.title()))),
+        }
     }
 
     /// Cancels any run in flight and starts a new one with `settings`.
@@ -92,6 +140,7 @@ impl Page {
         let cancel = Rc::new(Cell::new(false));
         self.cancel.set_value(cancel.clone());
         self.settings.set(settings.clone());
+        platform::replace_query(&settings.to_query());
         self.error.set(None);
         let (Some(device), Some(model)) = (self.device.get_value(), self.model.get_value()) else {
             return;
@@ -100,6 +149,7 @@ impl Page {
         self.progress.set(JobProgress { max_steps: settings.attack.max_steps, samples: 10, ..Default::default() });
         spawn_local(async move {
             if settings.input == InputChoice::Sample && self.pack.with_value(|p| p.is_none()) {
+                // (use_model drops a pack of another dataset)
                 match assets::load_pack(model.entry.dataset).await {
                     Ok(p) => self.pack.set_value(Some(p)),
                     Err(e) => return self.fail(format!("The sample images could not be loaded: {e}")),
@@ -159,32 +209,6 @@ fn publish_result(page: &Page, settings: &Settings, rows: &[SampleOutcome]) {
 }
 
 #[component]
-fn ModelLine(entry: RwSignal<Option<ModelEntry>>) -> impl IntoView {
-    move || {
-        entry.get().map(|e| {
-            let arch = match e.arch {
-                dough_core::manifest::ArchKind::Mlp => format!("fully connected {:?}", e.config.hidden),
-                dough_core::manifest::ArchKind::Cnn => {
-                    let convs: Vec<String> = e
-                        .config
-                        .conv
-                        .iter()
-                        .map(|c| format!("{}×{k}×{k}{}", c.channels, if c.pool { "+pool" } else { "" }, k = c.kernel))
-                        .collect();
-                    format!("convolutional [{}] dense {:?}", convs.join(", "), e.config.dense)
-                }
-            };
-            view! {
-                <p class="model-line" id="model-line">
-                    "Model: " <strong>{e.name.clone()}</strong>
-                    {format!(" · {} · {} · {} parameters · test accuracy {:.2}%", e.dataset.title(), arch, e.params, e.test_accuracy * 100.0)}
-                </p>
-            }
-        })
-    }
-}
-
-#[component]
 pub fn App() -> impl IntoView {
     let (settings, notices) = Settings::from_query(&platform::query_pairs());
     let page = Page::new(settings, notices);
@@ -193,6 +217,8 @@ pub fn App() -> impl IntoView {
     let names = Signal::derive(move || page.entry.get().map(|e| e.dataset).unwrap_or(DatasetId::Mnist).class_names());
     let busy = Signal::derive(move || matches!(page.status.get(), Status::Loading));
     let on_change = Callback::new(move |s: Settings| page.run(s));
+    let on_dataset = Callback::new(move |d: DatasetId| page.select_dataset(d));
+    let on_model = Callback::new(move |name: String| page.select_model(name));
     let on_cancel = Callback::new(move |_| page.cancel_run());
 
     view! {
@@ -203,7 +229,8 @@ pub fn App() -> impl IntoView {
             </header>
             <section class="status" aria-label="Status">
                 <BackendLine backend=page.backend/>
-                <ModelLine entry=page.entry/>
+                <ModelPicker entries=page.entries current=page.entry on_dataset=on_dataset on_model=on_model busy=busy/>
+                <ModelCard entry=page.entry/>
                 <Progress status=page.status progress=page.progress on_cancel=on_cancel/>
                 <Messages error=page.error notices=page.notices/>
             </section>

@@ -27,16 +27,44 @@ pub async fn load_manifest() -> Result<Vec<ModelEntry>, String> {
     Ok(entries)
 }
 
-/// Picks the entry named `wanted` (or the default), with a notice when the name is unknown.
-pub fn pick<'a>(entries: &'a [ModelEntry], wanted: Option<&str>) -> (&'a ModelEntry, Option<String>) {
-    let default = entries.iter().find(|e| e.name == DEFAULT_MODEL).unwrap_or(&entries[0]);
-    match wanted {
-        None => (default, None),
-        Some(name) => match entries.iter().find(|e| e.name == name) {
-            Some(e) => (e, None),
-            None => (default, Some(format!("model=\"{name}\" is not in the manifest; showing {}", default.name))),
+/// The model a dataset opens on: `<dataset>-mlp`, else its first model.
+pub fn default_of(entries: &[ModelEntry], dataset: DatasetId) -> Option<&ModelEntry> {
+    let name = format!("{}-mlp", dataset.slug());
+    entries.iter().find(|e| e.name == name).or_else(|| entries.iter().find(|e| e.dataset == dataset))
+}
+
+/// Picks the model named `wanted`, else the default of `dataset`, else the default model; with
+/// one notice per URL value that could not be honoured.
+pub fn pick<'a>(entries: &'a [ModelEntry], wanted: Option<&str>, dataset: Option<&str>) -> (&'a ModelEntry, Vec<String>) {
+    let mut notices = Vec::new();
+    let fallback = entries.iter().find(|e| e.name == DEFAULT_MODEL).unwrap_or(&entries[0]);
+    let ds = match dataset {
+        None => None,
+        Some(d) => match DatasetId::parse(d) {
+            Some(id) if entries.iter().any(|e| e.dataset == id) => Some(id),
+            _ => {
+                notices.push(format!("dataset=\"{d}\" is unknown (mnist or fashion-mnist); ignoring it"));
+                None
+            }
         },
+    };
+    let default = ds.and_then(|d| default_of(entries, d)).unwrap_or(fallback);
+    let chosen = match wanted {
+        None => default,
+        Some(name) => match entries.iter().find(|e| e.name == name) {
+            Some(e) => e,
+            None => {
+                notices.push(format!("model=\"{name}\" is not in the manifest; showing {}", default.name));
+                default
+            }
+        },
+    };
+    if let Some(d) = ds
+        && chosen.dataset != d
+    {
+        notices.push(format!("model {} belongs to {}, not {}; showing {}", chosen.name, chosen.dataset.title(), d.title(), chosen.dataset.title()));
     }
+    (chosen, notices)
 }
 
 /// Downloads a model's weights and checks them against the manifest before use.

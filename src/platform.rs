@@ -93,6 +93,22 @@ pub fn query_pairs() -> Vec<(String, String)> {
     out
 }
 
+/// Replaces the page's query string (no reload, no history entry) so that the URL always
+/// reproduces what the page shows.
+pub fn replace_query(pairs: &[(String, String)]) {
+    let Ok(params) = web_sys::UrlSearchParams::new() else { return };
+    for (k, v) in pairs {
+        params.append(k, v);
+    }
+    let query: String = params.to_string().into();
+    let loc = window().location();
+    let path = loc.pathname().unwrap_or_default();
+    let url = if query.is_empty() { path } else { format!("{path}?{query}") };
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url));
+    }
+}
+
 /// Publishes a JSON value as `window.__dough` for tests and tools.
 pub fn publish(json: &str) {
     if let Ok(v) = js_sys::JSON::parse(json) {

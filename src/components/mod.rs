@@ -2,5 +2,6 @@
 
 pub mod controls;
 pub mod gallery;
+pub mod model_card;
 pub mod pixels;
 pub mod status;

@@ -306,3 +306,33 @@ impl Classifier {
         Ok(w)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropout_zeroes_about_p_of_the_hidden_units_and_keeps_the_mean() {
+        let spec = ArchSpec::Mlp { hidden: vec![512] };
+        let w = spec.init_weights(1);
+        let device = Device::flex();
+        let model = Classifier::from_weights(&spec, &w, &device).unwrap();
+        let x = Tensor::<2>::from_data(TensorData::new(vec![0.5f32; 4 * PIXELS], [4, PIXELS]), &device);
+        let plain = model.forward(x.clone()).into_data().try_to_vec::<f32>().unwrap();
+        let with_zero = model.forward_dropout(x.clone(), 0.0, &mut SeededRng::new(1)).into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(plain, with_zero, "p = 0 is the plain forward pass");
+        // Averaged over many masks, inverted dropout leaves the logits unbiased.
+        let mut rng = SeededRng::new(2);
+        let runs = 400;
+        let mut mean = vec![0.0f64; plain.len()];
+        for _ in 0..runs {
+            let d = model.forward_dropout(x.clone(), 0.5, &mut rng).into_data().try_to_vec::<f32>().unwrap();
+            assert_ne!(d, plain);
+            mean.iter_mut().zip(&d).for_each(|(m, v)| *m += *v as f64 / runs as f64);
+        }
+        let scale = plain.iter().map(|v| v.abs() as f64).fold(0.0, f64::max);
+        for (m, p) in mean.iter().zip(&plain) {
+            assert!((m - *p as f64).abs() < 0.1 * scale, "mean {m} vs {p}");
+        }
+    }
+}

@@ -51,8 +51,10 @@ impl InputChoice {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
-    /// Model name from the manifest; `None` means the default model.
+    /// Model name from the manifest; `None` means the default model (of `dataset`, if given).
     pub model: Option<String>,
+    /// Dataset slug; the app checks it against the manifest.
+    pub dataset: Option<String>,
     pub input: InputChoice,
     /// Class and index of the real test image (when `input` is `Sample`).
     pub sample_class: u8,
@@ -67,6 +69,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             model: None,
+            dataset: None,
             input: InputChoice::Black,
             sample_class: 0,
             sample_index: 0,
@@ -98,6 +101,7 @@ impl Settings {
             let v = value.trim();
             match key.as_str() {
                 "model" if !v.is_empty() => s.model = Some(v.to_string()),
+                "dataset" if !v.is_empty() => s.dataset = Some(v.to_string()),
                 "input" => match InputChoice::parse(v) {
                     Some(c) => s.input = c,
                     None => notices.push(format!("input=\"{v}\" is unknown; using black (black, gray, white, noise, sample)")),
@@ -137,6 +141,9 @@ impl Settings {
         let d = Settings::default();
         let mut q = Vec::new();
         let mut put = |k: &str, v: String| q.push((k.to_string(), v));
+        if let Some(d) = &self.dataset {
+            put("dataset", d.clone());
+        }
         if let Some(m) = &self.model {
             put("model", m.clone());
         }
@@ -213,6 +220,8 @@ mod tests {
     #[test]
     fn round_trips_through_the_query() {
         let (s, n) = Settings::from_query(&q(&[
+            ("dataset", "fashion-mnist"),
+            ("model", "fashion-mnist-lenet"),
             ("input", "sample"),
             ("class", "7"),
             ("index", "3"),
@@ -227,6 +236,7 @@ mod tests {
         assert!(n.is_empty(), "{n:?}");
         assert_eq!(s.controlled_input(), ControlledInput::Sample { class: 7, index: 3 });
         assert_eq!((s.seed, s.attack.max_steps, s.attack.norm, s.attack.early_stop), (42, 10, StepNorm::Linf, false));
+        assert_eq!((s.dataset.as_deref(), s.model.as_deref()), (Some("fashion-mnist"), Some("fashion-mnist-lenet")));
         let (back, _) = Settings::from_query(&s.to_query());
         assert_eq!(back, s);
         assert!(Settings::default().to_query().is_empty());

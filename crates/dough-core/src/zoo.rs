@@ -72,7 +72,6 @@ fn base(epochs: usize, seed: u64) -> ModelConfig {
 /// - `mlp-wide`: three wider hidden layers (512-512-512);
 /// - `lenet`: conv5x5(32)+pool, conv5x5(64)+pool, dense 128, with seeds 1, 2, 3 and `-shift`;
 /// - `cnn`: conv3x3(32), conv3x3(64)+pool, dense 128;
-/// - `cnn-deep`: four 3x3 convolutions (32, 32+pool, 64, 64+pool), dense 256, dropout 0.3;
 /// - `mlp-robust` and `lenet-robust`: PGD adversarial training (eps 0.1 on MNIST, 0.05 on Fashion-MNIST).
 pub fn plan() -> Vec<ZooModel> {
     let mut out = Vec::new();
@@ -124,16 +123,6 @@ pub fn plan() -> Vec<ZooModel> {
             format!("{ds}-cnn"),
             ArchKind::Cnn,
             ModelConfig { conv: vec![conv(32, 3, false), conv(64, 3, true)], dense: vec![128], ..base(4, 1) },
-        ));
-        out.push(model(
-            format!("{ds}-cnn-deep"),
-            ArchKind::Cnn,
-            ModelConfig {
-                conv: vec![conv(32, 3, false), conv(32, 3, true), conv(64, 3, false), conv(64, 3, true)],
-                dense: vec![256],
-                dropout: 0.3,
-                ..base(4, 1)
-            },
         ));
         out.push(ZooModel {
             note: Some(format!(
