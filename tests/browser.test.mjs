@@ -99,6 +99,32 @@ for (const webgpu of [true, false]) {
       await page.close();
     });
 
+    test('switching to Fashion-MNIST and a convolutional model reruns the gallery; only selected models are fetched', async () => {
+      const { page, errors } = await open(ctx);
+      assert.equal(await settled(page), 'done');
+      await page.selectOption('#dataset-select', 'fashion-mnist');
+      await page.waitForFunction(() => window.__dough?.model === 'fashion-mnist-mlp', null, { timeout: LONG });
+      assert.equal(await settled(page), 'done');
+      assert.match(await page.textContent('.gallery'), /Ankle boot/);
+      await page.selectOption('#model-select', 'fashion-mnist-lenet');
+      await page.waitForFunction(() => window.__dough?.model === 'fashion-mnist-lenet', null, { timeout: LONG });
+      assert.equal(await settled(page), 'done');
+      const r = await rows(page);
+      assert.equal(r.length, 10);
+      for (const row of r) assert.equal(row.predicted, row.target, `row ${row.target} predicted ${row.predicted}`);
+      assert.match(await page.textContent('#model-card'), /convolutional \[32×5×5\+pool, 64×5×5\+pool\]/);
+      assert.match(page.url(), /model=fashion-mnist-lenet/);
+      const models = await page.evaluate(() => performance.getEntriesByType('resource')
+        .map((e) => e.name.split('/').pop()).filter((n) => n.endsWith('.safetensors')));
+      assert.deepEqual([...new Set(models)].sort(), ['fashion-mnist-lenet.safetensors', 'fashion-mnist-mlp.safetensors', 'mnist-mlp.safetensors']);
+      // The link reproduces the page: reloading it opens on the same model.
+      await page.reload();
+      assert.equal(await settled(page), 'done');
+      assert.equal(await page.evaluate(() => window.__dough.model), 'fashion-mnist-lenet');
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+
     test('switching the controlled input reruns the gallery; Cancel stops a run and leaves the page usable', async () => {
       const { page, errors } = await open(ctx, '?steps=5000&step=0.001&kappa=1');
       await page.waitForSelector('#app[data-status="running"]', { timeout: LONG });
@@ -159,11 +185,14 @@ describe('bad input', () => {
   });
 
   test('out-of-range URL values are clamped with a visible notice and the gallery still finishes', async () => {
-    const { page, errors } = await open(ctx, '?steps=99999999&kappa=7&input=banana');
+    const { page, errors } = await open(ctx, '?steps=99999999&kappa=7&input=banana&dataset=klingon&model=nope');
     assert.equal(await settled(page), 'done');
     const notices = await page.$$eval('.notice', (els) => els.map((e) => e.textContent));
     assert.ok(notices.some((n) => n.includes('steps=99999999')), notices.join('\n'));
     assert.ok(notices.some((n) => n.includes('input="banana"')), notices.join('\n'));
+    assert.ok(notices.some((n) => n.includes('dataset="klingon"')), notices.join('\n'));
+    assert.ok(notices.some((n) => n.includes('model="nope"')), notices.join('\n'));
+    assert.equal(await page.evaluate(() => window.__dough.model), 'mnist-mlp');
     assert.deepEqual(errors, []);
     await page.close();
   });

@@ -16,6 +16,7 @@ pub mod pack;
 pub mod pgd;
 pub mod rng;
 pub mod settings;
+pub mod study;
 #[cfg(feature = "train")]
 pub mod train;
 pub mod weights;

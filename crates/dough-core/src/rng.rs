@@ -33,6 +33,13 @@ impl SeededRng {
     }
 
     /// Uniform integer in [0, n).
+    /// A standard normal sample (Box-Muller).
+    pub fn normal(&mut self) -> f32 {
+        let u1 = (self.next_f32() as f64).max(1e-12);
+        let u2 = self.next_f32() as f64;
+        ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+    }
+
     pub fn below(&mut self, n: usize) -> usize {
         assert!(n > 0, "below(0)");
         // Multiply-shift: unbiased enough for shuffling datasets of this size.

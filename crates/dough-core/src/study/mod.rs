@@ -1,0 +1,6 @@
+//! The study: abstract the perturbations into per-class patterns, derive templates from the
+//! dataset, and measure how well the two agree (with null baselines).
+
+pub mod abstraction;
+pub mod metrics;
+pub mod templates;
