@@ -11,14 +11,17 @@ use dough_core::attack::SampleOutcome;
 use dough_core::manifest::{DatasetId, ModelEntry};
 use dough_core::pack::SamplePack;
 use dough_core::settings::{InputChoice, Settings};
+use dough_core::study::pipeline::{self, Evolved};
+use dough_core::study::templates::Templates;
 
 use crate::assets::{self, LoadedModel};
 use crate::backend::{self, BackendKind};
 use crate::components::controls::Controls;
+use crate::components::analysis::{AnalysisView, StudyStatus};
 use crate::components::gallery::Gallery;
 use crate::components::model_card::{ModelCard, ModelPicker};
 use crate::components::status::{BackendLine, Messages, Progress};
-use crate::job::{JobEnd, JobProgress, run_gallery};
+use crate::job::{JobEnd, JobProgress, run_gallery, run_study};
 use crate::platform;
 use crate::state::Status;
 
@@ -38,6 +41,11 @@ struct Page {
     model: StoredValue<Option<LoadedModel>, LocalStorage>,
     pack: StoredValue<Option<SamplePack>, LocalStorage>,
     cancel: StoredValue<Rc<Cell<bool>>, LocalStorage>,
+    study: RwSignal<Option<(Evolved, Evolved)>>,
+    study_status: RwSignal<StudyStatus>,
+    study_progress: RwSignal<JobProgress>,
+    study_cancel: StoredValue<Rc<Cell<bool>>, LocalStorage>,
+    templates: RwSignal<Option<Templates>>,
 }
 
 impl Page {
@@ -56,6 +64,11 @@ impl Page {
             model: StoredValue::new_local(None),
             pack: StoredValue::new_local(None),
             cancel: StoredValue::new_local(Rc::new(Cell::new(false))),
+            study: RwSignal::new(None),
+            study_status: RwSignal::new(StudyStatus::Idle),
+            study_progress: RwSignal::new(JobProgress::default()),
+            study_cancel: StoredValue::new_local(Rc::new(Cell::new(false))),
+            templates: RwSignal::new(None),
         }
     }
 
@@ -137,6 +150,7 @@ impl Page {
     /// Cancels any run in flight and starts a new one with `settings`.
     fn run(self, settings: Settings) {
         self.cancel.with_value(|c| c.set(true));
+        self.stop_study();
         let cancel = Rc::new(Cell::new(false));
         self.cancel.set_value(cancel.clone());
         self.settings.set(settings.clone());
@@ -169,11 +183,73 @@ impl Page {
                     publish_result(&self, &settings, &rows);
                     self.rows.set(rows);
                     self.status.set(Status::Done);
+                    if settings.analysis {
+                        self.run_study();
+                    }
                 }
                 Ok(JobEnd::Cancelled) => {}
                 Err(e) => self.fail(format!("The attack failed: {e}")),
             }
         });
+    }
+
+    /// Drops the study's results (they belong to the previous model or attack settings).
+    fn stop_study(self) {
+        self.study_cancel.with_value(|c| c.set(true));
+        self.study.set(None);
+        self.study_status.set(StudyStatus::Idle);
+    }
+
+    /// Runs the study's attacks (model and untrained twin) and shows the analysis.
+    fn run_study(self) {
+        self.study_cancel.with_value(|c| c.set(true));
+        let cancel = Rc::new(Cell::new(false));
+        self.study_cancel.set_value(cancel.clone());
+        let (Some(device), Some(model)) = (self.device.get_value(), self.model.get_value()) else {
+            return;
+        };
+        let settings = self.settings.get_untracked();
+        if !settings.analysis {
+            let mut s = settings.clone();
+            s.analysis = true;
+            self.settings.set(s.clone());
+            platform::replace_query(&s.to_query());
+        }
+        self.study_status.set(StudyStatus::Running);
+        let dataset = model.entry.dataset;
+        spawn_local(async move {
+            if self.templates.with_untracked(|t| t.as_ref().is_none_or(|t| t.dataset != dataset.slug())) {
+                match assets::load_templates(dataset).await {
+                    Ok(t) => self.templates.set(Some(t)),
+                    Err(e) => {
+                        self.error.set(Some(format!("The dataset templates could not be loaded: {e}")));
+                        return self.study_status.set(StudyStatus::Error);
+                    }
+                }
+            }
+            let progress = self.study_progress;
+            let result = run_study(&model, &device, &settings, cancel.clone(), |p| progress.set(p)).await;
+            if cancel.get() {
+                return;
+            }
+            match result {
+                Ok(Some(ev)) => {
+                    self.study.set(Some(ev));
+                    self.study_status.set(StudyStatus::Done);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.error.set(Some(format!("The study's attack failed: {e}")));
+                    self.study_status.set(StudyStatus::Error);
+                }
+            }
+        });
+    }
+
+    /// New abstraction or template settings: recomputed from the stored perturbations.
+    fn set_analysis_settings(self, s: Settings) {
+        platform::replace_query(&s.to_query());
+        self.settings.set(s);
     }
 
     fn cancel_run(self) {
@@ -219,6 +295,34 @@ pub fn App() -> impl IntoView {
     let on_change = Callback::new(move |s: Settings| page.run(s));
     let on_dataset = Callback::new(move |d: DatasetId| page.select_dataset(d));
     let on_model = Callback::new(move |name: String| page.select_model(name));
+    let on_analysis_settings = Callback::new(move |s: Settings| page.set_analysis_settings(s));
+    let on_study = Callback::new(move |_| page.run_study());
+    let study_busy = Signal::derive(move || page.status.get() != Status::Done || page.study_status.get() == StudyStatus::Running);
+    let result = Memo::new(move |_| {
+        let (abs, template, seed) = page.settings.with(|s| (s.abstraction, s.template, s.seed));
+        let dataset = page.entry.with(|e| e.as_ref().map(|e| e.dataset.slug()));
+        page.study.with(|st| {
+            page.templates.with(|t| match (st, t) {
+                (Some((trained, untrained)), Some(t)) if Some(t.dataset.as_str()) == dataset => {
+                    Some(pipeline::study(trained, Some(untrained), &abs, t.get(template), seed))
+                }
+                _ => None,
+            })
+        })
+    });
+    Effect::new(move |_| {
+        if let Some(r) = result.get() {
+            let s = page.settings.get_untracked();
+            let published = serde_json::json!({
+                "model": page.entry.get_untracked().map(|e| e.name),
+                "abstraction": s.abstraction,
+                "template": s.template,
+                "seed": s.seed,
+                "result": r,
+            });
+            platform::publish_field("analysis", &published.to_string());
+        }
+    });
     let on_cancel = Callback::new(move |_| page.cancel_run());
 
     view! {
@@ -236,6 +340,8 @@ pub fn App() -> impl IntoView {
             </section>
             <Controls settings=page.settings names=names on_change=on_change busy=busy/>
             <Gallery rows=page.rows names=names/>
+            <AnalysisView settings=page.settings names=names status=page.study_status result=result templates=page.templates
+                on_settings=on_analysis_settings on_run=on_study busy=study_busy/>
         </main>
     }
 }

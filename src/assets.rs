@@ -3,6 +3,7 @@
 use dough_core::manifest::{self, DatasetId, ModelEntry};
 use dough_core::model::ArchSpec;
 use dough_core::pack::SamplePack;
+use dough_core::study::templates::Templates;
 use dough_core::weights::Weights;
 
 use crate::platform::{fetch_bytes, fetch_text};
@@ -80,4 +81,11 @@ pub async fn load_pack(dataset: DatasetId) -> Result<SamplePack, String> {
     let url = format!("data/{}-samples.dspk", dataset.slug());
     let bytes = fetch_bytes(&url).await?;
     SamplePack::decode(&bytes).map_err(|e| format!("{url}: {e}"))
+}
+
+/// The dataset's templates (class mean, contrast, t-statistic), computed offline by the CLI.
+pub async fn load_templates(dataset: DatasetId) -> Result<Templates, String> {
+    let url = format!("data/{}-templates.dtpl", dataset.slug());
+    let bytes = fetch_bytes(&url).await?;
+    Templates::decode(&bytes).map_err(|e| format!("{url}: {e}"))
 }

@@ -5,7 +5,10 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use dough_core::Device;
-use dough_core::attack::{AttackJob, SampleOutcome, every_target};
+use dough_core::attack::{AttackConfig, AttackJob, SampleOutcome, every_target};
+use dough_core::model::ArchSpec;
+use dough_core::study::pipeline::{self, Evolved};
+use dough_core::weights::Weights;
 use dough_core::pack::SamplePack;
 use dough_core::settings::Settings;
 
@@ -30,22 +33,23 @@ pub enum JobEnd {
 /// The longest the main thread is held between yields on the CPU path.
 const YIELD_BUDGET_MS: f64 = 30.0;
 
-pub async fn run_gallery(
-    model: &LoadedModel,
+/// Steps an attack to its end, yielding to the page between steps; reports progress.
+#[allow(clippy::too_many_arguments)]
+async fn run_attack(
+    spec: &ArchSpec,
+    weights: &Weights,
     device: &Device,
-    settings: &Settings,
-    pack: Option<&SamplePack>,
-    cancel: Rc<Cell<bool>>,
-    mut on_progress: impl FnMut(JobProgress),
-) -> Result<JobEnd, String> {
-    let start = settings.controlled_input().pixels(pack).map_err(|e| e.to_string())?;
-    let (starts, targets) = every_target(&start);
-    let mut job = AttackJob::new(&model.spec, &model.weights, device, &starts, &targets, settings.attack.clone())
-        .map_err(|e| e.to_string())?;
+    starts: &[Vec<f32>],
+    targets: &[usize],
+    cfg: &AttackConfig,
+    cancel: &Rc<Cell<bool>>,
+    on_progress: &mut impl FnMut(JobProgress),
+) -> Result<Option<Vec<SampleOutcome>>, String> {
+    let mut job = AttackJob::new(spec, weights, device, starts, targets, cfg.clone()).map_err(|e| e.to_string())?;
     let mut yielder = Yielder::new(YIELD_BUDGET_MS);
     loop {
         if cancel.get() {
-            return Ok(JobEnd::Cancelled);
+            return Ok(None);
         }
         let finished = job.step().await.map_err(|e| e.to_string())?;
         on_progress(JobProgress {
@@ -59,5 +63,40 @@ pub async fn run_gallery(
         }
         yielder.maybe_yield().await;
     }
-    Ok(JobEnd::Done(job.outcome().await.map_err(|e| e.to_string())?))
+    Ok(Some(job.outcome().await.map_err(|e| e.to_string())?))
+}
+
+pub async fn run_gallery(
+    model: &LoadedModel,
+    device: &Device,
+    settings: &Settings,
+    pack: Option<&SamplePack>,
+    cancel: Rc<Cell<bool>>,
+    mut on_progress: impl FnMut(JobProgress),
+) -> Result<JobEnd, String> {
+    let start = settings.controlled_input().pixels(pack).map_err(|e| e.to_string())?;
+    let (starts, targets) = every_target(&start);
+    let out = run_attack(&model.spec, &model.weights, device, &starts, &targets, &settings.attack, &cancel, &mut on_progress).await?;
+    Ok(out.map_or(JobEnd::Cancelled, JobEnd::Done))
+}
+
+/// The study's attacks: every controlled input of the study toward every class, on the model
+/// and on its untrained twin (the null baseline). `None` when cancelled.
+pub async fn run_study(
+    model: &LoadedModel,
+    device: &Device,
+    settings: &Settings,
+    cancel: Rc<Cell<bool>>,
+    mut on_progress: impl FnMut(JobProgress),
+) -> Result<Option<(Evolved, Evolved)>, String> {
+    let starts: Vec<Vec<f32>> = pipeline::default_inputs(settings.seed).iter().map(|i| i.pixels(None)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    let (s, t) = pipeline::batch(&starts);
+    let Some(trained) = run_attack(&model.spec, &model.weights, device, &s, &t, &settings.attack, &cancel, &mut on_progress).await? else {
+        return Ok(None);
+    };
+    let untrained_w = model.spec.init_weights(pipeline::untrained_seed(settings.seed));
+    let Some(untrained) = run_attack(&model.spec, &untrained_w, device, &s, &t, &settings.attack, &cancel, &mut on_progress).await? else {
+        return Ok(None);
+    };
+    Ok(Some((Evolved::from_outcomes(trained), Evolved::from_outcomes(untrained))))
 }

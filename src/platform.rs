@@ -109,6 +109,18 @@ pub fn replace_query(pairs: &[(String, String)]) {
     }
 }
 
+/// Sets `window.__dough[field]` to a JSON value (creating `window.__dough` if needed).
+pub fn publish_field(field: &str, json: &str) {
+    let Ok(v) = js_sys::JSON::parse(json) else { return };
+    let key = JsValue::from_str("__dough");
+    let mut root = js_sys::Reflect::get(&window(), &key).unwrap_or(JsValue::UNDEFINED);
+    if !root.is_object() {
+        root = js_sys::Object::new().into();
+        let _ = js_sys::Reflect::set(&window(), &key, &root);
+    }
+    let _ = js_sys::Reflect::set(&root, &JsValue::from_str(field), &v);
+}
+
 /// Publishes a JSON value as `window.__dough` for tests and tools.
 pub fn publish(json: &str) {
     if let Ok(v) = js_sys::JSON::parse(json) {

@@ -7,7 +7,7 @@ use dough_core::settings::{InputChoice, KAPPA_RANGE, MAX_STEPS_LIMIT, STEP_SIZE_
 
 /// A number input for a float setting, clamped to `range`; non-numbers are ignored.
 #[component]
-fn FloatField(
+pub fn FloatField(
     id: &'static str,
     label: &'static str,
     range: (f32, f32),

@@ -1,5 +1,6 @@
 //! The page's components: small views fed by signals, reporting user actions by callbacks.
 
+pub mod analysis;
 pub mod controls;
 pub mod gallery;
 pub mod model_card;

@@ -2,6 +2,7 @@
 //! the browser for the same inputs and seed (on the same backend).
 
 mod args;
+mod report;
 mod zoo_cmd;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,12 @@ commands:
           store it in half precision, measure it and rewrite the manifest
           --only name1,name2  --list yes  --models public/models  --data-root ../shared/datasets
   table   print the accuracy table of the manifest
+  templates  compute the dataset templates (class mean, contrast, t-statistic) into public/data/
+  study   the study of one model: patterns vs dataset templates, with its nulls
+          --model mnist-mlp  --seed 0  --steps 500  --method mean|topP|sign  --sigma 0
+          --template class-mean|contrast|t-stat  --json yes
+  report  the study over every model of the zoo into results/REPORT.md with PNG figures
+          (same options as study)  --out results  --only name1,name2
   train   train a network and add it to the manifest (defaults: the shipped mnist-mlp)
           --dataset mnist|fashion-mnist  --data ../shared/datasets/<dataset>
           --models public/models  --name <dataset>-<arch>  --arch mlp|cnn
@@ -50,6 +57,9 @@ fn main() {
     let result = Args::parse(&raw[1..]).and_then(|a| match cmd.as_str() {
         "train" => cmd_train(&a),
         "zoo" => zoo_cmd::cmd_zoo(&a),
+        "templates" => report::cmd_templates(&a),
+        "study" => report::cmd_study(&a),
+        "report" => report::cmd_report(&a),
         "table" => {
             let models = PathBuf::from(a.str("models", "public/models"));
             zoo_cmd::print_table(&load_manifest(&models)?, &models);
@@ -85,7 +95,7 @@ pub(crate) fn load_manifest(models: &Path) -> Result<Vec<ModelEntry>, String> {
 }
 
 /// Loads a model named in the manifest, verifying its checksum.
-fn load_model(models: &Path, name: &str) -> Result<(ModelEntry, ArchSpec, Weights), String> {
+pub(crate) fn load_model(models: &Path, name: &str) -> Result<(ModelEntry, ArchSpec, Weights), String> {
     let entries = load_manifest(models)?;
     let entry = entries
         .into_iter()

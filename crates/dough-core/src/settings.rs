@@ -5,10 +5,17 @@
 
 use crate::attack::{AttackConfig, StepNorm};
 use crate::inputs::ControlledInput;
+use crate::study::abstraction::{Abstraction, Method};
+use crate::study::templates::TemplateKind;
 
 pub const MAX_STEPS_LIMIT: usize = 5000;
 pub const STEP_SIZE_RANGE: (f32, f32) = (0.001, 1.0);
 pub const KAPPA_RANGE: (f32, f32) = (0.1, 1.0);
+/// Share of pixels the top-p% mask keeps.
+pub const TOP_PERCENT_RANGE: (f32, f32) = (0.5, 100.0);
+pub const DEFAULT_TOP_PERCENT: f32 = 10.0;
+/// Width of the Gaussian smoothing, in pixels.
+pub const SIGMA_RANGE: (f32, f32) = (0.0, 4.0);
 
 /// Which controlled input the gallery starts from (the seed and sample choice are separate).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +70,12 @@ pub struct Settings {
     pub attack: AttackConfig,
     /// Force the CPU backend even where WebGPU exists.
     pub force_cpu: bool,
+    /// How the analysis abstracts perturbations into patterns.
+    pub abstraction: Abstraction,
+    /// Which dataset template the patterns are compared with.
+    pub template: TemplateKind,
+    /// Run the study (analysis) after every gallery.
+    pub analysis: bool,
 }
 
 impl Default for Settings {
@@ -76,6 +89,9 @@ impl Default for Settings {
             seed: 0,
             attack: AttackConfig::default(),
             force_cpu: false,
+            abstraction: Abstraction::default(),
+            template: TemplateKind::Contrast,
+            analysis: false,
         }
     }
 }
@@ -97,6 +113,7 @@ impl Settings {
         let mut s = Settings::default();
         let d = AttackConfig::default();
         let mut notices = Vec::new();
+        let mut top_percent = None;
         for (key, value) in pairs {
             let v = value.trim();
             match key.as_str() {
@@ -125,6 +142,30 @@ impl Settings {
                     "0" | "no" | "false" => s.attack.early_stop = false,
                     _ => notices.push(format!("early=\"{v}\" is not 0 or 1; early stopping stays on")),
                 },
+                "abs" => match v {
+                    "mean" => s.abstraction.method = Method::MeanUnit,
+                    "sign" => s.abstraction.method = Method::Sign,
+                    "top" => {
+                        if !matches!(s.abstraction.method, Method::TopMask { .. }) {
+                            s.abstraction.method = Method::TopMask { percent: DEFAULT_TOP_PERCENT };
+                        }
+                    }
+                    _ => notices.push(format!("abs=\"{v}\" is unknown; using mean (mean, top, sign)")),
+                },
+                "top" => {
+                    let p = clamp_float(key, v, TOP_PERCENT_RANGE, DEFAULT_TOP_PERCENT, &mut notices);
+                    top_percent = Some(p);
+                }
+                "sigma" => s.abstraction.sigma = clamp_float(key, v, SIGMA_RANGE, 0.0, &mut notices),
+                "template" => match TemplateKind::parse(v) {
+                    Some(t) => s.template = t,
+                    None => notices.push(format!("template=\"{v}\" is unknown; using contrast (class-mean, contrast, t-stat)")),
+                },
+                "analysis" => match v {
+                    "1" | "yes" | "true" => s.analysis = true,
+                    "0" | "no" | "false" => s.analysis = false,
+                    _ => notices.push(format!("analysis=\"{v}\" is not 0 or 1; the analysis stays off")),
+                },
                 "backend" => match v {
                     "cpu" => s.force_cpu = true,
                     "auto" | "" => {}
@@ -132,6 +173,9 @@ impl Settings {
                 },
                 _ => {}
             }
+        }
+        if let (Method::TopMask { percent }, Some(p)) = (&mut s.abstraction.method, top_percent) {
+            *percent = p;
         }
         (s, notices)
     }
@@ -174,6 +218,23 @@ impl Settings {
         }
         if self.force_cpu {
             put("backend", "cpu".into());
+        }
+        match self.abstraction.method {
+            Method::MeanUnit => {}
+            Method::Sign => put("abs", "sign".into()),
+            Method::TopMask { percent } => {
+                put("abs", "top".into());
+                put("top", percent.to_string());
+            }
+        }
+        if self.abstraction.sigma != d.abstraction.sigma {
+            put("sigma", self.abstraction.sigma.to_string());
+        }
+        if self.template != d.template {
+            put("template", self.template.slug().into());
+        }
+        if self.analysis {
+            put("analysis", "1".into());
         }
         q
     }
@@ -232,11 +293,18 @@ mod tests {
             ("norm", "linf"),
             ("early", "0"),
             ("backend", "cpu"),
+            ("abs", "top"),
+            ("top", "25"),
+            ("sigma", "1.5"),
+            ("template", "t-stat"),
+            ("analysis", "1"),
         ]));
         assert!(n.is_empty(), "{n:?}");
         assert_eq!(s.controlled_input(), ControlledInput::Sample { class: 7, index: 3 });
         assert_eq!((s.seed, s.attack.max_steps, s.attack.norm, s.attack.early_stop), (42, 10, StepNorm::Linf, false));
         assert_eq!((s.dataset.as_deref(), s.model.as_deref()), (Some("fashion-mnist"), Some("fashion-mnist-lenet")));
+        assert_eq!(s.abstraction, Abstraction { method: Method::TopMask { percent: 25.0 }, sigma: 1.5 });
+        assert_eq!((s.template, s.analysis), (TemplateKind::TStat, true));
         let (back, _) = Settings::from_query(&s.to_query());
         assert_eq!(back, s);
         assert!(Settings::default().to_query().is_empty());
@@ -252,6 +320,10 @@ mod tests {
             ("input", "banana"),
             ("seed", "-1"),
             ("unknown", "x"),
+            ("abs", "top"),
+            ("top", "400"),
+            ("sigma", "-2"),
+            ("template", "banana"),
         ]));
         assert_eq!(s.attack.max_steps, MAX_STEPS_LIMIT);
         assert_eq!(s.attack.kappa, 1.0);
@@ -259,6 +331,8 @@ mod tests {
         assert_eq!(s.sample_class, 0);
         assert_eq!(s.input, InputChoice::Black);
         assert_eq!(s.seed, 0);
-        assert_eq!(n.len(), 6, "{n:?}");
+        assert_eq!(s.abstraction, Abstraction { method: Method::TopMask { percent: 100.0 }, sigma: 0.0 });
+        assert_eq!(s.template, TemplateKind::Contrast);
+        assert_eq!(n.len(), 9, "{n:?}");
     }
 }

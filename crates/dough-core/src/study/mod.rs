@@ -3,4 +3,5 @@
 
 pub mod abstraction;
 pub mod metrics;
+pub mod pipeline;
 pub mod templates;

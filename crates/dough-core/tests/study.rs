@@ -1,0 +1,55 @@
+//! The study on the shipped default model: its patterns match the dataset better than the nulls,
+//! and the numbers the app must reproduce (the wasm build is checked against them in
+//! tests/browser.test.mjs) are written to target/study-native-mnist-mlp.json.
+
+use std::path::PathBuf;
+
+use dough_core::Device;
+use dough_core::attack::AttackConfig;
+use dough_core::manifest;
+use dough_core::study::abstraction::Abstraction;
+use dough_core::study::pipeline;
+use dough_core::study::templates::{TemplateKind, Templates};
+use dough_core::weights::Weights;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn mnist_mlp_patterns_beat_their_nulls_and_the_native_numbers_are_recorded() {
+    let entries = manifest::parse(&std::fs::read_to_string(root().join("public/models/manifest.json")).unwrap()).unwrap();
+    let entry = entries.iter().find(|e| e.name == "mnist-mlp").unwrap();
+    let bytes = std::fs::read(root().join("public/models").join(&entry.file)).unwrap();
+    entry.verify(&bytes).unwrap();
+    let (spec, weights) = (entry.arch_spec().unwrap(), Weights::from_safetensors(&bytes).unwrap());
+    let templates = Templates::decode(&std::fs::read(root().join("public/data/mnist-templates.dtpl")).unwrap()).unwrap();
+    assert_eq!(templates.dataset, "mnist");
+
+    let seed = 0;
+    let starts: Vec<Vec<f32>> = pipeline::default_inputs(seed).iter().map(|i| i.pixels(None).unwrap()).collect();
+    let device = Device::flex();
+    let cfg = AttackConfig::default();
+    let evolved = pollster::block_on(pipeline::evolve(&spec, &weights, &device, &starts, &cfg)).unwrap();
+    let untrained_w = spec.init_weights(pipeline::untrained_seed(seed));
+    let untrained = pollster::block_on(pipeline::evolve(&spec, &untrained_w, &device, &starts, &cfg)).unwrap();
+    let abs = Abstraction::default();
+    let r = pipeline::study(&evolved, Some(&untrained), &abs, templates.get(TemplateKind::Contrast), seed);
+    let u = r.untrained_null.as_ref().unwrap();
+    eprintln!(
+        "mnist-mlp vs contrast: identification {} margin {:.3}; random null {} {:.3}; untrained null {} {:.3}",
+        r.model.vs_dataset.identification,
+        r.model.vs_dataset.margin,
+        r.random_null.vs_dataset.identification,
+        r.random_null.vs_dataset.margin,
+        u.vs_dataset.identification,
+        u.vs_dataset.margin
+    );
+    assert_eq!(r.model.reached, 1.0, "every sample reaches its target");
+    assert!(r.model.vs_dataset.identification > r.random_null.vs_dataset.identification);
+    assert!(r.model.vs_dataset.margin > r.random_null.vs_dataset.margin);
+
+    let out = root().join("target/study-native-mnist-mlp.json");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    std::fs::write(&out, serde_json::to_string(&r).unwrap()).unwrap();
+}

@@ -1,0 +1,205 @@
+//! The analysis view: per-class patterns abstracted from the study's perturbations, compared
+//! with the dataset's templates (heatmap, identification, margin, recurrence), beside the nulls.
+
+use leptos::prelude::*;
+
+use dough_core::colormap::{diverging, diverging_rgba, gray_rgba, symmetric_scale};
+use dough_core::study::abstraction::Method;
+use dough_core::study::pipeline::{Analysis, StudyResult};
+use dough_core::study::templates::{TemplateKind, Templates};
+use dough_core::settings::{DEFAULT_TOP_PERCENT, SIGMA_RANGE, Settings, TOP_PERCENT_RANGE};
+
+use super::controls::FloatField;
+use super::pixels::PixelImage;
+
+/// Where the study stands (`data-study` on the analysis section).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StudyStatus {
+    Idle,
+    Running,
+    Done,
+    Error,
+}
+
+impl StudyStatus {
+    pub fn slug(self) -> &'static str {
+        match self {
+            StudyStatus::Idle => "idle",
+            StudyStatus::Running => "running",
+            StudyStatus::Done => "done",
+            StudyStatus::Error => "error",
+        }
+    }
+}
+
+fn tile(values: &[f32], signed: bool) -> Vec<u8> {
+    if signed { diverging_rgba(values, symmetric_scale(values)) } else { gray_rgba(values) }
+}
+
+#[component]
+fn ScoreRow(label: &'static str, a: Analysis, model_margin: f32, model_ident: f32, is_model: bool) -> impl IntoView {
+    let below = !is_model && (a.vs_dataset.margin >= model_margin || a.vs_dataset.identification > model_ident);
+    view! {
+        <tr class:null-wins=below data-row=label>
+            <th scope="row">{label}</th>
+            <td class="num ident">{format!("{:.0}%", a.vs_dataset.identification * 100.0)}</td>
+            <td class="num margin">{format!("{:+.3}", a.vs_dataset.margin)}</td>
+            <td class="num">{format!("{:+.3}", a.recurrence.same_target)}</td>
+            <td class="num">{format!("{:+.3}", a.recurrence.different_target)}</td>
+            <td class="num">{format!("{:.0}%", a.reached * 100.0)}</td>
+            <td>{if is_model { "" } else if below { "the null does as well: no evidence here" } else { "model beats this null" }}</td>
+        </tr>
+    }
+}
+
+#[component]
+fn Heatmap(matrix: Vec<Vec<f32>>, names: [&'static str; 10], template: TemplateKind) -> impl IntoView {
+    view! {
+        <table class="heatmap" id="study-heatmap" aria-label=format!("correlation of each class's pattern (rows) with each class's {} template (columns)", template.label())>
+            <thead><tr><th></th>{names.iter().map(|n| view! { <th scope="col">{*n}</th> }).collect_view()}</tr></thead>
+            <tbody>
+                {matrix.iter().enumerate().map(|(i, row)| view! {
+                    <tr>
+                        <th scope="row">{names[i]}</th>
+                        {row.iter().enumerate().map(|(j, v)| {
+                            let [r, g, b] = diverging(*v);
+                            let text = format!("pattern {} vs template {}: {v:+.3}", names[i], names[j]);
+                            let dark = v.abs() > 0.6;
+                            let title = text.clone();
+                            view! {
+                                <td class="cell" class:diag=i == j class:dark=dark style=format!("background:rgb({r},{g},{b})") title=title data-value=format!("{v:.6}")>
+                                    <span class="cell-value">{format!("{v:+.2}")}</span>
+                                    <span class="sr-only">{text}</span>
+                                </td>
+                            }
+                        }).collect_view()}
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+pub fn AnalysisView(
+    settings: RwSignal<Settings>,
+    names: Signal<[&'static str; 10]>,
+    status: RwSignal<StudyStatus>,
+    result: Memo<Option<StudyResult>>,
+    templates: RwSignal<Option<Templates>>,
+    /// New abstraction or template settings (no new attack needed).
+    on_settings: Callback<Settings>,
+    on_run: Callback<()>,
+    busy: Signal<bool>,
+) -> impl IntoView {
+    let change = move |f: &dyn Fn(&mut Settings)| {
+        let mut s = settings.get_untracked();
+        f(&mut s);
+        on_settings.run(s);
+    };
+    let method_slug = move || match settings.with(|s| s.abstraction.method) {
+        Method::MeanUnit => "mean",
+        Method::TopMask { .. } => "top",
+        Method::Sign => "sign",
+    };
+    view! {
+        <section class="analysis" id="analysis" data-study=move || status.get().slug() aria-labelledby="analysis-title">
+            <h2 id="analysis-title">"Analysis: are the perturbations class semantics?"</h2>
+            <p class="gallery-note">
+                "The study attacks five controlled inputs (black, mid-gray, three noise images from the seed) toward every class, "
+                "abstracts the perturbations of each class into one pattern, and correlates the patterns with templates computed "
+                "from the 60,000 training images. Beside it: the same numbers for random perturbations of the same sizes, and for "
+                "an untrained network of the same architecture."
+            </p>
+            <div class="controls analysis-controls">
+                <label>
+                    "Pattern "
+                    <select id="abs-select" on:change=move |ev| {
+                        let m = match event_target_value(&ev).as_str() {
+                            "top" => Method::TopMask { percent: DEFAULT_TOP_PERCENT },
+                            "sign" => Method::Sign,
+                            _ => Method::MeanUnit,
+                        };
+                        change(&|s| s.abstraction.method = m);
+                    }>
+                        <option value="mean" selected=move || method_slug() == "mean">"mean of unit-norm perturbations"</option>
+                        <option value="top" selected=move || method_slug() == "top">"top p% magnitude mask (signed)"</option>
+                        <option value="sign" selected=move || method_slug() == "sign">"majority sign × agreement"</option>
+                    </select>
+                </label>
+                <Show when=move || method_slug() == "top">
+                    <FloatField id="top-input" label="keep top % " range=TOP_PERCENT_RANGE step="0.5"
+                        value=Signal::derive(move || match settings.with(|s| s.abstraction.method) { Method::TopMask { percent } => percent, _ => DEFAULT_TOP_PERCENT })
+                        on_set=Callback::new(move |p| change(&|s| s.abstraction.method = Method::TopMask { percent: p }))/>
+                </Show>
+                <FloatField id="sigma-input" label="smoothing σ (px) " range=SIGMA_RANGE step="0.25"
+                    value=Signal::derive(move || settings.with(|s| s.abstraction.sigma))
+                    on_set=Callback::new(move |v| change(&|s| s.abstraction.sigma = v))/>
+                <label>
+                    "Dataset template "
+                    <select id="template-select" on:change=move |ev| {
+                        if let Some(t) = TemplateKind::parse(&event_target_value(&ev)) { change(&|s| s.template = t); }
+                    }>
+                        {TemplateKind::ALL.into_iter().map(|t| view! {
+                            <option value=t.slug() selected=move || settings.with(|s| s.template == t)>{t.label()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <button id="study-run" type="button" disabled=busy on:click=move |_| on_run.run(())>
+                    {move || if status.get() == StudyStatus::Running { "Analysing…" } else { "Run the study" }}
+                </button>
+            </div>
+            {move || result.get().map(|r| {
+                let n = names.get();
+                let s = settings.get();
+                let signed_template = s.template != TemplateKind::ClassMean;
+                let tpl = templates.get().map(|t| t.get(s.template).to_vec()).unwrap_or_default();
+                let m = r.model.clone();
+                let untrained = r.untrained_null.clone();
+                view! {
+                    <p class="analysis-method">{format!("{} · compared with the {} template", s.abstraction.describe(), s.template.label())}</p>
+                    <table class="scores" id="study-scores">
+                        <thead><tr>
+                            <th></th>
+                            <th scope="col" title="share of classes whose pattern best matches its own template (chance 10%)">"identification"</th>
+                            <th scope="col" title="mean diagonal minus mean off-diagonal correlation">"diagonal margin"</th>
+                            <th scope="col" title="mean correlation of one target's per-input patterns across inputs">"recurrence, same target"</th>
+                            <th scope="col">"recurrence, different targets"</th>
+                            <th scope="col">"reached κ"</th>
+                            <th></th>
+                        </tr></thead>
+                        <tbody>
+                            <ScoreRow label="this model" a=m.clone() model_margin=m.vs_dataset.margin model_ident=m.vs_dataset.identification is_model=true/>
+                            <ScoreRow label="random perturbations (null)" a=r.random_null.clone() model_margin=m.vs_dataset.margin model_ident=m.vs_dataset.identification is_model=false/>
+                            {untrained.map(|u| view! { <ScoreRow label="untrained network (null)" a=u model_margin=m.vs_dataset.margin model_ident=m.vs_dataset.identification is_model=false/> })}
+                        </tbody>
+                    </table>
+                    <div class="analysis-grid">
+                        <Heatmap matrix=m.vs_dataset.matrix.clone() names=n template=s.template/>
+                        <table class="patterns" id="study-patterns">
+                            <thead><tr><th scope="col">"class"</th><th scope="col">"pattern"</th><th scope="col">"its template"</th><th scope="col">"best match"</th></tr></thead>
+                            <tbody>
+                                {(0..10).map(|c| {
+                                    let best = m.vs_dataset.best_match(c).unwrap_or(c);
+                                    let own = tpl.get(c).cloned().unwrap_or_default();
+                                    let bt = tpl.get(best).cloned().unwrap_or_default();
+                                    view! {
+                                        <tr class="pattern-row" class:mismatch=best != c data-class=c data-best=best>
+                                            <th scope="row">{n[c]}</th>
+                                            <td><PixelImage rgba=tile(&r.patterns[c], true) alt=format!("pattern of class {}", n[c])/></td>
+                                            <td><PixelImage rgba=tile(&own, signed_template) alt=format!("{} template of class {}", s.template.label(), n[c])/></td>
+                                            <td>
+                                                <PixelImage rgba=tile(&bt, signed_template) alt=format!("best-matching template: class {}", n[best])/>
+                                                <div class="best-label" class:bad=best != c>{n[best]}</div>
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }
+            })}
+        </section>
+    }
+}
