@@ -217,3 +217,68 @@ describe('bad input', () => {
     await page.close();
   });
 });
+
+describe('analysis (CPU backend)', () => {
+  let ctx;
+  before(async () => { ctx = await launch(false); });
+  after(async () => { await ctx?.close(); });
+
+  test('the wasm build computes the same pattern-vs-dataset matrix as the native core (within 1e-4)', async () => {
+    const fixture = path.resolve(import.meta.dirname, '..', 'target', 'study-native-mnist-mlp.json');
+    assert.ok(fs.existsSync(fixture), `${fixture} is missing: the native tests (cargo test -p dough-core --test study) write it`);
+    const native = JSON.parse(fs.readFileSync(fixture, 'utf8'));
+    const { page, errors } = await open(ctx, '?analysis=1');
+    assert.equal(await settled(page), 'done');
+    await page.waitForSelector('#analysis[data-study="done"]', { timeout: LONG });
+    const web = await page.evaluate(() => window.__dough.analysis);
+    assert.equal(web.model, 'mnist-mlp');
+    let worst = 0;
+    const cmp = (a, b) => a.forEach((row, i) => row.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - b[i][j])); }));
+    cmp(web.result.model.vs_dataset.matrix, native.model.vs_dataset.matrix);
+    cmp(web.result.untrained_null.vs_dataset.matrix, native.untrained_null.vs_dataset.matrix);
+    cmp(web.result.random_null.vs_dataset.matrix, native.random_null.vs_dataset.matrix);
+    console.log(`  largest difference wasm vs native in the correlation matrices: ${worst.toExponential(2)}; identification ${web.result.model.vs_dataset.identification} (native ${native.model.vs_dataset.identification})`);
+    assert.ok(worst <= 1e-4, `matrices differ by ${worst}`);
+    assert.ok(Math.abs(web.result.model.vs_dataset.identification - native.model.vs_dataset.identification) < 1e-6);
+    // The page shows the scores, the heatmap with values on hover, and a pattern per class.
+    assert.equal(await page.$$eval('#study-heatmap td.cell', (c) => c.length), 100);
+    assert.match(await page.getAttribute('#study-heatmap td.cell', 'title'), /pattern 0 vs template 0: [+-]\d\.\d{3}/);
+    assert.equal(await page.$$eval('td.pattern-cell', (r) => r.length), 10);
+    assert.match(await page.textContent('#study-scores'), /random perturbations \(null\)[\s\S]*untrained network \(null\)/);
+    // Changing the abstraction recomputes from the stored perturbations (no new attack).
+    const before = await page.$eval('#study-heatmap td.cell', (c) => c.dataset.value);
+    await page.selectOption('#abs-select', 'sign');
+    await page.waitForFunction((b) => document.querySelector('#study-heatmap td.cell')?.dataset.value !== b, before, { timeout: 10000 });
+    assert.equal(await page.getAttribute('#analysis', 'data-study'), 'done');
+    assert.match(page.url(), /abs=sign/);
+    await page.fill('#sigma-input', '1.5');
+    await page.dispatchEvent('#sigma-input', 'change');
+    await page.waitForFunction(() => window.__dough.analysis.abstraction.sigma === 1.5, null, { timeout: 10000 });
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+});
+
+describe('GitHub Pages sub-path', () => {
+  test('the built site served under /dough/ loads and finishes a gallery', async () => {
+    const sub = await serve(DIST, 0, '/dough');
+    const ctx = await launch(false);
+    try {
+      const page = await ctx.newPage();
+      const errors = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      await page.goto(`http://127.0.0.1:${sub.address().port}/dough/?input=gray`);
+      assert.equal(await settled(page), 'done');
+      assert.equal((await rows(page)).length, 10);
+      const outside = await page.evaluate(() => performance.getEntriesByType('resource')
+        .map((e) => new URL(e.name).pathname).filter((p) => !p.startsWith('/dough/')));
+      assert.deepEqual(outside, [], 'every request stays under the sub-path');
+      assert.match(page.url(), /\/dough\/\?/);
+      assert.deepEqual(errors, []);
+    } finally {
+      await ctx.close();
+      sub.close();
+    }
+  });
+});

@@ -176,25 +176,40 @@ pub fn AnalysisView(
                     </table>
                     <div class="analysis-grid">
                         <Heatmap matrix=m.vs_dataset.matrix.clone() names=n template=s.template/>
-                        <table class="patterns" id="study-patterns">
-                            <thead><tr><th scope="col">"class"</th><th scope="col">"pattern"</th><th scope="col">"its template"</th><th scope="col">"best match"</th></tr></thead>
+                        <table class="patterns" id="study-patterns" aria-label="each class's pattern, its own template, and the template it matches best">
+                            <thead><tr><th></th>{(0..10).map(|c| view! { <th scope="col">{n[c]}</th> }).collect_view()}</tr></thead>
                             <tbody>
-                                {(0..10).map(|c| {
-                                    let best = m.vs_dataset.best_match(c).unwrap_or(c);
-                                    let own = tpl.get(c).cloned().unwrap_or_default();
-                                    let bt = tpl.get(best).cloned().unwrap_or_default();
-                                    view! {
-                                        <tr class="pattern-row" class:mismatch=best != c data-class=c data-best=best>
-                                            <th scope="row">{n[c]}</th>
-                                            <td><PixelImage rgba=tile(&r.patterns[c], true) alt=format!("pattern of class {}", n[c])/></td>
-                                            <td><PixelImage rgba=tile(&own, signed_template) alt=format!("{} template of class {}", s.template.label(), n[c])/></td>
-                                            <td>
-                                                <PixelImage rgba=tile(&bt, signed_template) alt=format!("best-matching template: class {}", n[best])/>
+                                <tr>
+                                    <th scope="row">"pattern"</th>
+                                    {(0..10).map(|c| {
+                                        let best = m.vs_dataset.best_match(c).unwrap_or(c);
+                                        view! {
+                                            <td class="pattern-cell" data-class=c data-best=best>
+                                                <PixelImage rgba=tile(&r.patterns[c], true) alt=format!("pattern of class {}", n[c])/>
+                                            </td>
+                                        }
+                                    }).collect_view()}
+                                </tr>
+                                <tr>
+                                    <th scope="row">"its template"</th>
+                                    {(0..10).map(|c| {
+                                        let own = tpl.get(c).cloned().unwrap_or_default();
+                                        view! { <td><PixelImage rgba=tile(&own, signed_template) alt=format!("{} template of class {}", s.template.label(), n[c])/></td> }
+                                    }).collect_view()}
+                                </tr>
+                                <tr>
+                                    <th scope="row">"best match"</th>
+                                    {(0..10).map(|c| {
+                                        let best = m.vs_dataset.best_match(c).unwrap_or(c);
+                                        let bt = tpl.get(best).cloned().unwrap_or_default();
+                                        view! {
+                                            <td class:mismatch=best != c>
+                                                <PixelImage rgba=tile(&bt, signed_template) alt=format!("best-matching template of class {}'s pattern: class {}", n[c], n[best])/>
                                                 <div class="best-label" class:bad=best != c>{n[best]}</div>
                                             </td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
+                                        }
+                                    }).collect_view()}
+                                </tr>
                             </tbody>
                         </table>
                     </div>

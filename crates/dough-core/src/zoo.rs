@@ -107,10 +107,7 @@ pub fn plan() -> Vec<ZooModel> {
             ..model(format!("{ds}-mlp-robust"), ArchKind::Mlp, ModelConfig { adversarial: Some(Pgd::new(eps, 7)), ..mlp(1) })
         });
 
-        out.push(ZooModel {
-            robust_eval: robust_eval.clone(),
-            ..model(format!("{ds}-lenet"), ArchKind::Cnn, lenet(1, lenet_epochs))
-        });
+        out.push(model(format!("{ds}-lenet"), ArchKind::Cnn, lenet(1, lenet_epochs)));
         for seed in [2, 3] {
             out.push(model(format!("{ds}-lenet-s{seed}"), ArchKind::Cnn, lenet(seed, lenet_epochs)));
         }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use dough_core::Device;
 use dough_core::attack::{AttackConfig, AttackJob, every_target};
-use dough_core::eval;
+use dough_core::{eval, pgd, zoo};
 use dough_core::inputs::ControlledInput;
 use dough_core::manifest::{self, ModelEntry};
 use dough_core::model::ArchSpec;
@@ -37,11 +37,13 @@ fn default_model() -> ModelEntry {
 }
 
 #[test]
-fn sample_pack_has_at_least_50_images_per_class() {
-    let p = pack("mnist");
-    assert_eq!((p.rows, p.cols), (28, 28));
-    for c in 0..10 {
-        assert!(p.indices_of(c).len() >= 50, "class {c}");
+fn sample_packs_have_at_least_50_images_per_class() {
+    for dataset in ["mnist", "fashion-mnist"] {
+        let p = pack(dataset);
+        assert_eq!((p.rows, p.cols, p.dataset.as_str()), (28, 28, dataset));
+        for c in 0..10 {
+            assert!(p.indices_of(c).len() >= 50, "{dataset} class {c}");
+        }
     }
 }
 
@@ -68,6 +70,59 @@ fn every_shipped_model_verifies_and_keeps_its_stated_accuracy_on_the_sample_pack
 #[test]
 fn default_mnist_mlp_meets_the_98_percent_floor() {
     assert!(default_model().test_accuracy >= 0.98);
+}
+
+/// The shipped manifest is the zoo: every planned model is there with the planned recipe, meets its
+/// accuracy floor (or says why not), was measured before and after half-precision rounding, and
+/// the weights together fit the 24 MB budget.
+#[test]
+fn the_shipped_manifest_is_the_whole_zoo_within_budget() {
+    let all = entries();
+    let mut total = 0u64;
+    for m in zoo::plan() {
+        let e = all.iter().find(|e| e.name == m.name).unwrap_or_else(|| panic!("{} is missing from the manifest", m.name));
+        assert_eq!((e.dataset, e.arch, &e.config), (m.dataset, m.arch, &m.config), "{}: manifest and zoo plan disagree", m.name);
+        assert_eq!(e.note, m.note, "{}", m.name);
+        let floor = zoo::accuracy_floor(e.dataset, e.arch);
+        assert!(e.test_accuracy >= floor || e.note.is_some(), "{}: {:.2}% is below the floor {:.0}%", e.name, e.test_accuracy * 100.0, floor * 100.0);
+        let f32_acc = e.test_accuracy_f32.unwrap_or_else(|| panic!("{}: no f32 accuracy recorded", e.name));
+        assert!((f32_acc - e.test_accuracy).abs() <= 0.002, "{}: half precision cost {:.2} points", e.name, (f32_acc - e.test_accuracy) * 100.0);
+        if m.robust_eval.is_some() {
+            assert!(e.robust_accuracy.is_some() && e.robust_eps.is_some(), "{}: robust accuracy missing", e.name);
+        }
+        let bytes = std::fs::read(public().join("models").join(&e.file)).unwrap();
+        assert!(safetensors::SafeTensors::deserialize(&bytes).unwrap().tensors().iter().all(|(_, t)| t.dtype() == safetensors::Dtype::F16), "{} is stored in half precision", e.name);
+        total += bytes.len() as u64;
+    }
+    eprintln!("all weights: {total} bytes");
+    assert!(total <= 24_000_000, "weights take {total} bytes, the budget is 24 MB");
+}
+
+/// The adversarially trained models are what they claim: under PGD at their eps they keep far
+/// more accuracy than the standard model of the same architecture (measured on 500 pack images).
+#[test]
+fn robust_models_resist_pgd_better_than_their_standard_twins() {
+    let all = entries();
+    for robust in all.iter().filter(|e| e.config.adversarial.is_some()) {
+        let twin = all
+            .iter()
+            .find(|e| e.dataset == robust.dataset && e.config.adversarial.is_none() && e.arch_spec().unwrap() == robust.arch_spec().unwrap() && e.config.seed == robust.config.seed)
+            .unwrap_or_else(|| panic!("{} has no standard twin", robust.name));
+        let p = pack(robust.dataset.slug());
+        let n = 500;
+        let idx: Vec<usize> = (0..p.len()).step_by(p.len() / n).take(n).collect();
+        let images: Vec<u8> = idx.iter().flat_map(|&i| p.pixels[i * 784..(i + 1) * 784].to_vec()).collect();
+        let labels: Vec<u8> = idx.iter().map(|&i| p.labels[i]).collect();
+        let attack = robust.robust_attack.clone().expect("robust attack recorded");
+        let score = |e: &ModelEntry| {
+            let (spec, w) = load(e);
+            pollster::block_on(pgd::robust_accuracy(&spec, &w, &Device::flex(), &images, &labels, &attack, 0)).unwrap()
+        };
+        let (r, t) = (score(robust), score(twin));
+        eprintln!("PGD eps {}: {} {:.1}%, {} {:.1}%", attack.eps, robust.name, r * 100.0, twin.name, t * 100.0);
+        assert!(r >= t + 0.2, "{} ({:.1}%) should beat {} ({:.1}%) by 20 points under PGD", robust.name, r * 100.0, twin.name, t * 100.0);
+        assert!((r - robust.robust_accuracy.unwrap()).abs() <= 0.05, "{}: {:.1}% on the pack vs {:.1}% recorded", robust.name, r * 100.0, robust.robust_accuracy.unwrap() * 100.0);
+    }
 }
 
 #[test]
