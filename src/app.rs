@@ -18,8 +18,10 @@ use crate::assets::{self, LoadedModel};
 use crate::backend::{self, BackendKind};
 use crate::components::controls::Controls;
 use crate::components::analysis::{AnalysisView, StudyStatus};
+use crate::components::export::ExportBar;
 use crate::components::gallery::Gallery;
-use crate::components::model_card::{ModelCard, ModelPicker};
+use crate::components::shortcuts::{self, Command, ShortcutHelp, fullscreen};
+use crate::components::model_card::{ModelCard, ModelPicker, SaveOffline};
 use crate::components::status::{BackendLine, Messages, Progress};
 use crate::job::{JobEnd, JobProgress, run_gallery, run_study};
 use crate::platform;
@@ -325,8 +327,63 @@ pub fn App() -> impl IntoView {
     });
     let on_cancel = Callback::new(move |_| page.cancel_run());
 
+    let presenting = RwSignal::new(false);
+    let help = RwSignal::new(false);
+    let current_row = RwSignal::new(None::<usize>);
+    let on_command = Callback::new(move |c: Command| match c {
+        Command::TogglePresentation => {
+            let on = !presenting.get_untracked();
+            presenting.set(on);
+            fullscreen(on);
+        }
+        Command::ToggleHelp => help.update(|h| *h = !*h),
+        Command::Run => page.run(page.settings.get_untracked()),
+        Command::Cancel => {
+            if help.get_untracked() {
+                help.set(false);
+            } else {
+                page.cancel_run();
+            }
+        }
+        Command::NextClass | Command::PreviousClass => {
+            let step = if c == Command::NextClass { 1 } else { 9 };
+            current_row.update(|r| *r = Some(r.map_or(0, |r| (r + step) % 10)));
+        }
+        Command::NextModel => {
+            let next = page.entry.with_untracked(|cur| {
+                let cur = cur.as_ref()?;
+                page.entries.with_untracked(|es| {
+                    let same: Vec<&ModelEntry> = es.iter().filter(|e| e.dataset == cur.dataset).collect();
+                    let i = same.iter().position(|e| e.name == cur.name)?;
+                    Some(same[(i + 1) % same.len()].name.clone())
+                })
+            });
+            if let Some(n) = next {
+                page.select_model(n);
+            }
+        }
+        Command::SwitchDataset => {
+            let other = match page.entry.with_untracked(|e| e.as_ref().map(|e| e.dataset)) {
+                Some(DatasetId::Mnist) => DatasetId::FashionMnist,
+                _ => DatasetId::Mnist,
+            };
+            page.select_dataset(other);
+        }
+        Command::Study => page.run_study(),
+    });
+    shortcuts::listen(on_command);
+
     view! {
-        <main id="app" data-backend=move || page.backend.get().map(|b| b.slug()) data-status=move || page.status.get().slug()>
+        <main id="app" class:presenting=move || presenting.get() data-backend=move || page.backend.get().map(|b| b.slug()) data-status=move || page.status.get().slug()>
+            <div class="toolbar">
+                <button type="button" id="present-toggle" class="secondary" aria-pressed=move || presenting.get().to_string()
+                    on:click=move |_| on_command.run(Command::TogglePresentation)>
+                    {move || if presenting.get() { "Leave presentation (P)" } else { "Present (P)" }}
+                </button>
+                <button type="button" id="help-toggle" class="secondary" aria-expanded=move || help.get().to_string()
+                    on:click=move |_| help.update(|h| *h = !*h)>"Shortcuts (?)"</button>
+            </div>
+            <ShortcutHelp open=help/>
             <header>
                 <h1>"Dough"</h1>
                 <p class="tagline">"Watch a neural network play dough with its input: a targeted attack evolves one starting image into every class, as little as it can."</p>
@@ -335,11 +392,13 @@ pub fn App() -> impl IntoView {
                 <BackendLine backend=page.backend/>
                 <ModelPicker entries=page.entries current=page.entry on_dataset=on_dataset on_model=on_model busy=busy/>
                 <ModelCard entry=page.entry/>
+                <SaveOffline entries=page.entries/>
                 <Progress status=page.status progress=page.progress on_cancel=on_cancel/>
                 <Messages error=page.error notices=page.notices/>
             </section>
             <Controls settings=page.settings names=names on_change=on_change busy=busy/>
-            <Gallery rows=page.rows names=names/>
+            <ExportBar rows=page.rows entry=page.entry backend=page.backend settings=page.settings names=names analysis=result error=page.error/>
+            <Gallery rows=page.rows names=names current=current_row/>
             <AnalysisView settings=page.settings names=names status=page.study_status result=result templates=page.templates
                 on_settings=on_analysis_settings on_run=on_study busy=study_busy/>
         </main>

@@ -109,6 +109,64 @@ pub fn replace_query(pairs: &[(String, String)]) {
     }
 }
 
+/// Asks Dough's service worker (public/offline.js) to fetch and keep `urls`; returns how many
+/// it stored.
+pub async fn save_for_offline(urls: &[String]) -> Result<usize, String> {
+    let f = js_sys::Reflect::get(&window(), &JsValue::from_str("doughSaveForOffline"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .ok_or("this browser has no service worker, so Dough cannot be saved for offline use")?;
+    let list = js_sys::Array::new();
+    for u in urls {
+        list.push(&JsValue::from_str(u));
+    }
+    let promise: Promise = f.call1(&JsValue::NULL, &list).map_err(|e| format!("{e:?}"))?.dyn_into().map_err(|_| "no promise")?;
+    let answer = JsFuture::from(promise).await.map_err(|e| format!("{e:?}"))?;
+    let cached = js_sys::Reflect::get(&answer, &JsValue::from_str("cached")).ok().and_then(|v| v.as_f64()).unwrap_or(0.0) as usize;
+    let failed = js_sys::Reflect::get(&answer, &JsValue::from_str("failed")).ok().map(|v| js_sys::Array::from(&v).length()).unwrap_or(0);
+    if failed > 0 {
+        return Err(format!("{failed} of {} files could not be saved (is the connection down?)", urls.len()));
+    }
+    Ok(cached)
+}
+
+/// Offers `href` (a data URL) to the user as a file download named `name`.
+fn download(name: &str, href: &str) -> Result<(), String> {
+    let doc = window().document().ok_or("no document")?;
+    let a = doc.create_element("a").map_err(|e| format!("{e:?}"))?;
+    a.set_attribute("href", href).map_err(|e| format!("{e:?}"))?;
+    a.set_attribute("download", name).map_err(|e| format!("{e:?}"))?;
+    let a: web_sys::HtmlElement = a.dyn_into().map_err(|_| "not an element")?;
+    a.click();
+    Ok(())
+}
+
+/// Downloads text (JSON, CSV) as a file.
+pub fn download_text(name: &str, mime: &str, text: &str) -> Result<(), String> {
+    let encoded: String = js_sys::encode_uri_component(text).into();
+    download(name, &format!("data:{mime};charset=utf-8,{encoded}"))
+}
+
+/// Downloads an RGBA image as a PNG file (encoded by the browser's canvas).
+pub fn download_png(name: &str, width: usize, height: usize, rgba: &[u8]) -> Result<(), String> {
+    let doc = window().document().ok_or("no document")?;
+    let canvas: web_sys::HtmlCanvasElement =
+        doc.create_element("canvas").map_err(|e| format!("{e:?}"))?.dyn_into().map_err(|_| "not a canvas")?;
+    canvas.set_width(width as u32);
+    canvas.set_height(height as u32);
+    let ctx: web_sys::CanvasRenderingContext2d = canvas
+        .get_context("2d")
+        .map_err(|e| format!("{e:?}"))?
+        .ok_or("no 2d context")?
+        .dyn_into()
+        .map_err(|_| "not a 2d context")?;
+    let img = web_sys::ImageData::new_with_u8_clamped_array_and_sh(wasm_bindgen::Clamped(rgba), width as u32, height as u32)
+        .map_err(|e| format!("{e:?}"))?;
+    ctx.put_image_data(&img, 0.0, 0.0).map_err(|e| format!("{e:?}"))?;
+    let url = canvas.to_data_url_with_type("image/png").map_err(|e| format!("{e:?}"))?;
+    download(name, &url)
+}
+
 /// Sets `window.__dough[field]` to a JSON value (creating `window.__dough` if needed).
 pub fn publish_field(field: &str, json: &str) {
     let Ok(v) = js_sys::JSON::parse(json) else { return };

@@ -175,6 +175,55 @@ describe('bad input', () => {
     await page.close();
   });
 
+  test('presentation mode and the shortcuts work from the keyboard', async () => {
+    const { page, errors } = await open(ctx);
+    assert.equal(await settled(page), 'done');
+    const presenting = () => page.$eval('#app', (el) => el.classList.contains('presenting'));
+    await page.keyboard.press('p');
+    assert.equal(await presenting(), true);
+    assert.equal(await page.isVisible('#run'), false, 'presentation hides the settings form');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.getAttribute('tr.gallery-row.current', 'data-target'), '1');
+    await page.keyboard.press('?');
+    assert.match(await page.textContent('#shortcuts'), /presentation mode/);
+    await page.keyboard.press('Escape');
+    assert.equal(await page.$('#shortcuts'), null);
+    await page.keyboard.press('p');
+    assert.equal(await presenting(), false);
+    const before = await page.evaluate(() => window.__dough.model);
+    await page.keyboard.press('m');
+    await page.waitForFunction((b) => window.__dough?.model && window.__dough.model !== b, before, { timeout: LONG });
+    assert.equal(await settled(page), 'done');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('exports: numbers as JSON and CSV, gallery and adversarial images as PNG', async () => {
+    const { page, errors } = await open(ctx, '?input=noise&seed=4');
+    assert.equal(await settled(page), 'done');
+    const grab = async (id) => {
+      const [dl] = await Promise.all([page.waitForEvent('download'), page.click(id)]);
+      return { name: dl.suggestedFilename(), bytes: fs.readFileSync(await dl.path()) };
+    };
+    const json = await grab('#export-json');
+    assert.match(json.name, /^dough-mnist-mlp-noise-seed4\.json$/);
+    const parsed = JSON.parse(json.bytes.toString());
+    assert.equal(parsed.rows.length, 10);
+    assert.deepEqual(parsed.settings.find(([k]) => k === 'seed'), ['seed', '4']);
+    const web = await page.evaluate(() => window.__dough.rows.map((r) => r.steps));
+    assert.deepEqual(parsed.rows.map((r) => r.steps), web);
+    const csv = (await grab('#export-csv')).bytes.toString();
+    assert.equal(csv.split('\n').filter((l) => /^\d,/.test(l)).length, 10, csv);
+    for (const id of ['#export-gallery', '#export-adversarial']) {
+      const png = await grab(id);
+      assert.match(png.name, /\.png$/);
+      assert.deepEqual([...png.bytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], `${id} is a PNG`);
+    }
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   test('a corrupt model file gives a clear message, not a dead page', async () => {
     const page = await ctx.newPage();
     await page.route('**/models/*.safetensors', (route) => route.fulfill({ status: 200, body: 'this is not a model' }));
@@ -279,6 +328,29 @@ describe('GitHub Pages sub-path', () => {
     } finally {
       await ctx.close();
       sub.close();
+    }
+  });
+});
+
+describe('offline', () => {
+  test('after one visit, the page reloads and finishes a gallery with the server stopped', async () => {
+    const srv = await serve(DIST, 0);
+    const ctx = await launch(false);
+    try {
+      const page = await ctx.newPage();
+      await page.goto(`http://127.0.0.1:${srv.address().port}/?input=gray`);
+      assert.equal(await settled(page), 'done');
+      await page.waitForFunction(() => window.__doughOffline === 'ready', null, { timeout: 60000 });
+      srv.close();
+      srv.closeAllConnections();
+      await page.reload();
+      assert.equal(await settled(page), 'done');
+      const r = await rows(page);
+      assert.equal(r.length, 10);
+      assert.ok(r.every((row) => row.predicted === row.target));
+    } finally {
+      await ctx.close();
+      srv.close();
     }
   });
 });

@@ -29,7 +29,7 @@ fn Scale(scale: f32) -> impl IntoView {
 }
 
 #[component]
-fn Row(outcome: SampleOutcome, names: [&'static str; 10]) -> impl IntoView {
+fn Row(outcome: SampleOutcome, names: [&'static str; 10], current: RwSignal<Option<usize>>) -> impl IntoView {
     let o = outcome;
     let delta = o.perturbation();
     let scale = symmetric_scale(&delta);
@@ -40,6 +40,8 @@ fn Row(outcome: SampleOutcome, names: [&'static str; 10]) -> impl IntoView {
         <tr
             class="gallery-row"
             class:missed=!ok
+            class:current=move || current.get() == Some(o.target)
+            aria-current=move || (current.get() == Some(o.target)).then_some("true")
             data-target=o.target
             data-predicted=o.predicted
             data-confidence=format!("{:.4}", o.confidence)
@@ -62,7 +64,15 @@ fn Row(outcome: SampleOutcome, names: [&'static str; 10]) -> impl IntoView {
 }
 
 #[component]
-pub fn Gallery(rows: RwSignal<Vec<SampleOutcome>>, names: Signal<[&'static str; 10]>) -> impl IntoView {
+pub fn Gallery(rows: RwSignal<Vec<SampleOutcome>>, names: Signal<[&'static str; 10]>, current: RwSignal<Option<usize>>) -> impl IntoView {
+    Effect::new(move |_| {
+        if let Some(r) = current.get() {
+            let el = crate::platform::window().document().and_then(|d| d.query_selector(&format!("tr.gallery-row[data-target=\"{r}\"]")).ok().flatten());
+            if let Some(el) = el {
+                el.scroll_into_view_with_bool(false);
+            }
+        }
+    });
     view! {
         <p class="gallery-note">"Each row: the network was asked to see the target class in the starting input."</p>
         <div class="gallery-wrap">
@@ -83,7 +93,7 @@ pub fn Gallery(rows: RwSignal<Vec<SampleOutcome>>, names: Signal<[&'static str; 
             <tbody>
                 {move || {
                     let n = names.get();
-                    rows.get().into_iter().map(|o| view! { <Row outcome=o names=n/> }).collect_view()
+                    rows.get().into_iter().map(|o| view! { <Row outcome=o names=n current=current/> }).collect_view()
                 }}
             </tbody>
         </table>

@@ -2,7 +2,9 @@
 
 pub mod analysis;
 pub mod controls;
+pub mod export;
 pub mod gallery;
 pub mod model_card;
 pub mod pixels;
+pub mod shortcuts;
 pub mod status;

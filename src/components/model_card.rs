@@ -82,6 +82,37 @@ pub fn ModelPicker(
     }
 }
 
+/// "Save for offline": every model, sample pack and template file of the zoo.
+#[component]
+pub fn SaveOffline(entries: RwSignal<Vec<ModelEntry>>) -> impl IntoView {
+    let message = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let save = move |_| {
+        let mut urls: Vec<String> = entries.get_untracked().iter().map(|e| format!("models/{}", e.file)).collect();
+        urls.push("models/manifest.json".into());
+        for d in [DatasetId::Mnist, DatasetId::FashionMnist] {
+            urls.push(format!("data/{}-samples.dspk", d.slug()));
+            urls.push(format!("data/{}-templates.dtpl", d.slug()));
+        }
+        busy.set(true);
+        message.set(Some(format!("Saving {} files…", urls.len())));
+        leptos::task::spawn_local(async move {
+            let r = crate::platform::save_for_offline(&urls).await;
+            busy.set(false);
+            message.set(Some(match r {
+                Ok(n) => format!("Saved {n} files: every model works offline now."),
+                Err(e) => format!("Not saved: {e}"),
+            }));
+        });
+    };
+    view! {
+        <p class="offline">
+            <button id="save-offline" type="button" class="secondary" disabled=move || busy.get() on:click=save>"Save the whole zoo for offline use"</button>
+            <span id="offline-message" aria-live="polite">{move || message.get()}</span>
+        </p>
+    }
+}
+
 #[component]
 pub fn ModelCard(entry: RwSignal<Option<ModelEntry>>) -> impl IntoView {
     move || {

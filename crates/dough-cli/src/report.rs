@@ -7,9 +7,10 @@ use std::time::Instant;
 
 use dough_core::attack::AttackConfig;
 use dough_core::colormap::{diverging_rgba, gray_rgba, symmetric_scale};
+use dough_core::export::{heatmap_sheet, tile_sheet};
 use dough_core::idx::{self, Split};
 use dough_core::manifest::{DatasetId, ModelEntry};
-use dough_core::model::{ArchSpec, CLASSES, PIXELS, SIDE};
+use dough_core::model::{ArchSpec, CLASSES};
 use dough_core::study::abstraction::{Abstraction, Method};
 use dough_core::study::metrics::Comparison;
 use dough_core::study::pipeline::{self, Evolved, StudyResult};
@@ -121,23 +122,10 @@ pub fn cmd_study(a: &Args) -> Result<(), String> {
 
 // ---------------------------------------------------------------- figures
 
-/// Writes a grid of 28x28 tiles (RGBA each) as a PNG, `cols` tiles per row, 2 px gaps, scaled x`zoom`.
+/// Writes a grid of 28x28 tiles (RGBA each) as a PNG, `cols` tiles per row, scaled x`zoom`.
 fn write_tiles(path: &Path, tiles: &[Vec<u8>], cols: usize, zoom: usize) -> Result<(), String> {
-    let rows = tiles.len().div_ceil(cols);
-    let (gap, cell) = (2, SIDE * zoom);
-    let (w, h) = (cols * (cell + gap) + gap, rows * (cell + gap) + gap);
-    let mut img = vec![255u8; w * h * 4];
-    for (k, tile) in tiles.iter().enumerate() {
-        let (ox, oy) = (gap + (k % cols) * (cell + gap), gap + (k / cols) * (cell + gap));
-        for y in 0..cell {
-            for x in 0..cell {
-                let src = ((y / zoom) * SIDE + x / zoom) * 4;
-                let dst = ((oy + y) * w + ox + x) * 4;
-                img[dst..dst + 4].copy_from_slice(&tile[src..src + 4]);
-            }
-        }
-    }
-    write_png(path, &img, w, h)
+    let s = tile_sheet(tiles, cols, zoom);
+    write_png(path, &s.rgba, s.width, s.height)
 }
 
 fn write_png(path: &Path, rgba: &[u8], w: usize, h: usize) -> Result<(), String> {
@@ -151,16 +139,8 @@ fn write_png(path: &Path, rgba: &[u8], w: usize, h: usize) -> Result<(), String>
 
 /// A correlation matrix as a heatmap PNG (diverging map, -1..1), `zoom` px per cell.
 fn write_heatmap(path: &Path, m: &[Vec<f32>], zoom: usize) -> Result<(), String> {
-    let (rows, cols) = (m.len(), m.first().map_or(0, |r| r.len()));
-    let (w, h) = (cols * zoom, rows * zoom);
-    let mut img = vec![0u8; w * h * 4];
-    for y in 0..h {
-        for x in 0..w {
-            let [r, g, b] = dough_core::colormap::diverging(m[y / zoom][x / zoom]);
-            img[(y * w + x) * 4..(y * w + x) * 4 + 4].copy_from_slice(&[r, g, b, 255]);
-        }
-    }
-    write_png(path, &img, w, h)
+    let s = heatmap_sheet(m, zoom);
+    write_png(path, &s.rgba, s.width, s.height)
 }
 
 fn pattern_tile(p: &[f32]) -> Vec<u8> {
@@ -346,7 +326,6 @@ pub fn cmd_report(a: &Args) -> Result<(), String> {
         }
         let _ = writeln!(md, "### Transfer\n\nShare of the adversarial examples made on the row model (quantised to 8-bit gray) that the column model assigns to the same target.\n");
         let _ = writeln!(md, "{}", matrix_md(&names, &transfer, pct));
-        debug_assert_eq!(PIXELS, SIDE * SIDE);
     }
     let _ = writeln!(md, "\n_Report generated in {:.1} min on the CPU._", t0.elapsed().as_secs_f64() / 60.0);
     std::fs::write(out.join("REPORT.md"), &md).map_err(|e| e.to_string())?;

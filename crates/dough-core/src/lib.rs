@@ -8,6 +8,7 @@ pub mod bench;
 pub mod colormap;
 pub mod digest;
 pub mod eval;
+pub mod export;
 pub mod idx;
 pub mod inputs;
 pub mod manifest;

@@ -1,0 +1,187 @@
+//! Exports of a run: its numbers as JSON and CSV, and image sheets (RGBA) that the page turns
+//! into PNG files and the CLI writes for its report.
+
+use serde::Serialize;
+
+use crate::attack::SampleOutcome;
+use crate::colormap::diverging;
+use crate::model::SIDE;
+use crate::study::pipeline::StudyResult;
+
+/// Everything a run produced, for JSON export.
+#[derive(Serialize)]
+pub struct RunExport<'a> {
+    pub dough: &'static str,
+    pub model: &'a str,
+    pub dataset: &'a str,
+    pub backend: &'a str,
+    /// The URL query that reproduces the run.
+    pub settings: Vec<(String, String)>,
+    pub rows: Vec<RowExport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<&'a StudyResult>,
+}
+
+#[derive(Serialize)]
+pub struct RowExport {
+    pub target: usize,
+    pub target_name: String,
+    pub predicted: usize,
+    pub confidence: f32,
+    pub steps: usize,
+    pub l2: f32,
+    pub linf: f32,
+    pub reached: bool,
+}
+
+pub fn rows(outcomes: &[SampleOutcome], names: &[&str; 10]) -> Vec<RowExport> {
+    outcomes
+        .iter()
+        .map(|o| RowExport {
+            target: o.target,
+            target_name: names[o.target].to_string(),
+            predicted: o.predicted,
+            confidence: o.confidence,
+            steps: o.steps,
+            l2: o.l2,
+            linf: o.linf,
+            reached: o.reached,
+        })
+        .collect()
+}
+
+impl RunExport<'_> {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("run exports serialise")
+    }
+
+    /// CSV: the settings as `# key=value` comments, the rows, then (when the analysis ran) the
+    /// pattern-vs-template correlation matrix.
+    pub fn to_csv(&self) -> String {
+        let mut out = format!("# Dough run: model {} ({}), backend {}\n", self.model, self.dataset, self.backend);
+        for (k, v) in &self.settings {
+            out += &format!("# {k}={v}\n");
+        }
+        out += "target,target_name,predicted,confidence,steps,l2,linf,reached\n";
+        for r in &self.rows {
+            out += &format!(
+                "{},{},{},{:.6},{},{:.6},{:.6},{}\n",
+                r.target,
+                csv_field(&r.target_name),
+                r.predicted,
+                r.confidence,
+                r.steps,
+                r.l2,
+                r.linf,
+                r.reached
+            );
+        }
+        if let Some(a) = self.analysis {
+            out += &format!(
+                "\n# pattern (row) vs dataset template (column) correlations; identification {:.4}, margin {:.6}\n",
+                a.model.vs_dataset.identification, a.model.vs_dataset.margin
+            );
+            out += &format!("pattern,{}\n", (0..a.model.vs_dataset.matrix.len()).map(|c| c.to_string()).collect::<Vec<_>>().join(","));
+            for (i, row) in a.model.vs_dataset.matrix.iter().enumerate() {
+                out += &format!("{i},{}\n", row.iter().map(|v| format!("{v:.6}")).collect::<Vec<_>>().join(","));
+            }
+        }
+        out
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
+/// An RGBA image: width, height, bytes.
+pub struct Sheet {
+    pub width: usize,
+    pub height: usize,
+    pub rgba: Vec<u8>,
+}
+
+/// 28x28 RGBA tiles on a white sheet, `cols` per row, 2 px apart, each pixel drawn `zoom` times.
+pub fn tile_sheet(tiles: &[Vec<u8>], cols: usize, zoom: usize) -> Sheet {
+    let cols = cols.max(1);
+    let rows = tiles.len().div_ceil(cols).max(1);
+    let (gap, cell) = (2, SIDE * zoom);
+    let (w, h) = (cols * (cell + gap) + gap, rows * (cell + gap) + gap);
+    let mut img = vec![255u8; w * h * 4];
+    for (k, tile) in tiles.iter().enumerate() {
+        let (ox, oy) = (gap + (k % cols) * (cell + gap), gap + (k / cols) * (cell + gap));
+        for y in 0..cell {
+            for x in 0..cell {
+                let src = ((y / zoom) * SIDE + x / zoom) * 4;
+                let dst = ((oy + y) * w + ox + x) * 4;
+                img[dst..dst + 4].copy_from_slice(&tile[src..src + 4]);
+            }
+        }
+    }
+    Sheet { width: w, height: h, rgba: img }
+}
+
+/// A matrix of values in [-1, 1] as a heatmap on the diverging map, `zoom` px per cell.
+pub fn heatmap_sheet(m: &[Vec<f32>], zoom: usize) -> Sheet {
+    let (rows, cols) = (m.len(), m.first().map_or(0, |r| r.len()));
+    let (w, h) = (cols * zoom, rows * zoom);
+    let mut img = vec![0u8; w * h * 4];
+    for y in 0..h {
+        for x in 0..w {
+            let [r, g, b] = diverging(m[y / zoom][x / zoom]);
+            img[(y * w + x) * 4..(y * w + x) * 4 + 4].copy_from_slice(&[r, g, b, 255]);
+        }
+    }
+    Sheet { width: w, height: h, rgba: img }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_and_json_hold_settings_rows_and_quote_names() {
+        let o = SampleOutcome {
+            target: 1,
+            start: vec![0.0; 784],
+            adversarial: vec![0.1; 784],
+            predicted: 1,
+            confidence: 0.93,
+            steps: 12,
+            l2: 2.8,
+            linf: 0.1,
+            reached: true,
+        };
+        let names = ["T-shirt/top", "Trouser, long", "c", "d", "e", "f", "g", "h", "i", "j"];
+        let e = RunExport {
+            dough: "1",
+            model: "m",
+            dataset: "fashion-mnist",
+            backend: "cpu",
+            settings: vec![("seed".into(), "3".into())],
+            rows: rows(&[o], &names),
+            analysis: None,
+        };
+        let csv = e.to_csv();
+        assert!(csv.contains("# seed=3\n"));
+        assert!(csv.contains("1,\"Trouser, long\",1,0.930000,12,2.800000,0.100000,true\n"), "{csv}");
+        let json: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(json["rows"][0]["steps"], 12);
+        assert_eq!(json["settings"][0][1], "3");
+    }
+
+    #[test]
+    fn sheets_place_tiles_and_cells() {
+        let red: Vec<u8> = (0..784).flat_map(|_| [255, 0, 0, 255]).collect();
+        let s = tile_sheet(&[red.clone(), red], 2, 1);
+        assert_eq!((s.width, s.height), (2 * 30 + 2, 32));
+        assert_eq!(&s.rgba[0..4], &[255, 255, 255, 255], "the gap is white");
+        let at = |x: usize, y: usize| &s.rgba[(y * s.width + x) * 4..(y * s.width + x) * 4 + 4];
+        assert_eq!(at(2, 2), &[255, 0, 0, 255]);
+        assert_eq!(at(32, 2), &[255, 0, 0, 255]);
+        let h = heatmap_sheet(&[vec![1.0, -1.0]], 3);
+        assert_eq!((h.width, h.height), (6, 3));
+        assert_eq!(&h.rgba[0..3], &diverging(1.0));
+        assert_eq!(&h.rgba[12..15], &diverging(-1.0));
+    }
+}
