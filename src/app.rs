@@ -18,6 +18,7 @@ use crate::assets::{self, LoadedModel};
 use crate::backend::{self, BackendKind};
 use crate::components::controls::Controls;
 use crate::components::analysis::{AnalysisView, StudyStatus};
+use crate::components::draw::{DrawPanel, Scrubber};
 use crate::components::export::ExportBar;
 use crate::components::gallery::Gallery;
 use crate::components::shortcuts::{self, Command, ShortcutHelp, fullscreen};
@@ -48,6 +49,10 @@ struct Page {
     study_progress: RwSignal<JobProgress>,
     study_cancel: StoredValue<Rc<Cell<bool>>, LocalStorage>,
     templates: RwSignal<Option<Templates>>,
+    custom: RwSignal<Option<Vec<f32>>>,
+    prediction: RwSignal<Option<Vec<f32>>>,
+    frames: RwSignal<Vec<(usize, Vec<f32>)>>,
+    frame: RwSignal<Option<usize>>,
 }
 
 impl Page {
@@ -71,6 +76,10 @@ impl Page {
             study_progress: RwSignal::new(JobProgress::default()),
             study_cancel: StoredValue::new_local(Rc::new(Cell::new(false))),
             templates: RwSignal::new(None),
+            custom: RwSignal::new(None),
+            prediction: RwSignal::new(None),
+            frames: RwSignal::new(Vec::new()),
+            frame: RwSignal::new(None),
         }
     }
 
@@ -150,7 +159,11 @@ impl Page {
     }
 
     /// Cancels any run in flight and starts a new one with `settings`.
-    fn run(self, settings: Settings) {
+    fn run(self, mut settings: Settings) {
+        if settings.input == InputChoice::Custom && self.custom.with_untracked(|c| c.is_none()) {
+            self.notices.update(|v| v.push("input=custom needs a drawing or an upload first; starting from black.".into()));
+            settings.input = InputChoice::Black;
+        }
         self.cancel.with_value(|c| c.set(true));
         self.stop_study();
         let cancel = Rc::new(Cell::new(false));
@@ -176,13 +189,16 @@ impl Page {
             }
             let pack = self.pack.get_value();
             let progress = self.progress;
-            let result = run_gallery(&model, &device, &settings, pack.as_ref(), cancel.clone(), |p| progress.set(p)).await;
+            let custom = self.custom.get_untracked();
+            let result = run_gallery(&model, &device, &settings, pack.as_ref(), custom.as_deref(), cancel.clone(), |p| progress.set(p)).await;
             if cancel.get() {
                 return;
             }
             match result {
-                Ok(JobEnd::Done(rows)) => {
+                Ok(JobEnd::Done(rows, frames)) => {
                     publish_result(&self, &settings, &rows);
+                    self.frame.set(None);
+                    self.frames.set(frames.frames);
                     self.rows.set(rows);
                     self.status.set(Status::Done);
                     if settings.analysis {
@@ -327,6 +343,26 @@ pub fn App() -> impl IntoView {
     });
     let on_cancel = Callback::new(move |_| page.cancel_run());
 
+    let draw_open = RwSignal::new(page.settings.with_untracked(|s| s.input == InputChoice::Custom));
+    let on_attack_drawing = Callback::new(move |target: Option<u8>| {
+        let mut s = page.settings.get_untracked();
+        s.input = InputChoice::Custom;
+        s.target = target;
+        page.run(s);
+    });
+    // The network's live guess on the drawing (and again when the model changes).
+    Effect::new(move |_| {
+        let px = page.custom.get();
+        let _ = page.entry.get();
+        let (Some(px), Some(device), Some(model)) = (px, page.device.get_value(), page.model.get_value()) else { return };
+        spawn_local(async move {
+            if let Ok(p) = dough_core::eval::probabilities(&model.spec, &model.weights, &device, &px).await
+                && page.custom.with_untracked(|c| c.as_deref() == Some(&px[..]))
+            {
+                page.prediction.set(Some(p));
+            }
+        });
+    });
     let presenting = RwSignal::new(false);
     let help = RwSignal::new(false);
     let current_row = RwSignal::new(None::<usize>);
@@ -397,8 +433,10 @@ pub fn App() -> impl IntoView {
                 <Messages error=page.error notices=page.notices/>
             </section>
             <Controls settings=page.settings names=names on_change=on_change busy=busy/>
+            <DrawPanel names=names custom=page.custom prediction=page.prediction on_attack=on_attack_drawing open=draw_open/>
+            <Scrubber frames=page.frames frame=page.frame/>
             <ExportBar rows=page.rows entry=page.entry backend=page.backend settings=page.settings names=names analysis=result error=page.error/>
-            <Gallery rows=page.rows names=names current=current_row/>
+            <Gallery rows=page.rows names=names current=current_row frames=page.frames frame=page.frame/>
             <AnalysisView settings=page.settings names=names status=page.study_status result=result templates=page.templates
                 on_settings=on_analysis_settings on_run=on_study busy=study_busy/>
         </main>

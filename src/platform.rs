@@ -130,6 +130,14 @@ pub async fn save_for_offline(urls: &[String]) -> Result<usize, String> {
     Ok(cached)
 }
 
+/// Waits `ms` milliseconds (setTimeout).
+pub async fn sleep_ms(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
 /// Offers `href` (a data URL) to the user as a file download named `name`.
 fn download(name: &str, href: &str) -> Result<(), String> {
     let doc = window().document().ok_or("no document")?;

@@ -6,7 +6,31 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import zlib from 'node:zlib';
 import { serve } from './serve.mjs';
+
+// A minimal PNG encoder (RGBA, 8 bit) for upload tests.
+function crc32(buf) {
+  let c, crc = 0xffffffff;
+  for (const b of buf) { c = (crc ^ b) & 0xff; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; crc = (crc >>> 8) ^ c; }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+export function png(width, height, pixel) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td));
+    return Buffer.concat([len, td, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0); ihdr.writeUInt32BE(height, 4); ihdr[8] = 8; ihdr[9] = 6;
+  const raw = Buffer.alloc(height * (1 + width * 4));
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
+    const [r, g, b, a] = pixel(x, y); const i = y * (1 + width * 4) + 1 + x * 4;
+    raw[i] = r; raw[i + 1] = g; raw[i + 2] = b; raw[i + 3] = a;
+  }
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
 
 const DIST = path.resolve(import.meta.dirname, '..', 'dist');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -220,6 +244,57 @@ describe('bad input', () => {
       assert.match(png.name, /\.png$/);
       assert.deepEqual([...png.bytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], `${id} is a PNG`);
     }
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('drawing a stroke gives a live prediction; attacking it animates its evolution step by step', async () => {
+    const { page, errors } = await open(ctx);
+    assert.equal(await settled(page), 'done');
+    await page.click('#draw-panel summary');
+    const box = await page.locator('#draw-canvas').boundingBox();
+    // A vertical stroke: a "1".
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
+    await page.mouse.down();
+    for (let k = 1; k <= 12; k++) await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * (0.2 + k * 0.05));
+    await page.mouse.up();
+    await page.waitForFunction(() => /The network sees: \S+ \(\d+%\)/.test(document.querySelector('#draw-prediction').textContent), null, { timeout: 20000 });
+    console.log(`  drawing: ${await page.textContent('#draw-prediction')}`);
+    await page.selectOption('#target-select', '8');
+    await page.click('#draw-attack');
+    await page.waitForFunction(() => window.__dough?.input === 'custom', null, { timeout: LONG });
+    assert.equal(await settled(page), 'done');
+    const r = await rows(page);
+    assert.equal(r.length, 1);
+    assert.deepEqual([r[0].target, r[0].predicted], [8, 8]);
+    await page.waitForSelector('#scrub');
+    const first = await page.$eval('tr.gallery-row td:nth-child(3) canvas', (c) => c.toDataURL());
+    await page.$eval('#scrub', (el) => { el.value = '0'; el.dispatchEvent(new Event('input', { bubbles: true })); });
+    assert.equal(await page.textContent('#scrub-step'), 'step 0');
+    const atStart = await page.$eval('tr.gallery-row td:nth-child(3) canvas', (c) => c.toDataURL());
+    assert.notEqual(first, atStart, 'scrubbing to step 0 shows the drawing before the attack');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('uploads: a real PNG becomes the input; a non-image and a broken image get clear messages', async () => {
+    const { page, errors } = await open(ctx);
+    assert.equal(await settled(page), 'done');
+    await page.click('#draw-panel summary');
+    // A dark "0" (a ring) on white paper, 300x200, off-centre.
+    const ring = png(300, 200, (x, y) => {
+      const d = Math.hypot((x - 100) / 40, (y - 90) / 60);
+      return d > 0.75 && d < 1.05 ? [20, 20, 20, 255] : [250, 250, 245, 255];
+    });
+    await page.setInputFiles('#upload-input', { name: 'zero.png', mimeType: 'image/png', buffer: ring });
+    await page.waitForFunction(() => /Uploaded/.test(document.querySelector('#draw-message').textContent), null, { timeout: 20000 });
+    await page.waitForFunction(() => /The network sees/.test(document.querySelector('#draw-prediction').textContent), null, { timeout: 20000 });
+    console.log(`  upload of a drawn ring: ${await page.textContent('#draw-prediction')}`);
+    await page.setInputFiles('#upload-input', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
+    assert.match(await page.textContent('#draw-message'), /not an image/);
+    await page.setInputFiles('#upload-input', { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('not really a png') });
+    await page.waitForFunction(() => /not an image this page can read/.test(document.querySelector('#draw-message').textContent), null, { timeout: 20000 });
+    assert.match(await page.textContent('#draw-prediction'), /The network sees/, 'the previous input is kept');
     assert.deepEqual(errors, []);
     await page.close();
   });

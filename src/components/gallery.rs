@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use dough_core::attack::SampleOutcome;
 use dough_core::colormap::{diverging, diverging_rgba, gray_rgba, symmetric_scale};
 
+use super::draw::frame_image;
 use super::pixels::PixelImage;
 
 fn css_rgb([r, g, b]: [u8; 3]) -> String {
@@ -29,8 +30,20 @@ fn Scale(scale: f32) -> impl IntoView {
 }
 
 #[component]
-fn Row(outcome: SampleOutcome, names: [&'static str; 10], current: RwSignal<Option<usize>>) -> impl IntoView {
+fn Row(
+    outcome: SampleOutcome,
+    index: usize,
+    names: [&'static str; 10],
+    current: RwSignal<Option<usize>>,
+    frames: RwSignal<Vec<(usize, Vec<f32>)>>,
+    frame: RwSignal<Option<usize>>,
+) -> impl IntoView {
     let o = outcome;
+    let start = o.start.clone();
+    let last = o.adversarial.clone();
+    // The image at the scrubbed step of the animation, or the final one.
+    let last = StoredValue::new(last);
+    let shown = move || frames.with(|f| frame_image(f, frame.get(), index)).unwrap_or_else(|| last.get_value());
     let delta = o.perturbation();
     let scale = symmetric_scale(&delta);
     let target = names[o.target];
@@ -49,9 +62,12 @@ fn Row(outcome: SampleOutcome, names: [&'static str; 10], current: RwSignal<Opti
         >
             <th scope="row" class="target">{target}</th>
             <td><PixelImage rgba=gray_rgba(&o.start) alt="starting input".to_string()/></td>
-            <td><PixelImage rgba=gray_rgba(&o.adversarial) alt=format!("adversarial example for class {target}")/></td>
+            <td>{move || view! { <PixelImage rgba=gray_rgba(&shown()) alt=format!("adversarial example for class {target}")/> }}</td>
             <td class="perturbation">
-                <PixelImage rgba=diverging_rgba(&delta, scale) alt=format!("perturbation toward class {target}, scale ±{scale:.2}")/>
+                {let start = start.clone(); move || {
+                    let d: Vec<f32> = shown().iter().zip(&start).map(|(a, s)| a - s).collect();
+                    view! { <PixelImage rgba=diverging_rgba(&d, scale) alt=format!("perturbation toward class {target}, scale ±{scale:.2}")/> }
+                }}
                 <Scale scale=scale/>
             </td>
             <td class="num">{o.steps}</td>
@@ -64,7 +80,13 @@ fn Row(outcome: SampleOutcome, names: [&'static str; 10], current: RwSignal<Opti
 }
 
 #[component]
-pub fn Gallery(rows: RwSignal<Vec<SampleOutcome>>, names: Signal<[&'static str; 10]>, current: RwSignal<Option<usize>>) -> impl IntoView {
+pub fn Gallery(
+    rows: RwSignal<Vec<SampleOutcome>>,
+    names: Signal<[&'static str; 10]>,
+    current: RwSignal<Option<usize>>,
+    frames: RwSignal<Vec<(usize, Vec<f32>)>>,
+    frame: RwSignal<Option<usize>>,
+) -> impl IntoView {
     Effect::new(move |_| {
         if let Some(r) = current.get() {
             let el = crate::platform::window().document().and_then(|d| d.query_selector(&format!("tr.gallery-row[data-target=\"{r}\"]")).ok().flatten());
@@ -93,7 +115,7 @@ pub fn Gallery(rows: RwSignal<Vec<SampleOutcome>>, names: Signal<[&'static str; 
             <tbody>
                 {move || {
                     let n = names.get();
-                    rows.get().into_iter().map(|o| view! { <Row outcome=o names=n current=current/> }).collect_view()
+                    rows.get().into_iter().enumerate().map(|(i, o)| view! { <Row outcome=o index=i names=n current=current frames=frames frame=frame/> }).collect_view()
                 }}
             </tbody>
         </table>

@@ -2,6 +2,7 @@
 
 pub mod analysis;
 pub mod controls;
+pub mod draw;
 pub mod export;
 pub mod gallery;
 pub mod model_card;

@@ -249,6 +249,32 @@ pub fn cmd_report(a: &Args) -> Result<(), String> {
             );
         }
 
+        // Robust vs standard: each adversarially trained model beside its standard twin.
+        let _ = writeln!(md, "\n### Robust vs standard\n");
+        let _ = writeln!(md, "| robust model | standard twin | identification robust / standard | margin robust / standard | robust accuracy robust / standard | pattern agreement (identification between the two) |");
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|");
+        for (i, r) in runs.iter().enumerate().filter(|(_, r)| r.entry.config.adversarial.is_some()) {
+            let twin = runs.iter().position(|t| {
+                t.entry.config.adversarial.is_none() && t.spec == r.spec && t.entry.config.seed == r.entry.config.seed && t.entry.config.augmentation == "none"
+            });
+            if let Some(j) = twin {
+                let acc = |e: &ModelEntry| e.robust_accuracy.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "not measured".into());
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} / {} | {:+.3} / {:+.3} | {} / {} | {} |",
+                    r.entry.name,
+                    runs[j].entry.name,
+                    pct(results[i].model.vs_dataset.identification),
+                    pct(results[j].model.vs_dataset.identification),
+                    results[i].model.vs_dataset.margin,
+                    results[j].model.vs_dataset.margin,
+                    acc(&r.entry),
+                    acc(&runs[j].entry),
+                    pct(Comparison::new(&results[i].patterns, &results[j].patterns).identification)
+                );
+            }
+        }
+
         // Figures: patterns of every model, with the templates on top.
         let mut tiles: Vec<Vec<u8>> = templates.class_mean.iter().map(|t| gray_rgba(t)).collect();
         tiles.extend(templates.get(s.template).iter().map(|t| pattern_tile(t)));

@@ -41,3 +41,15 @@ pub async fn accuracy(
     let correct = pred.iter().zip(labels).filter(|(p, l)| **p == **l as usize).count();
     Ok(correct as f64 / labels.len().max(1) as f64)
 }
+
+/// The network's class probabilities for one image (784 values in [0, 1]).
+pub async fn probabilities(spec: &ArchSpec, weights: &Weights, device: &Device, image: &[f32]) -> Result<Vec<f32>, AttackError> {
+    if image.len() != PIXELS {
+        return Err(AttackError::BadInput { index: 0, len: image.len() });
+    }
+    let model = Classifier::from_weights(spec, weights, device)?;
+    let logits = model.forward(Tensor::from_data(TensorData::new(image.to_vec(), [1, PIXELS]), device));
+    let p = burn::tensor::activation::softmax(logits, 1);
+    let data = p.into_data_async().await.map_err(|e| AttackError::Backend(format!("{e:?}")))?;
+    data.try_to_vec::<f32>().map_err(|e| AttackError::Backend(format!("{e:?}")))
+}

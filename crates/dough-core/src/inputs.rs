@@ -19,6 +19,8 @@ pub enum ControlledInput {
     Noise { seed: u64 },
     /// Image `index` (0-based, in pack order) of class `class` from the sample pack.
     Sample { class: u8, index: usize },
+    /// The user's own drawing or upload (28x28 after `preprocess`), held by the page.
+    Custom { pixels: Vec<f32> },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -27,6 +29,8 @@ pub enum InputError {
     NoPack,
     #[error("class {0} does not exist (classes are 0-9)")]
     BadClass(u8),
+    #[error("your own image must have 784 pixels (28x28), it has {0}")]
+    BadCustom(usize),
     #[error("the sample pack has {available} images of class {class}; image {index} does not exist")]
     BadIndex { class: u8, index: usize, available: usize },
 }
@@ -40,6 +44,7 @@ impl ControlledInput {
             ControlledInput::White => "white".into(),
             ControlledInput::Noise { .. } => "noise".into(),
             ControlledInput::Sample { class, index } => format!("sample-{class}-{index}"),
+            ControlledInput::Custom { .. } => "custom".into(),
         }
     }
 
@@ -51,6 +56,7 @@ impl ControlledInput {
             ControlledInput::White => "white".into(),
             ControlledInput::Noise { seed } => format!("uniform noise (seed {seed})"),
             ControlledInput::Sample { class, index } => format!("test image #{index} of class {class}"),
+            ControlledInput::Custom { .. } => "your own image".into(),
         }
     }
 
@@ -77,6 +83,12 @@ impl ControlledInput {
                 })?;
                 pack.image_f32(i)
             }
+            ControlledInput::Custom { pixels } => {
+                if pixels.len() != PIXELS {
+                    return Err(InputError::BadCustom(pixels.len()));
+                }
+                pixels.iter().map(|p| p.clamp(0.0, 1.0)).collect()
+            }
         })
     }
 }
@@ -96,6 +108,9 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a.len(), PIXELS);
+        let mine = ControlledInput::Custom { pixels: vec![2.0; PIXELS] }.pixels(None).unwrap();
+        assert!(mine.iter().all(|&p| p == 1.0), "clamped to [0, 1]");
+        assert_eq!(ControlledInput::Custom { pixels: vec![0.0; 5] }.pixels(None), Err(InputError::BadCustom(5)));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod inputs;
 pub mod manifest;
 pub mod model;
 pub mod pack;
+pub mod preprocess;
 pub mod pgd;
 pub mod rng;
 pub mod settings;

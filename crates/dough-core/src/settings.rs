@@ -25,11 +25,13 @@ pub enum InputChoice {
     White,
     Noise,
     Sample,
+    /// The user's drawing or upload (not expressible in a URL; the page holds the pixels).
+    Custom,
 }
 
 impl InputChoice {
-    pub const ALL: [InputChoice; 5] =
-        [InputChoice::Black, InputChoice::Gray, InputChoice::White, InputChoice::Noise, InputChoice::Sample];
+    pub const ALL: [InputChoice; 6] =
+        [InputChoice::Black, InputChoice::Gray, InputChoice::White, InputChoice::Noise, InputChoice::Sample, InputChoice::Custom];
 
     pub fn slug(self) -> &'static str {
         match self {
@@ -38,6 +40,7 @@ impl InputChoice {
             InputChoice::White => "white",
             InputChoice::Noise => "noise",
             InputChoice::Sample => "sample",
+            InputChoice::Custom => "custom",
         }
     }
 
@@ -48,6 +51,7 @@ impl InputChoice {
             InputChoice::White => "White",
             InputChoice::Noise => "Uniform noise (seeded)",
             InputChoice::Sample => "Real test image",
+            InputChoice::Custom => "My drawing or upload",
         }
     }
 
@@ -76,6 +80,8 @@ pub struct Settings {
     pub template: TemplateKind,
     /// Run the study (analysis) after every gallery.
     pub analysis: bool,
+    /// Attack toward this class only; `None`: every class.
+    pub target: Option<u8>,
 }
 
 impl Default for Settings {
@@ -92,6 +98,7 @@ impl Default for Settings {
             abstraction: Abstraction::default(),
             template: TemplateKind::Contrast,
             analysis: false,
+            target: None,
         }
     }
 }
@@ -104,6 +111,8 @@ impl Settings {
             InputChoice::White => ControlledInput::White,
             InputChoice::Noise => ControlledInput::Noise { seed: self.seed },
             InputChoice::Sample => ControlledInput::Sample { class: self.sample_class, index: self.sample_index },
+            // The page supplies the pixels (see `ControlledInput::Custom`).
+            InputChoice::Custom => ControlledInput::Custom { pixels: Vec::new() },
         }
     }
 
@@ -121,7 +130,7 @@ impl Settings {
                 "dataset" if !v.is_empty() => s.dataset = Some(v.to_string()),
                 "input" => match InputChoice::parse(v) {
                     Some(c) => s.input = c,
-                    None => notices.push(format!("input=\"{v}\" is unknown; using black (black, gray, white, noise, sample)")),
+                    None => notices.push(format!("input=\"{v}\" is unknown; using black (black, gray, white, noise, sample, custom)")),
                 },
                 "class" => s.sample_class = clamp_int(key, v, 0, 9, 0, &mut notices) as u8,
                 "index" => s.sample_index = clamp_int(key, v, 0, 999, 0, &mut notices) as usize,
@@ -160,6 +169,10 @@ impl Settings {
                 "template" => match TemplateKind::parse(v) {
                     Some(t) => s.template = t,
                     None => notices.push(format!("template=\"{v}\" is unknown; using contrast (class-mean, contrast, t-stat)")),
+                },
+                "target" => match v {
+                    "all" | "" => s.target = None,
+                    _ => s.target = Some(clamp_int(key, v, 0, 9, 0, &mut notices) as u8),
                 },
                 "analysis" => match v {
                     "1" | "yes" | "true" => s.analysis = true,
@@ -236,6 +249,9 @@ impl Settings {
         if self.analysis {
             put("analysis", "1".into());
         }
+        if let Some(t) = self.target {
+            put("target", t.to_string());
+        }
         q
     }
 }
@@ -298,13 +314,14 @@ mod tests {
             ("sigma", "1.5"),
             ("template", "t-stat"),
             ("analysis", "1"),
+            ("target", "4"),
         ]));
         assert!(n.is_empty(), "{n:?}");
         assert_eq!(s.controlled_input(), ControlledInput::Sample { class: 7, index: 3 });
         assert_eq!((s.seed, s.attack.max_steps, s.attack.norm, s.attack.early_stop), (42, 10, StepNorm::Linf, false));
         assert_eq!((s.dataset.as_deref(), s.model.as_deref()), (Some("fashion-mnist"), Some("fashion-mnist-lenet")));
         assert_eq!(s.abstraction, Abstraction { method: Method::TopMask { percent: 25.0 }, sigma: 1.5 });
-        assert_eq!((s.template, s.analysis), (TemplateKind::TStat, true));
+        assert_eq!((s.template, s.analysis, s.target), (TemplateKind::TStat, true, Some(4)));
         let (back, _) = Settings::from_query(&s.to_query());
         assert_eq!(back, s);
         assert!(Settings::default().to_query().is_empty());
