@@ -299,6 +299,35 @@ describe('bad input', () => {
     await page.close();
   });
 
+  test('URL round trip: settings changed on the page live in the URL, and reloading it gives the same gallery', async () => {
+    const { page, errors } = await open(ctx);
+    assert.equal(await settled(page), 'done');
+    await page.selectOption('#input-select', 'noise');
+    await settled(page);
+    await page.fill('#seed-input', '7');
+    await page.dispatchEvent('#seed-input', 'change');
+    await page.waitForFunction(() => window.__dough?.seed === 7, null, { timeout: LONG });
+    await page.selectOption('#norm-select', 'linf');
+    await page.waitForFunction(() => /norm=linf/.test(location.search), null, { timeout: LONG });
+    await page.fill('#step-input', '0.01');
+    await page.dispatchEvent('#step-input', 'change');
+    await page.waitForFunction(() => /step=0.01/.test(location.search), null, { timeout: LONG });
+    assert.equal(await settled(page), 'done');
+    await page.selectOption('#abs-select', 'top');
+    const url = page.url();
+    assert.match(url, /input=noise/); assert.match(url, /seed=7/); assert.match(url, /abs=top/); assert.match(url, /model=mnist-mlp/);
+    const before = await page.evaluate(() => window.__dough.rows.map((r) => [r.steps, r.predicted, r.confidence]));
+    await page.goto(url);
+    assert.equal(await settled(page), 'done');
+    assert.equal(page.url(), url, 'the page keeps the URL it was opened with');
+    const after = await page.evaluate(() => window.__dough.rows.map((r) => [r.steps, r.predicted, r.confidence]));
+    assert.deepEqual(after, before);
+    assert.equal(await page.inputValue('#norm-select'), 'linf');
+    assert.equal(await page.inputValue('#abs-select'), 'top');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   test('a corrupt model file gives a clear message, not a dead page', async () => {
     const page = await ctx.newPage();
     await page.route('**/models/*.safetensors', (route) => route.fulfill({ status: 200, body: 'this is not a model' }));
