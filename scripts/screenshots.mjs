@@ -1,8 +1,13 @@
+// Screenshots of the built site (dist/) at phone, desktop and projector sizes, for reviewing the
+// layout: node scripts/screenshots.mjs [all|phone|draw|proj|proj2|desk]  (OUT=dir, default /tmp).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { serve } from './serve.mjs';
+import { serve } from '../tests/serve.mjs';
 const server = await serve('dist', 0);
 const base = `http://127.0.0.1:${server.address().port}/`;
-const ctx = await chromium.launchPersistentContext('/tmp/shots/p' + Date.now(), { executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
+const ctx = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'dough-shots-')), { executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
 async function shot(name, w, h, query, act, full = true) {
   const page = await ctx.newPage();
   await page.setViewportSize({ width: w, height: h });
@@ -10,7 +15,7 @@ async function shot(name, w, h, query, act, full = true) {
   await page.waitForSelector('#app[data-status="done"]', { timeout: 120000 });
   if (act) await act(page);
   await page.waitForTimeout(400);
-  await page.screenshot({ path: `/tmp/shots/${name}.png`, fullPage: full });
+  await page.screenshot({ path: `${process.env.OUT || '/tmp'}/${name}.png`, fullPage: full });
   await page.close();
 }
 const draw = async (page) => {
