@@ -1,5 +1,5 @@
 // Screenshots of the built site (dist/) at phone, desktop and projector sizes, for reviewing the
-// layout: node scripts/screenshots.mjs [all|phone|draw|proj|proj2|desk]  (OUT=dir, default /tmp).
+// layout: node scripts/screenshots.mjs [all|phone|draw|proj|proj2|phonepres|desk]  (OUT=dir, default /tmp).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,5 +41,6 @@ if (which === 'all' || which === 'phone') await shot('phone-gallery', 390, 844, 
 if (which === 'all' || which === 'draw') await shot('phone-draw', 390, 844, '', draw);
 if (which === 'all' || which === 'proj') await shot('projector-presentation', 1920, 1080, '?analysis=1', present, false);
 if (which === 'all' || which === 'proj2') await shot('projector-presentation-full', 1920, 1080, '?analysis=1', present, true);
+if (which === 'all' || which === 'phonepres') await shot('phone-presentation', 390, 844, '', async (page) => { await page.keyboard.press('p'); }, false);
 if (which === 'all' || which === 'desk') await shot('desktop-draw', 1280, 900, '', draw, false);
 await ctx.close(); server.close();
