@@ -292,6 +292,8 @@ describe('bad input', () => {
     console.log(`  upload of a drawn ring: ${await page.textContent('#draw-prediction')}`);
     await page.setInputFiles('#upload-input', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
     assert.match(await page.textContent('#draw-message'), /not an image/);
+    await page.setInputFiles('#upload-input', { name: 'huge.png', mimeType: 'image/png', buffer: Buffer.alloc(21_000_000) });
+    assert.match(await page.textContent('#draw-message'), /21\.0 MB; the largest image this page takes is 20 MB/);
     await page.setInputFiles('#upload-input', { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('not really a png') });
     await page.waitForFunction(() => /not an image this page can read/.test(document.querySelector('#draw-message').textContent), null, { timeout: 20000 });
     assert.match(await page.textContent('#draw-prediction'), /The network sees/, 'the previous input is kept');
