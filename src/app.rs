@@ -197,8 +197,19 @@ impl Page {
             match result {
                 Ok(JobEnd::Done(rows, frames)) => {
                     publish_result(&self, &settings, &rows);
+                    // Render the rows in two slices, each its own task, so that drawing the
+                    // gallery never holds the page for long.
+                    platform::yield_now().await;
+                    if cancel.get() {
+                        return;
+                    }
                     self.frame.set(None);
                     self.frames.set(frames.frames);
+                    self.rows.set(rows[..rows.len().div_ceil(2)].to_vec());
+                    platform::yield_now().await;
+                    if cancel.get() {
+                        return;
+                    }
                     self.rows.set(rows);
                     self.status.set(Status::Done);
                     if settings.analysis {

@@ -47,12 +47,13 @@ before(async () => {
 });
 after(() => server?.close());
 
-export async function launch(webgpu) {
+export async function launch(webgpu, options = {}) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'dough-chromium-'));
   return chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: [...FLAGS, ...(webgpu ? ['--enable-unsafe-webgpu'] : [])],
+    ...options,
   });
 }
 
@@ -331,12 +332,17 @@ describe('bad input', () => {
   });
 
   test('a corrupt model file gives a clear message, not a dead page', async () => {
-    const page = await ctx.newPage();
-    await page.route('**/models/*.safetensors', (route) => route.fulfill({ status: 200, body: 'this is not a model' }));
-    await page.goto(`${origin}/`);
-    assert.equal(await settled(page), 'error');
-    assert.match(await page.textContent('#error'), /SHA-256/);
-    await page.close();
+    // Its own context without the service worker, whose fetches the route below would not see.
+    const own = await launch(false, { serviceWorkers: 'block' });
+    try {
+      const page = await own.newPage();
+      await page.route('**/models/*.safetensors', (route) => route.fulfill({ status: 200, body: 'this is not a model' }));
+      await page.goto(`${origin}/`);
+      assert.equal(await settled(page), 'error');
+      assert.match(await page.textContent('#error'), /SHA-256/);
+    } finally {
+      await own.close();
+    }
   });
 
   test('out-of-range URL values are clamped with a visible notice and the gallery still finishes', async () => {

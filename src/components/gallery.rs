@@ -113,10 +113,12 @@ pub fn Gallery(
                 </tr>
             </thead>
             <tbody>
-                {move || {
-                    let n = names.get();
-                    rows.get().into_iter().enumerate().map(|(i, o)| view! { <Row outcome=o index=i names=n current=current frames=frames frame=frame/> }).collect_view()
-                }}
+                // Keyed by content, so that a row already on the page is not drawn again.
+                <For
+                    each=move || rows.get().into_iter().enumerate()
+                    key=move |(i, o)| (*i, o.target, o.steps, o.confidence.to_bits(), o.l2.to_bits(), names.get()[0])
+                    children=move |(i, o)| view! { <Row outcome=o index=i names=names.get_untracked() current=current frames=frames frame=frame/> }
+                />
             </tbody>
         </table>
         </div>
