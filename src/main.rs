@@ -9,7 +9,22 @@ mod job;
 mod platform;
 mod state;
 
+// Static constructors (cubecl registers its WGSL ops through `inventory`). When nothing calls
+// `__wasm_call_ctors` explicitly, wasm-ld treats the module as a "command" and runs every
+// constructor again at the top of *every* exported function: each JS -> wasm call (each DOM
+// callback, each externref handed over) re-ran them, which made rendering a gallery take
+// ~200 ms. One explicit call here, first thing, makes wasm-ld drop those wrappers.
+#[cfg(target_arch = "wasm32")]
+unsafe extern "C" {
+    fn __wasm_call_ctors();
+}
+
 fn main() {
+    #[cfg(target_arch = "wasm32")]
+    // SAFETY: called once, before any other Rust code of this module runs.
+    unsafe {
+        __wasm_call_ctors();
+    }
     console_error_panic_hook::set_once();
     let bench = platform::query_pairs().into_iter().find(|(k, _)| k == "bench").map(|(_, v)| v);
     match bench {

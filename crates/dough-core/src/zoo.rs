@@ -99,7 +99,16 @@ pub fn plan() -> Vec<ZooModel> {
         for seed in [2, 3] {
             out.push(model(format!("{ds}-mlp-s{seed}"), ArchKind::Mlp, mlp(seed)));
         }
-        out.push(model(format!("{ds}-mlp-shift"), ArchKind::Mlp, ModelConfig { augmentation: "shift2".into(), ..mlp(1) }));
+        out.push(ZooModel {
+            // Measured, then noted: shifted copies of Fashion-MNIST's centred objects cost a fully
+            // connected network (no translation invariance) more accuracy than they teach it.
+            note: (dataset == DatasetId::FashionMnist).then(|| {
+                "recipe variant: trained on images shifted by up to 2 pixels; a fully connected network has no translation \
+                 invariance, and on Fashion-MNIST's centred objects this recipe costs accuracy, below the 88% floor"
+                    .to_string()
+            }),
+            ..model(format!("{ds}-mlp-shift"), ArchKind::Mlp, ModelConfig { augmentation: "shift2".into(), ..mlp(1) })
+        });
         out.push(model(format!("{ds}-mlp-wide"), ArchKind::Mlp, ModelConfig { hidden: vec![512, 512, 512], ..base(12, 1) }));
         out.push(ZooModel {
             note: Some(format!("adversarially trained ({}); clean accuracy is traded for robustness", Pgd::new(eps, 7).describe())),
@@ -109,13 +118,26 @@ pub fn plan() -> Vec<ZooModel> {
 
         out.push(model(format!("{ds}-lenet"), ArchKind::Cnn, lenet(1, lenet_epochs)));
         for seed in [2, 3] {
-            out.push(model(format!("{ds}-lenet-s{seed}"), ArchKind::Cnn, lenet(seed, lenet_epochs)));
+            out.push(ZooModel {
+                // Measured, then noted: kept rather than replaced by a luckier seed, so that the
+                // comparison across seeds is not selected on accuracy.
+                note: (dataset == DatasetId::FashionMnist && seed == 3).then(|| {
+                    "seed variant of fashion-mnist-lenet (same recipe, seed 3); it ends just below the 91% floor and is kept \
+                     rather than replaced by a luckier seed, so that the comparison across seeds is not selected on accuracy"
+                        .to_string()
+                }),
+                ..model(format!("{ds}-lenet-s{seed}"), ArchKind::Cnn, lenet(seed, lenet_epochs))
+            });
         }
-        out.push(model(
-            format!("{ds}-lenet-shift"),
-            ArchKind::Cnn,
-            ModelConfig { augmentation: "shift2".into(), ..lenet(1, lenet_epochs) },
-        ));
+        out.push(ZooModel {
+            // Measured, then noted (as for mlp-shift).
+            note: (dataset == DatasetId::FashionMnist).then(|| {
+                "recipe variant: trained on images shifted by up to 2 pixels; the test images are centred, and on Fashion-MNIST \
+                 this recipe ends below the 91% floor in the same 8 epochs"
+                    .to_string()
+            }),
+            ..model(format!("{ds}-lenet-shift"), ArchKind::Cnn, ModelConfig { augmentation: "shift2".into(), ..lenet(1, lenet_epochs) })
+        });
         out.push(model(
             format!("{ds}-cnn"),
             ArchKind::Cnn,
