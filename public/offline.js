@@ -21,6 +21,12 @@
     performance.getEntriesByType('resource').forEach(function (e) {
       if (e.name.indexOf(location.origin) === 0) urls.push(e.name);
     });
+    // The compute worker fetched its own files (not in this page's resource timing).
+    var meta = document.querySelector('meta[name=dough-worker-version]');
+    var v = encodeURIComponent(meta ? meta.content : '');
+    ['worker.js', 'dough-worker.js', 'dough-worker_bg.wasm'].forEach(function (f) {
+      urls.push(new URL(f + '?v=' + v, location.href).href);
+    });
     return urls;
   }
   navigator.serviceWorker.register('sw.js').then(function () {

@@ -1,11 +1,16 @@
 // Dough's service worker: the site keeps working offline after a visit.
 // Network first (a lecturer always gets the newest build when online), the cache as fallback.
 // The page tells the worker which files it has already loaded (they were fetched before the
-// worker took control), and "Save for offline" asks it to fetch the whole zoo.
-const CACHE = 'dough-v1';
+// worker took control), and "Save for offline" asks it to fetch the whole zoo. The compute
+// worker's files carry the build's version in their query (worker.js?v=...), so each build's
+// worker is its own cache entry.
+const CACHE = 'dough-v2';
 
 self.addEventListener('install', () => self.skipWaiting());
-self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+self.addEventListener('activate', (event) => event.waitUntil((async () => {
+  for (const key of await caches.keys()) if (key !== CACHE && key.startsWith('dough-')) await caches.delete(key);
+  await self.clients.claim();
+})()));
 
 self.addEventListener('fetch', (event) => {
   const req = event.request;

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/tools.sh browser
 echo "== native tests (core, CLI)"
-cargo test --workspace --exclude dough
+cargo test --workspace --exclude dough --exclude dough-worker
 echo "== release site"
 scripts/build-site.sh
 echo "== browser tests (headless Chromium: WebGPU via SwiftShader, and the CPU fallback)"

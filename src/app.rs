@@ -1,291 +1,521 @@
-//! The app: wires settings -> attack job -> results -> views. All computing is in `dough_core`.
-
-use std::cell::Cell;
-use std::rc::Rc;
+//! The app: wires settings -> worker requests -> results -> views. The page computes nothing
+//! itself: Burn lives in the compute worker (`crates/dough-worker`), reached through
+//! [`Compute`]. The page's state is a few stores named after what they hold.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use dough_core::Device;
 use dough_core::attack::SampleOutcome;
+use dough_core::backend::{BackendPref, Choice, Measurement, Reason};
 use dough_core::manifest::{DatasetId, ModelEntry};
 use dough_core::pack::SamplePack;
+use dough_core::protocol::{AdapterReport, BackendKind, Fault, JobProgress};
 use dough_core::settings::{InputChoice, Settings};
 use dough_core::study::pipeline::{self, Evolved};
 use dough_core::study::templates::Templates;
 
 use crate::assets::{self, LoadedModel};
-use crate::backend::{self, BackendKind};
-use crate::components::controls::Controls;
+use crate::backend::{self, BackendState};
 use crate::components::analysis::{AnalysisView, StudyStatus};
+use crate::components::controls::Controls;
 use crate::components::draw::{DrawPanel, Scrubber};
 use crate::components::export::ExportBar;
 use crate::components::gallery::Gallery;
-use crate::components::shortcuts::{self, Command, ShortcutHelp, fullscreen};
 use crate::components::model_card::{ModelCard, ModelPicker, SaveOffline};
+use crate::components::shortcuts::{self, Command, ShortcutHelp, fullscreen};
 use crate::components::status::{BackendLine, Messages, Progress};
-use crate::job::{JobEnd, JobProgress, run_gallery, run_study};
+use crate::compute::{AttackEnd, ClientError, Compute, Crash};
+use crate::job::{gallery_batch, study_batch};
 use crate::platform;
 use crate::state::Status;
 
-/// Everything the page holds; signals for what views show, local stores for runtime resources.
+/// The gallery run: its settings (and so the URL), status, rows, progress and messages.
 #[derive(Clone, Copy)]
-struct Page {
+struct RunStore {
     settings: RwSignal<Settings>,
     status: RwSignal<Status>,
     error: RwSignal<Option<String>>,
     notices: RwSignal<Vec<String>>,
-    backend: RwSignal<Option<BackendKind>>,
-    entries: RwSignal<Vec<ModelEntry>>,
-    entry: RwSignal<Option<ModelEntry>>,
     rows: RwSignal<Vec<SampleOutcome>>,
     progress: RwSignal<JobProgress>,
-    device: StoredValue<Option<Device>, LocalStorage>,
-    model: StoredValue<Option<LoadedModel>, LocalStorage>,
-    pack: StoredValue<Option<SamplePack>, LocalStorage>,
-    cancel: StoredValue<Rc<Cell<bool>>, LocalStorage>,
-    study: RwSignal<Option<(Evolved, Evolved)>>,
-    study_status: RwSignal<StudyStatus>,
-    study_progress: RwSignal<JobProgress>,
-    study_cancel: StoredValue<Rc<Cell<bool>>, LocalStorage>,
-    templates: RwSignal<Option<Templates>>,
-    custom: RwSignal<Option<Vec<f32>>>,
-    prediction: RwSignal<Option<Vec<f32>>>,
+    /// Frames of the step playback, and the one shown.
     frames: RwSignal<Vec<(usize, Vec<f32>)>>,
     frame: RwSignal<Option<usize>>,
+    /// The run in flight: its worker and request id.
+    in_flight: StoredValue<Option<(Compute, u32)>, LocalStorage>,
+    /// Bumped by every new run and by Cancel: a task whose token is stale drops its result.
+    token: StoredValue<u64>,
+    pack: StoredValue<Option<SamplePack>, LocalStorage>,
+}
+
+/// The models: the manifest, the selected entry and its verified file.
+#[derive(Clone, Copy)]
+struct ModelStore {
+    entries: RwSignal<Vec<ModelEntry>>,
+    entry: RwSignal<Option<ModelEntry>>,
+    loaded: StoredValue<Option<LoadedModel>, LocalStorage>,
+}
+
+/// The study: its attacks' outcomes (model, untrained twin), status, progress and templates.
+#[derive(Clone, Copy)]
+struct StudyStore {
+    evolved: RwSignal<Option<(Evolved, Evolved)>>,
+    status: RwSignal<StudyStatus>,
+    progress: RwSignal<JobProgress>,
+    in_flight: StoredValue<Option<(Compute, u32)>, LocalStorage>,
+    token: StoredValue<u64>,
+    templates: RwSignal<Option<Templates>>,
+}
+
+/// The user's own input and the network's live guess on it.
+#[derive(Clone, Copy)]
+struct DrawingStore {
+    custom: RwSignal<Option<Vec<f32>>>,
+    prediction: RwSignal<Option<Vec<f32>>>,
+}
+
+/// The compute backend: which runs and why, and the worker that runs it.
+#[derive(Clone, Copy)]
+struct EngineStore {
+    backend: RwSignal<Option<BackendState>>,
+    compute: StoredValue<Option<Compute>, LocalStorage>,
+}
+
+#[derive(Clone, Copy)]
+struct Page {
+    run: RunStore,
+    models: ModelStore,
+    study: StudyStore,
+    drawing: DrawingStore,
+    engine: EngineStore,
+}
+
+fn bump(token: StoredValue<u64>) -> u64 {
+    token.update_value(|t| *t += 1);
+    token.get_value()
 }
 
 impl Page {
     fn new(settings: Settings, notices: Vec<String>) -> Self {
         Self {
-            settings: RwSignal::new(settings),
-            status: RwSignal::new(Status::Loading),
-            error: RwSignal::new(None),
-            notices: RwSignal::new(notices),
-            backend: RwSignal::new(None),
-            entries: RwSignal::new(Vec::new()),
-            entry: RwSignal::new(None),
-            rows: RwSignal::new(Vec::new()),
-            progress: RwSignal::new(JobProgress::default()),
-            device: StoredValue::new_local(None),
-            model: StoredValue::new_local(None),
-            pack: StoredValue::new_local(None),
-            cancel: StoredValue::new_local(Rc::new(Cell::new(false))),
-            study: RwSignal::new(None),
-            study_status: RwSignal::new(StudyStatus::Idle),
-            study_progress: RwSignal::new(JobProgress::default()),
-            study_cancel: StoredValue::new_local(Rc::new(Cell::new(false))),
-            templates: RwSignal::new(None),
-            custom: RwSignal::new(None),
-            prediction: RwSignal::new(None),
-            frames: RwSignal::new(Vec::new()),
-            frame: RwSignal::new(None),
+            run: RunStore {
+                settings: RwSignal::new(settings),
+                status: RwSignal::new(Status::Loading),
+                error: RwSignal::new(None),
+                notices: RwSignal::new(notices),
+                rows: RwSignal::new(Vec::new()),
+                progress: RwSignal::new(JobProgress::default()),
+                frames: RwSignal::new(Vec::new()),
+                frame: RwSignal::new(None),
+                in_flight: StoredValue::new_local(None),
+                token: StoredValue::new(0),
+                pack: StoredValue::new_local(None),
+            },
+            models: ModelStore { entries: RwSignal::new(Vec::new()), entry: RwSignal::new(None), loaded: StoredValue::new_local(None) },
+            study: StudyStore {
+                evolved: RwSignal::new(None),
+                status: RwSignal::new(StudyStatus::Idle),
+                progress: RwSignal::new(JobProgress::default()),
+                in_flight: StoredValue::new_local(None),
+                token: StoredValue::new(0),
+                templates: RwSignal::new(None),
+            },
+            drawing: DrawingStore { custom: RwSignal::new(None), prediction: RwSignal::new(None) },
+            engine: EngineStore { backend: RwSignal::new(None), compute: StoredValue::new_local(None) },
         }
     }
 
     fn fail(&self, msg: String) {
         web_sys::console::warn_1(&msg.clone().into());
-        self.error.set(Some(msg));
-        self.status.set(Status::Error);
+        self.run.error.set(Some(msg));
+        self.run.status.set(Status::Error);
     }
 
-    /// Chooses the backend and loads the model, then runs the first gallery.
+    fn notice(&self, msg: String) {
+        self.run.notices.update(|v| v.push(msg));
+    }
+
+    /// Chooses the backend, starts the worker while the model downloads, then runs the first
+    /// gallery. The page's interface is already drawn: nothing here blocks it.
     async fn start(self) {
-        let s = self.settings.get_untracked();
-        let b = backend::choose(s.force_cpu).await;
-        self.backend.set(Some(b.kind.clone()));
-        self.device.set_value(Some(b.device));
-        let entries = match assets::load_manifest().await {
+        let s = self.run.settings.get_untracked();
+        let adapter = if s.backend == BackendPref::Cpu { None } else { backend::adapter_report().await };
+        let cached = adapter.as_ref().filter(|_| !s.force_calibration).and_then(backend::cached);
+        let plan = dough_core::backend::plan(s.backend, adapter.as_ref(), cached, s.force_calibration);
+        let choice = Choice { kind: plan.start, reason: plan.reason, adapter: adapter.clone(), measurement: cached, measuring: plan.calibrate, note: None };
+        let (worker, entries) = futures::join!(self.start_worker(choice, s.fault, None), assets::load_manifest());
+        if let Err(e) = worker {
+            return self.fail(format!("The compute worker could not start: {e}"));
+        }
+        let entries = match entries {
             Ok(e) => e,
             Err(e) => return self.fail(format!("The model list could not be loaded: {e}")),
         };
         let (entry, notices) = assets::pick(&entries, s.model.as_deref(), s.dataset.as_deref());
         let entry = entry.clone();
-        self.notices.update(|v| v.extend(notices));
-        self.entries.set(entries);
-        match assets::load_model(&entry).await {
-            Ok(m) => self.use_model(m),
+        self.run.notices.update(|v| v.extend(notices));
+        self.models.entries.set(entries);
+        let model = match assets::load_model(&entry).await {
+            Ok(m) => m,
             Err(e) => return self.fail(format!("The model could not be loaded: {e}")),
+        };
+        if let Err(e) = self.use_model(model).await {
+            return self.fail(format!("The model could not be loaded: {e}"));
         }
-        self.run(self.settings.get_untracked());
+        self.run(self.run.settings.get_untracked());
+        if plan.calibrate
+            && let Some(a) = adapter
+        {
+            spawn_local(self.calibrate(a, !s.force_calibration));
+        }
     }
 
-    /// Makes `m` the current model and records it in the settings (and so in the URL).
-    fn use_model(self, m: LoadedModel) {
-        if self.pack.with_value(|p| p.as_ref().is_some_and(|p| p.dataset != m.entry.dataset.slug())) {
-            self.pack.set_value(None);
+    /// Starts a worker on `choice.kind` and makes it the page's. The worker may fall back to the
+    /// CPU (no adapter, or WebGPU would not start): the state then says so.
+    async fn start_worker(self, mut choice: Choice, fault: Option<Fault>, recovered: Option<&'static str>) -> Result<Compute, String> {
+        let c = Compute::spawn().await.map_err(|e| e.to_string())?;
+        let started = c.init(choice.kind, fault).await.map_err(|e| e.to_string())?;
+        if started.backend != choice.kind {
+            choice.reason = if started.adapter.is_none() { Reason::NoAdapter } else { Reason::WebgpuFailed };
+            choice.note = started.note.clone();
+            choice.measuring = false;
         }
-        self.settings.update(|s| {
+        choice.kind = started.backend;
+        choice.adapter = started.adapter.or(choice.adapter);
+        self.engine.backend.set(Some(BackendState { choice, recovered }));
+        let page = self;
+        c.on_crash(move |crash| spawn_local(page.recover(crash)));
+        if let Some(old) = self.engine.compute.get_value() {
+            old.terminate();
+        }
+        self.engine.compute.set_value(Some(c.clone()));
+        Ok(c)
+    }
+
+    /// The worker died (a lost GPU device, a panic): say so, start a fresh worker on the CPU,
+    /// give it the model, and finish what was running with the same settings.
+    async fn recover(self, crash: Crash) {
+        let Some(before) = self.engine.backend.get_untracked() else { return };
+        let gallery_running = self.run.status.get_untracked() == Status::Running;
+        let study_running = self.study.status.get_untracked() == StudyStatus::Running;
+        self.notice(format!(
+            "{}: Dough switched to the CPU{}.",
+            crash.describe(),
+            if gallery_running || study_running { " and finishes the run there" } else { "" }
+        ));
+        let reason = if before.choice.kind == BackendKind::Webgpu { Reason::GpuLost } else { before.choice.reason };
+        let choice = Choice { kind: BackendKind::Cpu, reason, note: Some(crash.describe()), measuring: false, ..before.choice };
+        if let Err(e) = self.start_worker(choice, None, Some(crash.slug())).await {
+            return self.fail(format!("The compute worker could not be restarted: {e}"));
+        }
+        if let Some(m) = self.models.loaded.get_value()
+            && let Err(e) = self.send_model(&m).await
+        {
+            return self.fail(format!("The model could not be loaded: {e}"));
+        }
+        if gallery_running {
+            self.run(self.run.settings.get_untracked());
+        } else if study_running {
+            self.run_study();
+        }
+    }
+
+    /// Times the real workload on both backends (WebGPU in a second worker, so the page keeps
+    /// working on the CPU meanwhile) and moves to the faster one. `remember`: cache the result.
+    async fn calibrate(self, adapter: AdapterReport, remember: bool) {
+        // After the first gallery: it must not wait for WebGPU.
+        while matches!(self.run.status.get_untracked(), Status::Loading | Status::Running) {
+            platform::sleep_ms(100).await;
+        }
+        let t0 = platform::now_ms();
+        let gpu = async {
+            let c = Compute::spawn().await?;
+            let started = c.init(BackendKind::Webgpu, None).await?;
+            if started.backend != BackendKind::Webgpu {
+                c.terminate();
+                return Err(ClientError::Failed(started.note.unwrap_or_else(|| "WebGPU did not start".into())));
+            }
+            let m = self.models.loaded.get_value().ok_or_else(|| ClientError::Failed("no model".into()))?;
+            c.load_model(&m.entry, &m.bytes).await?;
+            let ms = c.calibrate().await?;
+            Ok::<_, ClientError>((c, ms, started.init_ms))
+        };
+        let result = gpu.await;
+        let cpu_ms = match self.engine.compute.get_value() {
+            Some(c) => c.calibrate().await,
+            None => Err(ClientError::Failed("no worker".into())),
+        };
+        let total_ms = platform::now_ms() - t0;
+        let Some(state) = self.engine.backend.get_untracked() else { return };
+        match (result, cpu_ms) {
+            (Ok((gpu, webgpu_ms, init_ms)), Ok(cpu_ms)) => {
+                let m = Measurement { cpu_ms, webgpu_ms };
+                if remember {
+                    backend::store(&adapter, &m);
+                }
+                platform::publish_global(
+                    "__doughCalibration",
+                    &serde_json::json!({ "cpu_ms": cpu_ms, "webgpu_ms": webgpu_ms, "webgpu_init_ms": init_ms, "total_ms": total_ms }).to_string(),
+                );
+                let mut choice = Choice { measurement: Some(m), measuring: false, reason: Reason::Measured, ..state.choice };
+                if m.winner() == BackendKind::Webgpu && self.models.loaded.get_value().is_some() {
+                    // The WebGPU worker is warm (shaders compiled): it becomes the page's. The
+                    // CPU worker finishes what it runs, then goes.
+                    choice.kind = BackendKind::Webgpu;
+                    let old = self.engine.compute.get_value();
+                    let page = self;
+                    gpu.on_crash(move |crash| spawn_local(page.recover(crash)));
+                    self.engine.compute.set_value(Some(gpu.clone()));
+                    if let Some(m) = self.models.loaded.get_value() {
+                        let _ = self.send_model(&m).await;
+                    }
+                    if let Some(old) = old {
+                        spawn_local(async move {
+                            while old.busy() {
+                                platform::sleep_ms(200).await;
+                            }
+                            old.terminate();
+                        });
+                    }
+                } else {
+                    gpu.terminate();
+                }
+                self.engine.backend.set(Some(BackendState { choice, recovered: state.recovered }));
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                web_sys::console::warn_1(&format!("Dough: the backend calibration failed: {e}").into());
+                let choice = Choice { measuring: false, ..state.choice };
+                self.engine.backend.set(Some(BackendState { choice, recovered: state.recovered }));
+            }
+        }
+    }
+
+    /// Hands the model to the current worker.
+    async fn send_model(self, m: &LoadedModel) -> Result<(), String> {
+        let c = self.engine.compute.get_value().ok_or("the compute worker is not running")?;
+        c.load_model(&m.entry, &m.bytes).await.map_err(|e| e.to_string())
+    }
+
+    /// Makes `m` the current model (in the worker first) and records it in the settings.
+    async fn use_model(self, m: LoadedModel) -> Result<(), String> {
+        self.send_model(&m).await?;
+        if self.run.pack.with_value(|p| p.as_ref().is_some_and(|p| p.dataset != m.entry.dataset.slug())) {
+            self.run.pack.set_value(None);
+        }
+        self.run.settings.update(|s| {
             s.model = Some(m.entry.name.clone());
             s.dataset = Some(m.entry.dataset.slug().to_string());
         });
-        self.entry.set(Some(m.entry.clone()));
-        self.model.set_value(Some(m));
+        self.models.entry.set(Some(m.entry.clone()));
+        self.models.loaded.set_value(Some(m));
+        Ok(())
     }
 
     /// Switches to the model `name` and reruns the gallery with the same settings. If the model
     /// cannot be loaded, the current model and gallery stay and the page says why.
     fn select_model(self, name: String) {
-        if self.entry.with_untracked(|e| e.as_ref().is_some_and(|e| e.name == name)) {
+        if self.models.entry.with_untracked(|e| e.as_ref().is_some_and(|e| e.name == name)) {
             return;
         }
-        let Some(entry) = self.entries.with_untracked(|es| es.iter().find(|e| e.name == name).cloned()) else {
-            return self.notices.update(|v| v.push(format!("There is no model named {name}.")));
+        let Some(entry) = self.models.entries.with_untracked(|es| es.iter().find(|e| e.name == name).cloned()) else {
+            return self.notice(format!("There is no model named {name}."));
         };
-        self.cancel.with_value(|c| c.set(true));
-        let before = self.status.get_untracked();
-        self.status.set(Status::Loading);
+        self.stop_gallery();
+        let before = self.run.status.get_untracked();
+        self.run.status.set(Status::Loading);
         spawn_local(async move {
-            match assets::load_model(&entry).await {
-                Ok(m) => {
-                    self.use_model(m);
-                    self.run(self.settings.get_untracked());
-                }
+            let loaded = match assets::load_model(&entry).await {
+                Ok(m) => self.use_model(m).await,
+                Err(e) => Err(e),
+            };
+            match loaded {
+                Ok(()) => self.run(self.run.settings.get_untracked()),
                 Err(e) => {
-                    self.error.set(Some(format!("The model {name} could not be loaded: {e}. The previous model stays selected.")));
-                    self.status.set(if before == Status::Running || self.rows.with_untracked(|r| r.is_empty()) { Status::Error } else { before });
-                    self.entry.update(|_| {}); // re-render the picker on the model still in use
+                    self.run.error.set(Some(format!("The model {name} could not be loaded: {e}. The previous model stays selected.")));
+                    self.run.status.set(if before == Status::Running || self.run.rows.with_untracked(|r| r.is_empty()) { Status::Error } else { before });
+                    self.models.entry.update(|_| {}); // re-render the picker on the model still in use
                 }
             }
         });
     }
 
     fn select_dataset(self, dataset: DatasetId) {
-        let name = self.entries.with_untracked(|es| assets::default_of(es, dataset).map(|e| e.name.clone()));
+        let name = self.models.entries.with_untracked(|es| assets::default_of(es, dataset).map(|e| e.name.clone()));
         match name {
             Some(n) => self.select_model(n),
-            None => self.notices.update(|v| v.push(format!("No model for {} is shipped.", dataset.title()))),
+            None => self.notice(format!("No model for {} is shipped.", dataset.title())),
         }
+    }
+
+    /// Stops the gallery run in flight (the worker stops at its next step).
+    fn stop_gallery(self) {
+        bump(self.run.token);
+        if let Some((c, id)) = self.run.in_flight.get_value() {
+            c.cancel(id);
+        }
+        self.run.in_flight.set_value(None);
     }
 
     /// Cancels any run in flight and starts a new one with `settings`.
     fn run(self, mut settings: Settings) {
-        if settings.input == InputChoice::Custom && self.custom.with_untracked(|c| c.is_none()) {
-            self.notices.update(|v| v.push("input=custom needs a drawing or an upload first; starting from black.".into()));
+        if settings.input == InputChoice::Custom && self.drawing.custom.with_untracked(|c| c.is_none()) {
+            self.notice("input=custom needs a drawing or an upload first; starting from black.".into());
             settings.input = InputChoice::Black;
         }
-        self.cancel.with_value(|c| c.set(true));
+        self.stop_gallery();
         self.stop_study();
-        let cancel = Rc::new(Cell::new(false));
-        self.cancel.set_value(cancel.clone());
-        self.settings.set(settings.clone());
+        let token = self.run.token.get_value();
+        self.run.settings.set(settings.clone());
         platform::replace_query(&settings.to_query());
-        self.error.set(None);
-        let (Some(device), Some(model)) = (self.device.get_value(), self.model.get_value()) else {
+        self.run.error.set(None);
+        let (Some(compute), Some(model)) = (self.engine.compute.get_value(), self.models.loaded.get_value()) else {
             return;
         };
-        self.status.set(Status::Running);
-        self.progress.set(JobProgress { max_steps: settings.attack.max_steps, samples: 10, ..Default::default() });
+        self.run.status.set(Status::Running);
+        self.run.progress.set(JobProgress { max_steps: settings.attack.max_steps, samples: 10, ..Default::default() });
+        let stale = move || self.run.token.get_value() != token;
         spawn_local(async move {
-            if settings.input == InputChoice::Sample && self.pack.with_value(|p| p.is_none()) {
+            if settings.input == InputChoice::Sample && self.run.pack.with_value(|p| p.is_none()) {
                 // (use_model drops a pack of another dataset)
                 match assets::load_pack(model.entry.dataset).await {
-                    Ok(p) => self.pack.set_value(Some(p)),
+                    Ok(p) => self.run.pack.set_value(Some(p)),
                     Err(e) => return self.fail(format!("The sample images could not be loaded: {e}")),
                 }
             }
-            if cancel.get() {
+            if stale() {
                 return;
             }
-            let pack = self.pack.get_value();
-            let progress = self.progress;
-            let custom = self.custom.get_untracked();
-            let result = run_gallery(&model, &device, &settings, pack.as_ref(), custom.as_deref(), cancel.clone(), |p| progress.set(p)).await;
-            if cancel.get() {
+            let custom = self.drawing.custom.get_untracked();
+            let batch = match self.run.pack.with_value(|p| gallery_batch(&settings, p.as_ref(), custom.as_deref())) {
+                Ok(b) => b,
+                Err(e) => return self.fail(format!("The attack failed: {e}")),
+            };
+            let progress = self.run.progress;
+            let (id, done) = compute.attack(&batch.starts, &batch.targets, &settings.attack, None, batch.record_frames, move |p| progress.set(p));
+            self.run.in_flight.set_value(Some((compute.clone(), id)));
+            let result = done.await;
+            if stale() {
                 return;
             }
+            self.run.in_flight.set_value(None);
             match result {
-                Ok(JobEnd::Done(rows, frames)) => {
+                Ok(AttackEnd::Done(rows, frames)) => {
                     publish_result(&self, &settings, &rows);
                     // Render the rows in two slices, each its own task, so that drawing the
                     // gallery never holds the page for long.
                     platform::yield_now().await;
-                    if cancel.get() {
+                    if stale() {
                         return;
                     }
-                    self.frame.set(None);
-                    self.frames.set(frames.frames);
-                    self.rows.set(rows[..rows.len().div_ceil(2)].to_vec());
+                    self.run.frame.set(None);
+                    self.run.frames.set(frames);
+                    self.run.rows.set(rows[..rows.len().div_ceil(2)].to_vec());
                     platform::yield_now().await;
-                    if cancel.get() {
+                    if stale() {
                         return;
                     }
-                    self.rows.set(rows);
-                    self.status.set(Status::Done);
+                    self.run.rows.set(rows);
+                    self.run.status.set(Status::Done);
                     if settings.analysis {
                         self.run_study();
                     }
                 }
-                Ok(JobEnd::Cancelled) => {}
-                Err(e) => self.fail(format!("The attack failed: {e}")),
+                Ok(AttackEnd::Cancelled) => {}
+                // The worker died: `recover` moves to a fresh worker and reruns.
+                Err(ClientError::Crashed(_)) => {}
+                Err(ClientError::Failed(e)) => self.fail(format!("The attack failed: {e}")),
             }
         });
     }
 
     /// Drops the study's results (they belong to the previous model or attack settings).
     fn stop_study(self) {
-        self.study_cancel.with_value(|c| c.set(true));
-        self.study.set(None);
-        self.study_status.set(StudyStatus::Idle);
+        bump(self.study.token);
+        if let Some((c, id)) = self.study.in_flight.get_value() {
+            c.cancel(id);
+        }
+        self.study.in_flight.set_value(None);
+        self.study.evolved.set(None);
+        self.study.status.set(StudyStatus::Idle);
     }
 
     /// Runs the study's attacks (model and untrained twin) and shows the analysis.
     fn run_study(self) {
-        self.study_cancel.with_value(|c| c.set(true));
-        let cancel = Rc::new(Cell::new(false));
-        self.study_cancel.set_value(cancel.clone());
-        let (Some(device), Some(model)) = (self.device.get_value(), self.model.get_value()) else {
+        self.stop_study();
+        let token = self.study.token.get_value();
+        let (Some(compute), Some(model)) = (self.engine.compute.get_value(), self.models.loaded.get_value()) else {
             return;
         };
-        let settings = self.settings.get_untracked();
+        let settings = self.run.settings.get_untracked();
         if !settings.analysis {
             let mut s = settings.clone();
             s.analysis = true;
-            self.settings.set(s.clone());
+            self.run.settings.set(s.clone());
             platform::replace_query(&s.to_query());
         }
-        self.study_status.set(StudyStatus::Running);
+        self.study.status.set(StudyStatus::Running);
         let dataset = model.entry.dataset;
+        let stale = move || self.study.token.get_value() != token;
         spawn_local(async move {
-            if self.templates.with_untracked(|t| t.as_ref().is_none_or(|t| t.dataset != dataset.slug())) {
+            if self.study.templates.with_untracked(|t| t.as_ref().is_none_or(|t| t.dataset != dataset.slug())) {
                 match assets::load_templates(dataset).await {
-                    Ok(t) => self.templates.set(Some(t)),
+                    Ok(t) => self.study.templates.set(Some(t)),
                     Err(e) => {
-                        self.error.set(Some(format!("The dataset templates could not be loaded: {e}")));
-                        return self.study_status.set(StudyStatus::Error);
+                        self.run.error.set(Some(format!("The dataset templates could not be loaded: {e}")));
+                        return self.study.status.set(StudyStatus::Error);
                     }
                 }
             }
-            let progress = self.study_progress;
-            let result = run_study(&model, &device, &settings, cancel.clone(), |p| progress.set(p)).await;
-            if cancel.get() {
-                return;
+            let batch = match study_batch(&settings) {
+                Ok(b) => b,
+                Err(e) => return self.study_failed(e),
+            };
+            let mut evolved = Vec::new();
+            for untrained in [None, Some(pipeline::untrained_seed(settings.seed))] {
+                if stale() {
+                    return;
+                }
+                let progress = self.study.progress;
+                let (id, done) = compute.attack(&batch.starts, &batch.targets, &settings.attack, untrained, false, move |p| progress.set(p));
+                self.study.in_flight.set_value(Some((compute.clone(), id)));
+                let result = done.await;
+                if stale() {
+                    return;
+                }
+                match result {
+                    Ok(AttackEnd::Done(rows, _)) => evolved.push(Evolved::from_outcomes(rows)),
+                    Ok(AttackEnd::Cancelled) | Err(ClientError::Crashed(_)) => return,
+                    Err(ClientError::Failed(e)) => return self.study_failed(e),
+                }
             }
-            match result {
-                Ok(Some(ev)) => {
-                    self.study.set(Some(ev));
-                    self.study_status.set(StudyStatus::Done);
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    self.error.set(Some(format!("The study's attack failed: {e}")));
-                    self.study_status.set(StudyStatus::Error);
-                }
+            self.study.in_flight.set_value(None);
+            let untrained = evolved.pop();
+            let trained = evolved.pop();
+            if let (Some(t), Some(u)) = (trained, untrained) {
+                self.study.evolved.set(Some((t, u)));
+                self.study.status.set(StudyStatus::Done);
             }
         });
+    }
+
+    fn study_failed(self, e: String) {
+        self.run.error.set(Some(format!("The study's attack failed: {e}")));
+        self.study.status.set(StudyStatus::Error);
     }
 
     /// New abstraction or template settings: recomputed from the stored perturbations.
     fn set_analysis_settings(self, s: Settings) {
         platform::replace_query(&s.to_query());
-        self.settings.set(s);
+        self.run.settings.set(s);
     }
 
+    /// Cancel: the gallery says so at once; the worker stops at its next step.
     fn cancel_run(self) {
-        self.cancel.with_value(|c| c.set(true));
-        if self.status.get_untracked() == Status::Running {
-            self.status.set(if self.rows.with_untracked(|r| r.is_empty()) { Status::Loading } else { Status::Done });
-            self.notices.update(|v| v.push("Cancelled; the gallery shows the last finished run.".into()));
+        let running = self.run.status.get_untracked() == Status::Running;
+        self.stop_gallery();
+        if running {
+            self.run.status.set(Status::Cancelled);
+            self.notice("Cancelled; the gallery shows the last finished run.".into());
         }
     }
 }
@@ -300,10 +530,10 @@ fn publish_result(page: &Page, settings: &Settings, rows: &[SampleOutcome]) {
         seed: u64,
         rows: &'a [SampleOutcome],
     }
-    let backend = page.backend.get_untracked().map(|b| b.slug()).unwrap_or("");
+    let backend = page.engine.backend.get_untracked().map(|b| b.choice.kind.slug()).unwrap_or("");
     let p = Published {
         backend,
-        model: page.entry.get_untracked().map(|e| e.name).unwrap_or_default(),
+        model: page.models.entry.get_untracked().map(|e| e.name).unwrap_or_default(),
         input: settings.controlled_input().slug(),
         seed: settings.seed,
         rows,
@@ -319,19 +549,19 @@ pub fn App() -> impl IntoView {
     let page = Page::new(settings, notices);
     spawn_local(page.start());
 
-    let names = Signal::derive(move || page.entry.get().map(|e| e.dataset).unwrap_or(DatasetId::Mnist).class_names());
-    let busy = Signal::derive(move || matches!(page.status.get(), Status::Loading));
+    let names = Signal::derive(move || page.models.entry.get().map(|e| e.dataset).unwrap_or(DatasetId::Mnist).class_names());
+    let busy = Signal::derive(move || matches!(page.run.status.get(), Status::Loading));
     let on_change = Callback::new(move |s: Settings| page.run(s));
     let on_dataset = Callback::new(move |d: DatasetId| page.select_dataset(d));
     let on_model = Callback::new(move |name: String| page.select_model(name));
     let on_analysis_settings = Callback::new(move |s: Settings| page.set_analysis_settings(s));
     let on_study = Callback::new(move |_| page.run_study());
-    let study_busy = Signal::derive(move || page.status.get() != Status::Done || page.study_status.get() == StudyStatus::Running);
+    let study_busy = Signal::derive(move || page.run.status.get() != Status::Done || page.study.status.get() == StudyStatus::Running);
     let result = Memo::new(move |_| {
-        let (abs, template, seed) = page.settings.with(|s| (s.abstraction, s.template, s.seed));
-        let dataset = page.entry.with(|e| e.as_ref().map(|e| e.dataset.slug()));
-        page.study.with(|st| {
-            page.templates.with(|t| match (st, t) {
+        let (abs, template, seed) = page.run.settings.with(|s| (s.abstraction, s.template, s.seed));
+        let dataset = page.models.entry.with(|e| e.as_ref().map(|e| e.dataset.slug()));
+        page.study.evolved.with(|st| {
+            page.study.templates.with(|t| match (st, t) {
                 (Some((trained, untrained)), Some(t)) if Some(t.dataset.as_str()) == dataset => {
                     Some(pipeline::study(trained, Some(untrained), &abs, t.get(template), seed))
                 }
@@ -341,9 +571,9 @@ pub fn App() -> impl IntoView {
     });
     Effect::new(move |_| {
         if let Some(r) = result.get() {
-            let s = page.settings.get_untracked();
+            let s = page.run.settings.get_untracked();
             let published = serde_json::json!({
-                "model": page.entry.get_untracked().map(|e| e.name),
+                "model": page.models.entry.get_untracked().map(|e| e.name),
                 "abstraction": s.abstraction,
                 "template": s.template,
                 "seed": s.seed,
@@ -354,23 +584,24 @@ pub fn App() -> impl IntoView {
     });
     let on_cancel = Callback::new(move |_| page.cancel_run());
 
-    let draw_open = RwSignal::new(page.settings.with_untracked(|s| s.input == InputChoice::Custom));
+    let draw_open = RwSignal::new(page.run.settings.with_untracked(|s| s.input == InputChoice::Custom));
     let on_attack_drawing = Callback::new(move |target: Option<u8>| {
-        let mut s = page.settings.get_untracked();
+        let mut s = page.run.settings.get_untracked();
         s.input = InputChoice::Custom;
         s.target = target;
         page.run(s);
     });
     // The network's live guess on the drawing (and again when the model changes).
     Effect::new(move |_| {
-        let px = page.custom.get();
-        let _ = page.entry.get();
-        let (Some(px), Some(device), Some(model)) = (px, page.device.get_value(), page.model.get_value()) else { return };
+        let px = page.drawing.custom.get();
+        let _ = page.models.entry.get();
+        let _ = page.engine.backend.get();
+        let (Some(px), Some(compute)) = (px, page.engine.compute.get_value()) else { return };
         spawn_local(async move {
-            if let Ok(p) = dough_core::eval::probabilities(&model.spec, &model.weights, &device, &px).await
-                && page.custom.with_untracked(|c| c.as_deref() == Some(&px[..]))
+            if let Ok(p) = compute.predict(&px).await
+                && page.drawing.custom.with_untracked(|c| c.as_deref() == Some(&px[..]))
             {
-                page.prediction.set(Some(p));
+                page.drawing.prediction.set(Some(p));
             }
         });
     });
@@ -384,7 +615,7 @@ pub fn App() -> impl IntoView {
             fullscreen(on);
         }
         Command::ToggleHelp => help.update(|h| *h = !*h),
-        Command::Run => page.run(page.settings.get_untracked()),
+        Command::Run => page.run(page.run.settings.get_untracked()),
         Command::Cancel => {
             if help.get_untracked() {
                 help.set(false);
@@ -397,9 +628,9 @@ pub fn App() -> impl IntoView {
             current_row.update(|r| *r = Some(r.map_or(0, |r| (r + step) % 10)));
         }
         Command::NextModel => {
-            let next = page.entry.with_untracked(|cur| {
+            let next = page.models.entry.with_untracked(|cur| {
                 let cur = cur.as_ref()?;
-                page.entries.with_untracked(|es| {
+                page.models.entries.with_untracked(|es| {
                     let same: Vec<&ModelEntry> = es.iter().filter(|e| e.dataset == cur.dataset).collect();
                     let i = same.iter().position(|e| e.name == cur.name)?;
                     Some(same[(i + 1) % same.len()].name.clone())
@@ -410,7 +641,7 @@ pub fn App() -> impl IntoView {
             }
         }
         Command::SwitchDataset => {
-            let other = match page.entry.with_untracked(|e| e.as_ref().map(|e| e.dataset)) {
+            let other = match page.models.entry.with_untracked(|e| e.as_ref().map(|e| e.dataset)) {
                 Some(DatasetId::Mnist) => DatasetId::FashionMnist,
                 _ => DatasetId::Mnist,
             };
@@ -421,7 +652,10 @@ pub fn App() -> impl IntoView {
     shortcuts::listen(on_command);
 
     view! {
-        <main id="app" class:presenting=move || presenting.get() data-backend=move || page.backend.get().map(|b| b.slug()) data-status=move || page.status.get().slug()>
+        <main id="app" class:presenting=move || presenting.get() data-status=move || page.run.status.get().slug()
+            data-backend=move || page.engine.backend.get().map(|b| b.choice.kind.slug())
+            data-backend-reason=move || page.engine.backend.get().map(|b| b.choice.reason.slug())
+            data-recovered=move || page.engine.backend.get().and_then(|b| b.recovered)>
             <div class="toolbar">
                 <button type="button" id="present-toggle" class="secondary" aria-pressed=move || presenting.get().to_string()
                     on:click=move |_| on_command.run(Command::TogglePresentation)>
@@ -436,19 +670,19 @@ pub fn App() -> impl IntoView {
                 <p class="tagline">"Watch a neural network play dough with its input: a targeted attack evolves one starting image into every class, as little as it can."</p>
             </header>
             <section class="status" aria-label="Status">
-                <BackendLine backend=page.backend/>
-                <ModelPicker entries=page.entries current=page.entry on_dataset=on_dataset on_model=on_model busy=busy/>
-                <ModelCard entry=page.entry/>
-                <SaveOffline entries=page.entries/>
-                <Progress status=page.status progress=page.progress on_cancel=on_cancel/>
-                <Messages error=page.error notices=page.notices/>
+                <BackendLine backend=page.engine.backend/>
+                <ModelPicker entries=page.models.entries current=page.models.entry on_dataset=on_dataset on_model=on_model busy=busy/>
+                <ModelCard entry=page.models.entry/>
+                <SaveOffline entries=page.models.entries/>
+                <Progress status=page.run.status progress=page.run.progress on_cancel=on_cancel/>
+                <Messages error=page.run.error notices=page.run.notices/>
             </section>
-            <Controls settings=page.settings names=names on_change=on_change busy=busy/>
-            <DrawPanel names=names custom=page.custom prediction=page.prediction on_attack=on_attack_drawing open=draw_open/>
-            <Scrubber frames=page.frames frame=page.frame/>
-            <ExportBar rows=page.rows entry=page.entry backend=page.backend settings=page.settings names=names analysis=result error=page.error/>
-            <Gallery rows=page.rows names=names current=current_row frames=page.frames frame=page.frame/>
-            <AnalysisView settings=page.settings names=names status=page.study_status result=result templates=page.templates
+            <Controls settings=page.run.settings names=names on_change=on_change busy=busy/>
+            <DrawPanel names=names custom=page.drawing.custom prediction=page.drawing.prediction on_attack=on_attack_drawing open=draw_open/>
+            <Scrubber frames=page.run.frames frame=page.run.frame/>
+            <ExportBar rows=page.run.rows entry=page.models.entry backend=page.engine.backend settings=page.run.settings names=names analysis=result error=page.run.error/>
+            <Gallery rows=page.run.rows names=names current=current_row frames=page.run.frames frame=page.run.frame/>
+            <AnalysisView settings=page.run.settings names=names status=page.study.status result=result templates=page.study.templates
                 on_settings=on_analysis_settings on_run=on_study busy=study_busy/>
         </main>
     }

@@ -1,22 +1,20 @@
 //! Loading and verifying what the page needs: the model manifest, a model, a sample pack.
 
 use dough_core::manifest::{self, DatasetId, ModelEntry};
-use dough_core::model::ArchSpec;
 use dough_core::pack::SamplePack;
 use dough_core::study::templates::Templates;
-use dough_core::weights::Weights;
 
 use crate::platform::{fetch_bytes, fetch_text};
 
 pub const MANIFEST_URL: &str = "models/manifest.json";
 pub const DEFAULT_MODEL: &str = "mnist-mlp";
 
-/// A verified model, ready to attack.
+/// A verified model file, ready to hand to the compute worker (kept, so that a fresh worker
+/// can get it again after a crash).
 #[derive(Clone, Debug)]
 pub struct LoadedModel {
     pub entry: ModelEntry,
-    pub spec: ArchSpec,
-    pub weights: Weights,
+    pub bytes: std::rc::Rc<Vec<u8>>,
 }
 
 pub async fn load_manifest() -> Result<Vec<ModelEntry>, String> {
@@ -72,9 +70,8 @@ pub fn pick<'a>(entries: &'a [ModelEntry], wanted: Option<&str>, dataset: Option
 pub async fn load_model(entry: &ModelEntry) -> Result<LoadedModel, String> {
     let bytes = fetch_bytes(&format!("models/{}", entry.file)).await?;
     entry.verify(&bytes).map_err(|e| e.to_string())?;
-    let spec = entry.arch_spec().map_err(|e| e.to_string())?;
-    let weights = Weights::from_safetensors(&bytes).map_err(|e| format!("model {}: {e}", entry.name))?;
-    Ok(LoadedModel { entry: entry.clone(), spec, weights })
+    entry.arch_spec().map_err(|e| e.to_string())?;
+    Ok(LoadedModel { entry: entry.clone(), bytes: std::rc::Rc::new(bytes) })
 }
 
 pub async fn load_pack(dataset: DatasetId) -> Result<SamplePack, String> {

@@ -1,52 +1,38 @@
-//! Choosing the compute device: WebGPU when the browser has an adapter, the CPU otherwise.
+//! The page's side of the backend choice: the adapter's report (read on the main thread, which
+//! is cheap), the measurement cache in localStorage (per adapter and app version), and the
+//! state the backend line and `data-backend*` show. The decision itself is `dough_core::backend`.
 
-use dough_core::Device;
+use dough_core::backend::{Choice, Measurement};
+use dough_core::protocol::AdapterReport;
 
-use crate::platform::webgpu_adapter_name;
+use crate::platform::window;
 
+/// `navigator.gpu.requestAdapter()`'s report, when there is an adapter.
+pub async fn adapter_report() -> Option<AdapterReport> {
+    dough_core::protocol::web::adapter_report(&window().navigator()).await
+}
+
+fn cache_key(adapter: &AdapterReport) -> String {
+    format!("dough-backend|{}|{}", env!("CARGO_PKG_VERSION"), adapter.name)
+}
+
+/// An earlier measurement on this adapter and app version.
+pub fn cached(adapter: &AdapterReport) -> Option<Measurement> {
+    let storage = window().local_storage().ok()??;
+    let text = storage.get_item(&cache_key(adapter)).ok()??;
+    serde_json::from_str(&text).ok()
+}
+
+pub fn store(adapter: &AdapterReport, m: &Measurement) {
+    if let (Ok(Some(storage)), Ok(text)) = (window().local_storage(), serde_json::to_string(m)) {
+        let _ = storage.set_item(&cache_key(adapter), &text);
+    }
+}
+
+/// What runs now, for the backend line and `data-backend`, `data-backend-reason`, `data-recovered`.
 #[derive(Clone, Debug, PartialEq)]
-pub enum BackendKind {
-    WebGpu { adapter: String },
-    Cpu { reason: String },
-}
-
-impl BackendKind {
-    /// "webgpu" or "cpu", for `data-backend`.
-    pub fn slug(&self) -> &'static str {
-        match self {
-            BackendKind::WebGpu { .. } => "webgpu",
-            BackendKind::Cpu { .. } => "cpu",
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            BackendKind::WebGpu { adapter } => format!("WebGPU ({adapter})"),
-            BackendKind::Cpu { reason } => format!("CPU ({reason})"),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct Backend {
-    pub device: Device,
-    pub kind: BackendKind,
-}
-
-/// WebGPU if an adapter can be had (and the user did not ask for the CPU), else the CPU.
-pub async fn choose(force_cpu: bool) -> Backend {
-    let cpu = |reason: &str| Backend { device: Device::flex(), kind: BackendKind::Cpu { reason: reason.into() } };
-    if force_cpu {
-        return cpu("chosen in the URL");
-    }
-    let Some(adapter) = webgpu_adapter_name().await else {
-        return cpu("no WebGPU adapter");
-    };
-    match Device::wgpu_options().init_async().await {
-        Ok(device) => Backend { device, kind: BackendKind::WebGpu { adapter } },
-        Err(e) => {
-            web_sys::console::warn_1(&format!("WebGPU initialisation failed, using the CPU: {e:?}").into());
-            cpu("WebGPU failed to start")
-        }
-    }
+pub struct BackendState {
+    pub choice: Choice,
+    /// What the page recovered from (`device-lost`, `panic`, `worker-error`).
+    pub recovered: Option<&'static str>,
 }

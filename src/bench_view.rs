@@ -1,12 +1,15 @@
-//! `?bench=mlp|cnn`: runs the fixed benchmark workload and writes its result on the root element.
+//! `?bench=mlp|cnn`: runs the fixed benchmark workload in the compute worker (what users get)
+//! and writes its result on the root element. `backend=` picks the backend as on the main page.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use dough_core::backend::{BackendPref, plan};
 use dough_core::bench;
 use dough_core::settings::Settings;
 
 use crate::backend;
+use crate::compute::Compute;
 use crate::platform;
 use crate::state::Status;
 
@@ -20,21 +23,18 @@ pub fn BenchPage(arch: String) -> impl IntoView {
     let (settings, _) = Settings::from_query(&platform::query_pairs());
     let name = arch.clone();
     spawn_local(async move {
-        let b = backend::choose(settings.force_cpu).await;
-        backend_slug.set(Some(b.kind.slug()));
-        backend_text.set(b.kind.describe());
-        status.set(Status::Running);
-        let now = platform::now_ms;
-        // Yield to the page between steps only when a step took long, to keep timing honest.
-        let yielder = std::rc::Rc::new(std::cell::RefCell::new(platform::Yielder::new(50.0)));
-        let pause = move || {
-            let y = yielder.clone();
-            async move {
-                let mut y = y.borrow_mut();
-                y.maybe_yield().await;
-            }
+        let adapter = if settings.backend == BackendPref::Cpu { None } else { backend::adapter_report().await };
+        let p = plan(settings.backend, adapter.as_ref(), None, false);
+        let run = async {
+            let c = Compute::spawn().await?;
+            let started = c.init(p.start, None).await?;
+            backend_slug.set(Some(started.backend.slug()));
+            let adapter = started.adapter.map(|a| format!(" ({})", a.name)).unwrap_or_default();
+            backend_text.set(format!("{}{adapter}, in the compute worker", started.backend.title()));
+            status.set(Status::Running);
+            c.bench(&name).await
         };
-        match bench::run(&name, &b.device, &now, pause).await {
+        match run.await {
             Ok(r) => {
                 if let Ok(json) = serde_json::to_string(&r) {
                     platform::publish(&json);

@@ -1,10 +1,12 @@
-//! Dough's web app (Leptos, client-side only). `?bench=mlp|cnn` runs the benchmark instead.
+//! Dough's web page (Leptos, client-side only; the compute runs in the `dough-worker` Web
+//! Worker). `?bench=mlp|cnn` runs the benchmark instead.
 
 mod app;
 mod assets;
 mod backend;
 mod bench_view;
 mod components;
+mod compute;
 mod job;
 mod platform;
 mod state;

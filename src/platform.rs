@@ -54,26 +54,6 @@ pub async fn yield_now() {
     channel.port1().set_onmessage(None);
 }
 
-/// Yields when more than `budget_ms` passed since the last yield, so that no task blocks the
-/// main thread for long while steps that are cheaper than that run back to back.
-pub struct Yielder {
-    last: f64,
-    budget_ms: f64,
-}
-
-impl Yielder {
-    pub fn new(budget_ms: f64) -> Self {
-        Self { last: now_ms(), budget_ms }
-    }
-
-    pub async fn maybe_yield(&mut self) {
-        if now_ms() - self.last >= self.budget_ms {
-            yield_now().await;
-            self.last = now_ms();
-        }
-    }
-}
-
 /// The page's query string as key/value pairs.
 pub fn query_pairs() -> Vec<(String, String)> {
     let search = window().location().search().unwrap_or_default();
@@ -194,29 +174,9 @@ pub fn publish(json: &str) {
     }
 }
 
-/// Reads `navigator.gpu.requestAdapter()`'s description, when there is an adapter.
-pub async fn webgpu_adapter_name() -> Option<String> {
-    let nav = window().navigator();
-    let gpu = js_sys::Reflect::get(&nav, &JsValue::from_str("gpu")).ok()?;
-    if gpu.is_undefined() || gpu.is_null() {
-        return None;
+/// Sets `window[name]` to a JSON value (for tests and tools).
+pub fn publish_global(name: &str, json: &str) {
+    if let Ok(v) = js_sys::JSON::parse(json) {
+        let _ = js_sys::Reflect::set(&window(), &JsValue::from_str(name), &v);
     }
-    let request = js_sys::Reflect::get(&gpu, &JsValue::from_str("requestAdapter")).ok()?;
-    let request: js_sys::Function = request.dyn_into().ok()?;
-    let promise: Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
-    let adapter = JsFuture::from(promise).await.ok()?;
-    if adapter.is_null() || adapter.is_undefined() {
-        return None;
-    }
-    let info = js_sys::Reflect::get(&adapter, &JsValue::from_str("info")).ok()?;
-    let field = |name: &str| {
-        js_sys::Reflect::get(&info, &JsValue::from_str(name)).ok().and_then(|v| v.as_string()).filter(|s| !s.is_empty())
-    };
-    let name = field("description")
-        .or_else(|| {
-            let parts: Vec<String> = ["vendor", "architecture", "device"].iter().filter_map(|f| field(f)).collect();
-            (!parts.is_empty()).then(|| parts.join(" "))
-        })
-        .unwrap_or_else(|| "unnamed adapter".to_string());
-    Some(name)
 }

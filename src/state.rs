@@ -6,6 +6,8 @@ pub enum Status {
     Loading,
     Running,
     Done,
+    /// The user cancelled the run; the gallery keeps the last finished one.
+    Cancelled,
     Error,
 }
 
@@ -15,6 +17,7 @@ impl Status {
             Status::Loading => "loading",
             Status::Running => "running",
             Status::Done => "done",
+            Status::Cancelled => "cancelled",
             Status::Error => "error",
         }
     }

@@ -21,7 +21,7 @@ for (const webgpu of [true, false]) {
   for (const arch of archs) {
     const page = await ctx.newPage();
     try {
-      await page.goto(`${origin}/?bench=${arch}`);
+      await page.goto(`${origin}/?bench=${arch}&backend=${webgpu ? 'webgpu' : 'cpu'}`);
       await page.waitForSelector('#app[data-status="done"], #app[data-status="error"]', { state: 'attached', timeout: 1_200_000 });
       const ms = await page.getAttribute('#app', 'data-bench-ms-per-step');
       const backend = await page.getAttribute('#app', 'data-backend');

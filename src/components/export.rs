@@ -10,14 +10,14 @@ use dough_core::manifest::ModelEntry;
 use dough_core::settings::Settings;
 use dough_core::study::pipeline::StudyResult;
 
-use crate::backend::BackendKind;
+use crate::backend::BackendState;
 use crate::platform::{download_png, download_text};
 
 #[component]
 pub fn ExportBar(
     rows: RwSignal<Vec<SampleOutcome>>,
     entry: RwSignal<Option<ModelEntry>>,
-    backend: RwSignal<Option<BackendKind>>,
+    backend: RwSignal<Option<BackendState>>,
     settings: RwSignal<Settings>,
     names: Signal<[&'static str; 10]>,
     analysis: Memo<Option<StudyResult>>,
@@ -39,7 +39,7 @@ pub fn ExportBar(
             dough: env!("CARGO_PKG_VERSION"),
             model: e.as_ref().map(|e| e.name.as_str()).unwrap_or(""),
             dataset: e.as_ref().map(|e| e.dataset.slug()).unwrap_or(""),
-            backend: backend.get_untracked().map(|b| b.slug()).unwrap_or(""),
+            backend: backend.get_untracked().map(|b| b.choice.kind.slug()).unwrap_or(""),
             settings: settings.get_untracked().to_query(),
             rows: export_rows(&rows.get_untracked(), &names.get_untracked()),
             analysis: a.as_ref(),

@@ -2,16 +2,17 @@
 
 use leptos::prelude::*;
 
-use crate::backend::BackendKind;
-use crate::job::JobProgress;
+use dough_core::protocol::JobProgress;
+
+use crate::backend::BackendState;
 use crate::state::Status;
 
 #[component]
-pub fn BackendLine(backend: RwSignal<Option<BackendKind>>) -> impl IntoView {
+pub fn BackendLine(backend: RwSignal<Option<BackendState>>) -> impl IntoView {
     view! {
         <p class="backend" id="backend-line">
             "Backend: "
-            <strong>{move || backend.get().map(|b| b.describe()).unwrap_or_else(|| "choosing…".into())}</strong>
+            <strong>{move || backend.get().map(|b| b.choice.describe()).unwrap_or_else(|| "starting…".into())}</strong>
         </p>
     }
 }
@@ -35,6 +36,9 @@ pub fn Progress(status: RwSignal<Status>, progress: RwSignal<JobProgress>, on_ca
             </span>
             <button id="cancel" on:click=move |_| on_cancel.run(())>"Cancel"</button>
         </div>
+        <Show when=move || status.get() == Status::Cancelled>
+            <p class="cancelled" id="run-cancelled" role="status">"Cancelled: the gallery shows the last finished run."</p>
+        </Show>
     }
 }
 

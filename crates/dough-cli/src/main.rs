@@ -1,5 +1,5 @@
-//! `dough-cli`: the native command-line tool. It reuses the core, so it gives the same numbers as
-//! the browser for the same inputs and seed (on the same backend).
+//! `dough-cli`: the native command-line tool. It reuses `dough-core` and `dough-compute`, so it
+//! gives the same numbers as the browser for the same inputs and seed (on the same backend).
 
 mod args;
 mod report;
@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use args::Args;
-use dough_core::attack::{AttackConfig, AttackJob, StepNorm, every_target};
+use dough_compute::attack::AttackJob;
+use dough_compute::{Device, bench, eval};
+use dough_core::attack::{AttackConfig, StepNorm, every_target};
 use dough_core::idx::{self, Split};
 use dough_core::inputs::ControlledInput;
 use dough_core::manifest::{self, ArchKind, DatasetId, ModelConfig, ModelEntry, Pgd};
@@ -17,7 +19,6 @@ use dough_core::zoo::ZooModel;
 use dough_core::model::{ArchSpec, ConvSpec};
 use dough_core::pack::SamplePack;
 use dough_core::weights::Weights;
-use dough_core::{Device, bench, eval};
 
 const USAGE: &str = "dough-cli <command> [options]
 

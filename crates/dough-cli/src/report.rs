@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use dough_compute::study::evolve;
+use dough_compute::{Device, eval};
 use dough_core::attack::AttackConfig;
 use dough_core::colormap::{diverging_rgba, gray_rgba, symmetric_scale};
 use dough_core::export::{heatmap_sheet, tile_sheet};
@@ -16,7 +18,6 @@ use dough_core::study::metrics::Comparison;
 use dough_core::study::pipeline::{self, Evolved, StudyResult};
 use dough_core::study::templates::{TemplateKind, Templates};
 use dough_core::weights::Weights;
-use dough_core::{Device, eval};
 
 use crate::args::Args;
 use crate::{device, load_manifest, load_model};
@@ -83,9 +84,9 @@ pub struct ModelRun {
 pub fn run_model(models: &Path, name: &str, s: &StudySettings, device: &Device) -> Result<ModelRun, String> {
     let (entry, spec, weights) = load_model(models, name)?;
     let starts: Vec<Vec<f32>> = pipeline::default_inputs(s.seed).iter().map(|i| i.pixels(None).expect("no pack needed")).collect();
-    let evolved = pollster::block_on(pipeline::evolve(&spec, &weights, device, &starts, &s.attack)).map_err(|e| e.to_string())?;
+    let evolved = pollster::block_on(evolve(&spec, &weights, device, &starts, &s.attack)).map_err(|e| e.to_string())?;
     let untrained_w = spec.init_weights(pipeline::untrained_seed(s.seed));
-    let untrained = pollster::block_on(pipeline::evolve(&spec, &untrained_w, device, &starts, &s.attack)).map_err(|e| e.to_string())?;
+    let untrained = pollster::block_on(evolve(&spec, &untrained_w, device, &starts, &s.attack)).map_err(|e| e.to_string())?;
     Ok(ModelRun { entry, spec, weights, evolved, untrained })
 }
 

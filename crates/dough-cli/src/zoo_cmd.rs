@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use dough_compute::{Device, eval, pgd, train};
 use dough_core::digest::sha256_hex;
 use dough_core::idx::{self, Dataset, Split};
 use dough_core::manifest::{self, ModelEntry};
 use dough_core::weights::Weights;
 use dough_core::zoo::{self, ZooModel};
-use dough_core::{Device, eval, pgd, train};
 
 use crate::args::Args;
 use crate::{device, load_manifest};

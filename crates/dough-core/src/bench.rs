@@ -2,13 +2,14 @@
 //!
 //! Random weights from seed 0; 160 inputs at 0.5 with targets i mod 10; 3 warm-up steps; then
 //! 50 attack updates (cross-entropy to the target, input gradient, L2 step of 0.05, clamp) with
-//! no early stopping, and one read of the result at the end.
+//! no early stopping, and one read of the result at the end. This is the workload's definition;
+//! `dough_compute::bench::run` drives it and times it.
 
-use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{AttackConfig, AttackError, AttackJob, StepNorm};
+use crate::attack::{AttackConfig, AttackError, StepNorm};
 use crate::model::{ArchSpec, CLASSES, PIXELS};
+use crate::weights::Weights;
 
 pub const BATCH: usize = 160;
 pub const WARMUP_STEPS: usize = 3;
@@ -33,13 +34,13 @@ pub fn spec_for(name: &str) -> Option<ArchSpec> {
     }
 }
 
-/// Runs the workload on `device`. `now_ms` is the caller's clock; `pause` is awaited between
-/// steps (the browser yields to its event loop there; natively it can do nothing).
-pub async fn run<F, P>(name: &str, device: &Device, now_ms: &dyn Fn() -> f64, pause: F) -> Result<BenchResult, AttackError>
-where
-    F: Fn() -> P,
-    P: std::future::Future<Output = ()>,
-{
+/// A workload: the network, its weights, the starts, their targets and the attack settings.
+pub type Workload = (ArchSpec, Weights, Vec<Vec<f32>>, Vec<usize>, AttackConfig);
+
+/// The workload `name` (mlp or cnn): the network, its weights from seed 0, the [`BATCH`] starts
+/// at 0.5, their targets i mod 10 and the attack settings (L2 steps of 0.05, no early stop, one
+/// step more than the warm-up and timed steps together).
+pub fn workload(name: &str) -> Result<Workload, AttackError> {
     let spec = spec_for(name).ok_or_else(|| AttackError::BadConfig(format!("unknown benchmark \"{name}\" (mlp or cnn)")))?;
     let weights = spec.init_weights(0);
     let starts = vec![vec![0.5f32; PIXELS]; BATCH];
@@ -51,25 +52,5 @@ where
         kappa: 1.0,
         early_stop: false,
     };
-    let mut job = AttackJob::new(&spec, &weights, device, &starts, &targets, cfg)?;
-    for _ in 0..WARMUP_STEPS {
-        job.step().await?;
-        pause().await;
-    }
-    job.current_inputs().await?;
-    let t0 = now_ms();
-    for _ in 0..TIMED_STEPS {
-        job.step().await?;
-        pause().await;
-    }
-    let x = job.current_inputs().await?;
-    let total_ms = now_ms() - t0;
-    Ok(BenchResult {
-        arch: name.to_string(),
-        batch: BATCH,
-        steps: TIMED_STEPS,
-        total_ms,
-        ms_per_step: total_ms / TIMED_STEPS as f64,
-        checksum: x.iter().map(|&v| v as f64).sum::<f64>() / x.len() as f64,
-    })
+    Ok((spec, weights, starts, targets, cfg))
 }

@@ -1,13 +1,14 @@
-//! Dough's pure core: models, the minimal-evolution attack, controlled inputs and file formats.
+//! Dough's pure core: file formats, model shapes, the attack's settings and results, controlled
+//! inputs, the study's analysis and the benchmark's definition.
 //!
-//! Nothing here knows the DOM. Every function that computes takes the Burn device from its
-//! caller, so the browser (WebGPU or CPU) and the native CLI run the same code.
+//! Nothing here knows the DOM or a tensor library: the computations on Burn are in
+//! `dough-compute`. The browser and the native CLI share this code.
 
 pub mod attack;
+pub mod backend;
 pub mod bench;
 pub mod colormap;
 pub mod digest;
-pub mod eval;
 pub mod export;
 pub mod idx;
 pub mod inputs;
@@ -15,13 +16,9 @@ pub mod manifest;
 pub mod model;
 pub mod pack;
 pub mod preprocess;
-pub mod pgd;
+pub mod protocol;
 pub mod rng;
 pub mod settings;
 pub mod study;
-#[cfg(feature = "train")]
-pub mod train;
 pub mod weights;
 pub mod zoo;
-
-pub use burn::prelude::Device;

@@ -4,7 +4,9 @@
 //! replaced by their defaults, each with a notice the page shows.
 
 use crate::attack::{AttackConfig, StepNorm};
+use crate::backend::BackendPref;
 use crate::inputs::ControlledInput;
+use crate::protocol::Fault;
 use crate::study::abstraction::{Abstraction, Method};
 use crate::study::templates::TemplateKind;
 
@@ -72,8 +74,12 @@ pub struct Settings {
     pub sample_index: usize,
     pub seed: u64,
     pub attack: AttackConfig,
-    /// Force the CPU backend even where WebGPU exists.
-    pub force_cpu: bool,
+    /// Which compute backend to use (`auto` decides by the adapter and by measuring).
+    pub backend: BackendPref,
+    /// Test-only fault for the worker's first run (`debug=lose-device|panic`).
+    pub fault: Option<Fault>,
+    /// Test-only: measure both backends even on a software adapter (`debug=calibrate`).
+    pub force_calibration: bool,
     /// How the analysis abstracts perturbations into patterns.
     pub abstraction: Abstraction,
     /// Which dataset template the patterns are compared with.
@@ -94,7 +100,9 @@ impl Default for Settings {
             sample_index: 0,
             seed: 0,
             attack: AttackConfig::default(),
-            force_cpu: false,
+            backend: BackendPref::Auto,
+            fault: None,
+            force_calibration: false,
             abstraction: Abstraction::default(),
             template: TemplateKind::Contrast,
             analysis: false,
@@ -179,10 +187,16 @@ impl Settings {
                     "0" | "no" | "false" => s.analysis = false,
                     _ => notices.push(format!("analysis=\"{v}\" is not 0 or 1; the analysis stays off")),
                 },
-                "backend" => match v {
-                    "cpu" => s.force_cpu = true,
-                    "auto" | "" => {}
-                    _ => notices.push(format!("backend=\"{v}\" is unknown; choosing automatically (auto or cpu)")),
+                "backend" => match BackendPref::parse(v) {
+                    Some(b) => s.backend = b,
+                    None => notices.push(format!("backend=\"{v}\" is unknown; choosing automatically (auto, webgpu or cpu)")),
+                },
+                "debug" => match v {
+                    "calibrate" => s.force_calibration = true,
+                    _ => match Fault::parse(v) {
+                        Some(f) => s.fault = Some(f),
+                        None => notices.push(format!("debug=\"{v}\" is unknown (lose-device, panic, calibrate); ignoring it")),
+                    },
                 },
                 _ => {}
             }
@@ -229,8 +243,13 @@ impl Settings {
         if !self.attack.early_stop {
             put("early", "0".into());
         }
-        if self.force_cpu {
-            put("backend", "cpu".into());
+        if self.backend != BackendPref::Auto {
+            put("backend", self.backend.slug().into());
+        }
+        if let Some(f) = self.fault {
+            put("debug", f.slug().into());
+        } else if self.force_calibration {
+            put("debug", "calibrate".into());
         }
         match self.abstraction.method {
             Method::MeanUnit => {}

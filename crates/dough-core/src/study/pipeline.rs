@@ -3,17 +3,15 @@
 //! the two null baselines (random perturbations of the same norms; an untrained network).
 //!
 //! The app steps the attack itself (to stay responsive) and then calls [`analyse`]; the CLI calls
-//! [`evolve`]. Both end in the same functions, so they give the same numbers.
+//! `dough_compute::study::evolve`. Both end in the same functions, so they give the same numbers.
 
 use serde::{Deserialize, Serialize};
 
 use super::abstraction::Abstraction;
 use super::metrics::{Comparison, Recurrence, random_like, recurrence};
-use crate::Device;
-use crate::attack::{AttackConfig, AttackError, AttackJob, SampleOutcome};
+use crate::attack::SampleOutcome;
 use crate::inputs::ControlledInput;
-use crate::model::{ArchSpec, CLASSES};
-use crate::weights::Weights;
+use crate::model::CLASSES;
 
 /// The controlled inputs of the study: black, mid-gray and three seeded noise images.
 pub fn default_inputs(seed: u64) -> Vec<ControlledInput> {
@@ -127,19 +125,6 @@ pub fn study(evolved: &Evolved, untrained: Option<&Evolved>, abs: &Abstraction, 
         untrained_null: untrained.map(|u| analyse(u, abs, templates)),
         patterns: evolved.patterns(abs),
     }
-}
-
-/// Runs the study batch to the end on `device` (native callers; the app steps the job itself).
-pub async fn evolve(
-    spec: &ArchSpec,
-    weights: &Weights,
-    device: &Device,
-    starts: &[Vec<f32>],
-    cfg: &AttackConfig,
-) -> Result<Evolved, AttackError> {
-    let (s, t) = batch(starts);
-    let out = AttackJob::new(spec, weights, device, &s, &t, cfg.clone())?.run().await?;
-    Ok(Evolved::from_outcomes(out))
 }
 
 #[cfg(test)]

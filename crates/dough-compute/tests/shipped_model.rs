@@ -3,9 +3,11 @@
 
 use std::path::PathBuf;
 
-use dough_core::Device;
-use dough_core::attack::{AttackConfig, AttackJob, every_target};
-use dough_core::{eval, pgd, zoo};
+use dough_compute::Device;
+use dough_compute::attack::AttackJob;
+use dough_compute::{eval, pgd};
+use dough_core::attack::{AttackConfig, every_target};
+use dough_core::zoo;
 use dough_core::inputs::ControlledInput;
 use dough_core::manifest::{self, ModelEntry};
 use dough_core::model::ArchSpec;

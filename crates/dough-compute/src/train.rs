@@ -7,13 +7,15 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
-use crate::idx::Dataset;
-use crate::manifest::ModelConfig;
+use dough_core::attack::AttackError;
+use dough_core::idx::Dataset;
+use dough_core::manifest::ModelConfig;
+use dough_core::model::{ArchSpec, CLASSES, PIXELS};
+use dough_core::rng::SeededRng;
+use dough_core::weights::{Weights, WeightsError};
+
+use crate::network::Classifier;
 use crate::pgd::perturb;
-use crate::model::{ArchSpec, CLASSES, Classifier, PIXELS};
-use crate::rng::SeededRng;
-use crate::attack::AttackError;
-use crate::weights::{Weights, WeightsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {

@@ -5,11 +5,14 @@
 
 use burn::prelude::*;
 
-use crate::attack::{AttackError, input_gradient, target_loss};
-use crate::manifest::Pgd;
-use crate::model::{ArchSpec, CLASSES, Classifier, PIXELS};
-use crate::rng::SeededRng;
-use crate::weights::Weights;
+use dough_core::attack::AttackError;
+use dough_core::manifest::Pgd;
+use dough_core::model::{ArchSpec, CLASSES, PIXELS};
+use dough_core::rng::SeededRng;
+use dough_core::weights::Weights;
+
+use crate::attack::{input_gradient, target_loss};
+use crate::network::Classifier;
 
 /// PGD adversarial examples for the plain inputs `x` with one-hot true labels `onehot`.
 /// `model` must live on an autodiff device (its weights need not track gradients).

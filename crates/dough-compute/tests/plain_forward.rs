@@ -4,9 +4,10 @@
 
 use std::path::PathBuf;
 
-use dough_core::Device;
+use dough_compute::Device;
+use dough_compute::network::Classifier;
 use dough_core::manifest::{self, ModelEntry};
-use dough_core::model::{Classifier, LayerDesc};
+use dough_core::model::LayerDesc;
 use dough_core::pack::SamplePack;
 use dough_core::weights::Weights;
 use burn::prelude::*;

@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use dough_core::Device;
+use dough_compute::Device;
+use dough_compute::study::evolve;
 use dough_core::attack::AttackConfig;
 use dough_core::manifest;
 use dough_core::study::abstraction::Abstraction;
@@ -30,9 +31,9 @@ fn mnist_mlp_patterns_beat_their_nulls_and_the_native_numbers_are_recorded() {
     let starts: Vec<Vec<f32>> = pipeline::default_inputs(seed).iter().map(|i| i.pixels(None).unwrap()).collect();
     let device = Device::flex();
     let cfg = AttackConfig::default();
-    let evolved = pollster::block_on(pipeline::evolve(&spec, &weights, &device, &starts, &cfg)).unwrap();
+    let evolved = pollster::block_on(evolve(&spec, &weights, &device, &starts, &cfg)).unwrap();
     let untrained_w = spec.init_weights(pipeline::untrained_seed(seed));
-    let untrained = pollster::block_on(pipeline::evolve(&spec, &untrained_w, &device, &starts, &cfg)).unwrap();
+    let untrained = pollster::block_on(evolve(&spec, &untrained_w, &device, &starts, &cfg)).unwrap();
     let abs = Abstraction::default();
     let r = pipeline::study(&evolved, Some(&untrained), &abs, templates.get(TemplateKind::Contrast), seed);
     let u = r.untrained_null.as_ref().unwrap();

@@ -2,9 +2,11 @@
 
 use burn::prelude::*;
 
-use crate::attack::AttackError;
-use crate::model::{ArchSpec, CLASSES, Classifier, PIXELS};
-use crate::weights::Weights;
+use dough_core::attack::AttackError;
+use dough_core::model::{ArchSpec, CLASSES, PIXELS};
+use dough_core::weights::Weights;
+
+use crate::network::Classifier;
 
 /// Predicted classes for `images` (bytes, 784 per image), in batches of `batch`.
 pub async fn predict(

@@ -1,0 +1,15 @@
+//! Dough's compute side on Burn: the classifiers built from `dough-core`'s shapes and weights, the
+//! minimal-evolution attack, evaluation, PGD, training (feature `train`), the benchmark run and the
+//! study's attack. Every function takes the Burn device from its caller, so the browser (WebGPU or
+//! CPU) and the native CLI run the same code.
+
+pub mod attack;
+pub mod bench;
+pub mod eval;
+pub mod network;
+pub mod pgd;
+pub mod study;
+#[cfg(feature = "train")]
+pub mod train;
+
+pub use burn::prelude::Device;

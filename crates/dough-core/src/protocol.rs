@@ -1,0 +1,367 @@
+//! The messages between the page and its compute worker, and how their images travel.
+//!
+//! Every message is a small serde value (`msg`) plus two flat buffers: `f32` for images (start
+//! images, adversarial examples, animation frames, probabilities) and `u8` for file bytes (a
+//! model's weights). The buffers cross the thread boundary as transferable typed arrays, never
+//! as JSON text; the functions here pack and unpack them so both sides agree on the layout.
+//! The JavaScript glue is in [`web`] (feature `web`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::attack::{AttackConfig, SampleOutcome};
+use crate::bench::BenchResult;
+use crate::manifest::ModelEntry;
+use crate::model::PIXELS;
+
+/// The compute backends a worker can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Cpu,
+    Webgpu,
+}
+
+impl BackendKind {
+    /// "cpu" or "webgpu", for `data-backend`.
+    pub fn slug(self) -> &'static str {
+        match self {
+            BackendKind::Cpu => "cpu",
+            BackendKind::Webgpu => "webgpu",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            BackendKind::Cpu => "CPU",
+            BackendKind::Webgpu => "WebGPU",
+        }
+    }
+}
+
+/// Test-only faults the worker injects into its first run (URL key `debug=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fault {
+    /// Destroys the worker's GPU device a few steps into the run (as a driver reset would).
+    LoseDevice,
+    /// Panics a few steps into the run (as a bug in Burn or CubeCL would).
+    Panic,
+}
+
+impl Fault {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "lose-device" => Some(Fault::LoseDevice),
+            "panic" => Some(Fault::Panic),
+            _ => None,
+        }
+    }
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Fault::LoseDevice => "lose-device",
+            Fault::Panic => "panic",
+        }
+    }
+}
+
+/// What the browser says about its WebGPU adapter.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdapterReport {
+    /// A readable name: the description, else vendor and architecture.
+    pub name: String,
+    /// A software rasteriser (SwiftShader, llvmpipe, WARP) or the browser's fallback adapter.
+    pub software: bool,
+}
+
+impl AdapterReport {
+    /// Builds a report from the fields of `GPUAdapterInfo` and `isFallbackAdapter`.
+    pub fn from_info(description: &str, vendor: &str, architecture: &str, device: &str, fallback: bool) -> Self {
+        let parts: Vec<&str> = [vendor, architecture, device].into_iter().filter(|s| !s.is_empty()).collect();
+        let name = if !description.is_empty() {
+            description.to_string()
+        } else if !parts.is_empty() {
+            parts.join(" ")
+        } else {
+            "unnamed adapter".to_string()
+        };
+        let all = format!("{description} {vendor} {architecture} {device}").to_lowercase();
+        let software = fallback || ["swiftshader", "llvmpipe", "lavapipe", "softpipe", "microsoft basic render", "warp"].iter().any(|s| all.contains(s));
+        Self { name, software }
+    }
+}
+
+/// Progress of a run, for the progress bar.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobProgress {
+    pub step: usize,
+    pub max_steps: usize,
+    pub finished_samples: usize,
+    pub samples: usize,
+}
+
+/// Page -> worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Request {
+    /// Start `backend` (WebGPU falls back to the CPU when it cannot start; the reply says why).
+    Init { backend: BackendKind, fault: Option<Fault> },
+    /// Use this model from now on; its safetensors bytes travel in `u8`.
+    Model { entry: ModelEntry },
+    /// Attack `targets[i]` from start image `i` (starts in `f32`, 784 values each), on the
+    /// current model, or on an untrained network of its shape from `untrained_seed`.
+    Attack { id: u32, targets: Vec<usize>, cfg: AttackConfig, untrained_seed: Option<u64>, record_frames: bool },
+    /// Stop run `id` (and drop it if it is still queued).
+    Cancel { id: u32 },
+    /// Class probabilities of one image (784 values in `f32`).
+    Predict { id: u32 },
+    /// Time a few attack steps of the real workload (the current model, a gallery batch).
+    Calibrate { id: u32 },
+    /// The fixed benchmark workload (`?bench=`).
+    Bench { id: u32, name: String },
+}
+
+/// One gallery row without its images (they travel in `f32`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RowMeta {
+    pub target: usize,
+    pub predicted: usize,
+    pub confidence: f32,
+    pub steps: usize,
+    pub l2: f32,
+    pub linf: f32,
+    pub reached: bool,
+}
+
+/// Worker -> page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Reply {
+    /// The worker's code is loaded; it takes requests from now on.
+    Ready,
+    /// The backend that runs. `note` says why it is not the one asked for.
+    Backend { backend: BackendKind, adapter: Option<AdapterReport>, note: Option<String>, init_ms: f64 },
+    ModelLoaded { name: String },
+    Progress { id: u32, progress: JobProgress },
+    /// A finished attack: rows, then per row its start and adversarial images in `f32`,
+    /// then the recorded frames (`frame_steps.len()` blocks of rows x 784).
+    Done { id: u32, rows: Vec<RowMeta>, frame_steps: Vec<usize> },
+    Cancelled { id: u32 },
+    /// A request failed. `gpu`: the GPU device failed (lost, poisoned); the worker is useless.
+    Failed { id: Option<u32>, message: String, gpu: bool },
+    /// The worker's code panicked; it is dead after this message.
+    Panicked { message: String },
+    /// Class probabilities in `f32`.
+    Probabilities { id: u32 },
+    Calibrated { id: u32, ms_per_step: f64, steps: usize },
+    BenchDone { id: u32, result: BenchResult },
+}
+
+/// A message and its buffers.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Packet<M> {
+    pub msg: M,
+    pub f32: Vec<f32>,
+    pub u8: Vec<u8>,
+}
+
+impl<M> Packet<M> {
+    pub fn new(msg: M) -> Self {
+        Self { msg, f32: Vec::new(), u8: Vec::new() }
+    }
+
+    pub fn with_f32(msg: M, f32: Vec<f32>) -> Self {
+        Self { msg, f32, u8: Vec::new() }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum WireError {
+    #[error("the worker sent {got} image values where {want} were expected")]
+    Length { got: usize, want: usize },
+    #[error("the message could not be read: {0}")]
+    Decode(String),
+}
+
+/// Start images, one after the other.
+pub fn pack_images(images: &[Vec<f32>]) -> Vec<f32> {
+    images.iter().flatten().copied().collect()
+}
+
+/// `n` images of 784 values from a flat buffer.
+pub fn unpack_images(flat: &[f32], n: usize) -> Result<Vec<Vec<f32>>, WireError> {
+    if flat.len() != n * PIXELS {
+        return Err(WireError::Length { got: flat.len(), want: n * PIXELS });
+    }
+    Ok(flat.chunks(PIXELS).map(|c| c.to_vec()).collect())
+}
+
+/// A finished attack as a `Done` reply with its images.
+pub fn pack_done(id: u32, rows: &[SampleOutcome], frames: &[(usize, Vec<f32>)]) -> Packet<Reply> {
+    let meta = rows
+        .iter()
+        .map(|o| RowMeta { target: o.target, predicted: o.predicted, confidence: o.confidence, steps: o.steps, l2: o.l2, linf: o.linf, reached: o.reached })
+        .collect();
+    let mut f = Vec::with_capacity(rows.len() * 2 * PIXELS + frames.iter().map(|(_, x)| x.len()).sum::<usize>());
+    for o in rows {
+        f.extend_from_slice(&o.start);
+        f.extend_from_slice(&o.adversarial);
+    }
+    for (_, x) in frames {
+        f.extend_from_slice(x);
+    }
+    Packet::with_f32(Reply::Done { id, rows: meta, frame_steps: frames.iter().map(|(s, _)| *s).collect() }, f)
+}
+
+/// The rows and frames of a `Done` reply.
+pub fn unpack_done(rows: Vec<RowMeta>, frame_steps: &[usize], flat: &[f32]) -> Result<(Vec<SampleOutcome>, Vec<(usize, Vec<f32>)>), WireError> {
+    let n = rows.len();
+    let want = n * PIXELS * (2 + frame_steps.len());
+    if flat.len() != want {
+        return Err(WireError::Length { got: flat.len(), want });
+    }
+    let out = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let at = i * 2 * PIXELS;
+            SampleOutcome {
+                target: m.target,
+                start: flat[at..at + PIXELS].to_vec(),
+                adversarial: flat[at + PIXELS..at + 2 * PIXELS].to_vec(),
+                predicted: m.predicted,
+                confidence: m.confidence,
+                steps: m.steps,
+                l2: m.l2,
+                linf: m.linf,
+                reached: m.reached,
+            }
+        })
+        .collect();
+    let base = n * 2 * PIXELS;
+    let frames = frame_steps.iter().enumerate().map(|(k, &s)| (s, flat[base + k * n * PIXELS..base + (k + 1) * n * PIXELS].to_vec())).collect();
+    Ok((out, frames))
+}
+
+/// The JavaScript side: a packet as `{msg, f32, u8}` with transferable typed arrays.
+#[cfg(feature = "web")]
+pub mod web {
+    use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array};
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+    use wasm_bindgen::{JsCast, JsValue};
+
+    use super::{AdapterReport, Packet, WireError};
+
+    fn get(v: &JsValue, key: &str) -> Option<JsValue> {
+        Reflect::get(v, &JsValue::from_str(key)).ok().filter(|x| !x.is_undefined() && !x.is_null())
+    }
+
+    /// `navigator.gpu.requestAdapter()`'s report, when there is an adapter (the page's
+    /// `navigator` or a worker's).
+    pub async fn adapter_report(navigator: &JsValue) -> Option<AdapterReport> {
+        let gpu = get(navigator, "gpu")?;
+        let request: js_sys::Function = get(&gpu, "requestAdapter")?.dyn_into().ok()?;
+        let promise: js_sys::Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
+        let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+        if adapter.is_null() || adapter.is_undefined() {
+            return None;
+        }
+        let info = get(&adapter, "info").unwrap_or(JsValue::UNDEFINED);
+        let field = |name: &str| get(&info, name).and_then(|v| v.as_string()).unwrap_or_default();
+        let fallback = get(&adapter, "isFallbackAdapter").or_else(|| get(&info, "isFallbackAdapter")).and_then(|v| v.as_bool()).unwrap_or(false);
+        Some(AdapterReport::from_info(&field("description"), &field("vendor"), &field("architecture"), &field("device"), fallback))
+    }
+
+    /// The packet as a JS object, and the list of buffers to transfer with it.
+    pub fn to_js<M: Serialize>(p: &Packet<M>) -> Result<(JsValue, Array), WireError> {
+        let ser = serde_wasm_bindgen::Serializer::json_compatible();
+        let msg = p.msg.serialize(&ser).map_err(|e| WireError::Decode(e.to_string()))?;
+        let obj = Object::new();
+        let transfer = Array::new();
+        let _ = Reflect::set(&obj, &"msg".into(), &msg);
+        if !p.f32.is_empty() {
+            let a = Float32Array::new_with_length(p.f32.len() as u32);
+            a.copy_from(&p.f32);
+            transfer.push(&a.buffer());
+            let _ = Reflect::set(&obj, &"f32".into(), &a);
+        }
+        if !p.u8.is_empty() {
+            let a = Uint8Array::new_with_length(p.u8.len() as u32);
+            a.copy_from(&p.u8);
+            transfer.push(&a.buffer());
+            let _ = Reflect::set(&obj, &"u8".into(), &a);
+        }
+        Ok((obj.into(), transfer))
+    }
+
+    /// Reads a packet sent by [`to_js`].
+    pub fn from_js<M: DeserializeOwned>(v: &JsValue) -> Result<Packet<M>, WireError> {
+        let msg = Reflect::get(v, &"msg".into()).map_err(|_| WireError::Decode("no msg field".into()))?;
+        let msg: M = serde_wasm_bindgen::from_value(msg).map_err(|e| WireError::Decode(e.to_string()))?;
+        let f32 = Reflect::get(v, &"f32".into()).ok().and_then(|a| a.dyn_into::<Float32Array>().ok()).map(|a| a.to_vec()).unwrap_or_default();
+        let u8 = Reflect::get(v, &"u8".into()).ok().and_then(|a| a.dyn_into::<Uint8Array>().ok()).map(|a| a.to_vec()).unwrap_or_default();
+        Ok(Packet { msg, f32, u8 })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(target: usize, base: f32) -> SampleOutcome {
+        SampleOutcome {
+            target,
+            start: (0..PIXELS).map(|i| base + i as f32 * 1e-4).collect(),
+            adversarial: (0..PIXELS).map(|i| base * 0.5 + i as f32 * 2e-4).collect(),
+            predicted: (target + 1) % 10,
+            confidence: 0.25 + target as f32 * 0.01,
+            steps: 7 + target,
+            l2: 1.5,
+            linf: 0.25,
+            reached: target % 2 == 0,
+        }
+    }
+
+    #[test]
+    fn done_round_trips_rows_and_frames() {
+        let rows: Vec<SampleOutcome> = (0..3).map(|t| outcome(t, 0.1 * t as f32)).collect();
+        let frames: Vec<(usize, Vec<f32>)> = vec![(0, vec![0.5; 3 * PIXELS]), (4, (0..3 * PIXELS).map(|i| i as f32).collect())];
+        let p = pack_done(9, &rows, &frames);
+        let Reply::Done { id, rows: meta, frame_steps } = p.msg.clone() else { panic!("not a Done") };
+        assert_eq!((id, frame_steps.clone()), (9, vec![0, 4]));
+        let (back, back_frames) = unpack_done(meta, &frame_steps, &p.f32).unwrap();
+        assert_eq!(back, rows);
+        assert_eq!(back_frames, frames);
+    }
+
+    #[test]
+    fn a_short_buffer_is_an_error_not_a_panic() {
+        let rows = vec![outcome(1, 0.0)];
+        let p = pack_done(1, &rows, &[]);
+        let Reply::Done { rows: meta, .. } = p.msg else { panic!() };
+        let err = unpack_done(meta, &[], &p.f32[..100]).unwrap_err();
+        assert_eq!(err, WireError::Length { got: 100, want: 2 * PIXELS });
+        assert!(unpack_images(&[0.0; 10], 1).is_err());
+        assert_eq!(unpack_images(&pack_images(&[vec![1.0; PIXELS], vec![2.0; PIXELS]]), 2).unwrap()[1][0], 2.0);
+    }
+
+    #[test]
+    fn messages_have_stable_tags() {
+        let r = Request::Cancel { id: 3 };
+        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"type":"cancel","id":3}"#);
+        let back: Reply = serde_json::from_str(r#"{"type":"panicked","message":"boom"}"#).unwrap();
+        assert_eq!(back, Reply::Panicked { message: "boom".into() });
+    }
+
+    #[test]
+    fn software_adapters_are_recognised() {
+        assert!(AdapterReport::from_info("", "google", "swiftshader", "", false).software);
+        assert!(AdapterReport::from_info("llvmpipe (LLVM 15.0.6, 256 bits)", "", "", "", false).software);
+        assert!(AdapterReport::from_info("", "", "", "", true).software);
+        let nv = AdapterReport::from_info("NVIDIA GeForce RTX 4090", "nvidia", "lovelace", "", false);
+        assert!(!nv.software);
+        assert_eq!(nv.name, "NVIDIA GeForce RTX 4090");
+        assert_eq!(AdapterReport::from_info("", "google", "swiftshader", "", false).name, "google swiftshader");
+    }
+}

@@ -1,0 +1,75 @@
+//! Starting the compute device in the worker: WebGPU (through `navigator.gpu`, which dedicated
+//! workers have) or the CPU backend, and the adapter's own report of what it is.
+
+use burn::tensor::wgpu::WgpuSetup;
+
+use dough_compute::Device;
+use dough_core::protocol::{AdapterReport, BackendKind, Reply};
+
+use crate::port;
+
+/// The device that runs, and for WebGPU the handles behind it.
+pub struct Compute {
+    pub device: Device,
+    pub kind: BackendKind,
+    setup: Option<WgpuSetup>,
+}
+
+impl Compute {
+    pub fn cpu() -> Self {
+        Self { device: Device::flex(), kind: BackendKind::Cpu, setup: None }
+    }
+
+    /// Destroys the GPU device (test-only fault `debug=lose-device`), as a driver reset would.
+    pub fn lose_device(&self) {
+        if let Some(s) = &self.setup {
+            s.device.destroy();
+        }
+    }
+}
+
+/// `navigator.gpu.requestAdapter()`'s report, when there is an adapter.
+async fn adapter_report() -> Option<AdapterReport> {
+    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
+    dough_core::protocol::web::adapter_report(&navigator).await
+}
+
+/// Starts `want`. WebGPU falls back to the CPU when there is no adapter or it fails to start;
+/// the note says why.
+pub async fn start(want: BackendKind) -> (Compute, Reply) {
+    let t0 = port::now_ms();
+    let answer = |c: &Compute, adapter: Option<AdapterReport>, note: Option<String>| Reply::Backend {
+        backend: c.kind,
+        adapter,
+        note,
+        init_ms: port::now_ms() - t0,
+    };
+    if want == BackendKind::Cpu {
+        let c = Compute::cpu();
+        let r = answer(&c, None, None);
+        return (c, r);
+    }
+    let Some(adapter) = adapter_report().await else {
+        let c = Compute::cpu();
+        let r = answer(&c, None, Some("no WebGPU adapter".into()));
+        return (c, r);
+    };
+    match Device::wgpu_options().init_with_setup_async().await {
+        Ok((device, setup)) => {
+            // A lost device (driver reset, `destroy`) poisons every later read: tell the page at
+            // once, so that it moves the run to a fresh worker on the CPU.
+            setup.device.set_device_lost_callback(|reason, message| {
+                port::reply(Reply::Failed { id: None, message: format!("the GPU device was lost ({reason:?}): {message}"), gpu: true });
+            });
+            let c = Compute { device, kind: BackendKind::Webgpu, setup: Some(setup) };
+            let r = answer(&c, Some(adapter), None);
+            (c, r)
+        }
+        Err(e) => {
+            web_sys::console::warn_1(&format!("WebGPU failed to start, using the CPU: {e:?}").into());
+            let c = Compute::cpu();
+            let r = answer(&c, Some(adapter), Some(format!("WebGPU failed to start: {e}")));
+            (c, r)
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! The worker's request loop: requests are queued and run one at a time; a Cancel marks a run,
+//! which stops at its next step (or is dropped from the queue). Attacks report progress as
+//! they go and send their rows (and frames, for the step playback) as one transferable buffer.
+
+use std::cell::RefCell;
+use std::collections::{HashSet, VecDeque};
+
+use js_sys::{Function, Promise};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
+use wasm_bindgen_futures::{JsFuture, spawn_local};
+use web_sys::MessageEvent;
+
+use dough_compute::attack::AttackJob;
+use dough_compute::{bench, eval};
+use dough_core::attack::{AttackConfig, AttackError, StepNorm, every_target};
+use dough_core::model::{ArchSpec, PIXELS};
+use dough_core::protocol::web::from_js;
+use dough_core::protocol::{BackendKind, Fault, JobProgress, Packet, Reply, Request, pack_done, unpack_images};
+use dough_core::weights::Weights;
+
+use crate::backend::{self, Compute};
+use crate::port::{self, now_ms, post, reply, yield_now};
+
+/// At most this many frames are kept per run (every k-th step beyond that).
+const MAX_FRAMES: usize = 200;
+/// The longest the worker computes before it looks at its messages again.
+const YIELD_EVERY_MS: f64 = 10.0;
+/// Progress messages are sent at most this often (and always at the end).
+const PROGRESS_EVERY_MS: f64 = 16.0;
+/// The step at which a test-only fault strikes.
+const FAULT_AT_STEP: usize = 3;
+
+#[derive(Default)]
+struct State {
+    compute: Option<Compute>,
+    fault: Option<Fault>,
+    model: Option<(ArchSpec, Weights)>,
+    queue: VecDeque<Packet<Request>>,
+    cancelled: HashSet<u32>,
+    wake: Option<Function>,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+fn with<R>(f: impl FnOnce(&mut State) -> R) -> R {
+    STATE.with(|s| f(&mut s.borrow_mut()))
+}
+
+/// Installs the message handler and starts the loop that runs requests in order.
+pub fn listen() {
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|ev: MessageEvent| {
+        let packet = match from_js::<Request>(&ev.data()) {
+            Ok(p) => p,
+            Err(e) => return reply(Reply::Failed { id: None, message: e.to_string(), gpu: false }),
+        };
+        if let Request::Cancel { id } = packet.msg {
+            let queued = with(|s| {
+                let before = s.queue.len();
+                s.queue.retain(|p| request_id(&p.msg) != Some(id));
+                s.cancelled.insert(id);
+                before != s.queue.len()
+            });
+            if queued {
+                reply(Reply::Cancelled { id });
+            }
+            return;
+        }
+        if let Some(wake) = with(|s| {
+            s.queue.push_back(packet);
+            s.wake.take()
+        }) {
+            let _ = wake.call0(&wasm_bindgen::JsValue::NULL);
+        }
+    });
+    port::scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    spawn_local(async {
+        loop {
+            let next = next_request().await;
+            handle(next).await;
+        }
+    });
+}
+
+fn request_id(r: &Request) -> Option<u32> {
+    match r {
+        Request::Attack { id, .. } | Request::Predict { id } | Request::Calibrate { id } | Request::Bench { id, .. } => Some(*id),
+        _ => None,
+    }
+}
+
+async fn next_request() -> Packet<Request> {
+    loop {
+        if let Some(p) = with(|s| s.queue.pop_front()) {
+            return p;
+        }
+        let promise = Promise::new(&mut |resolve, _| with(|s| s.wake = Some(resolve)));
+        let _ = JsFuture::from(promise).await;
+    }
+}
+
+fn is_cancelled(id: u32) -> bool {
+    with(|s| s.cancelled.contains(&id))
+}
+
+fn failed(id: Option<u32>, e: impl std::fmt::Display) {
+    // On WebGPU a backend error means the device failed (lost or poisoned): the page moves the
+    // run to a fresh worker on the CPU.
+    let gpu = with(|s| s.compute.as_ref().is_some_and(|c| c.kind == BackendKind::Webgpu));
+    let message = e.to_string();
+    let gpu = gpu && message.starts_with("the compute backend failed");
+    reply(Reply::Failed { id, message, gpu });
+}
+
+async fn handle(p: Packet<Request>) {
+    match p.msg {
+        Request::Init { backend: want, fault } => {
+            let (compute, answer) = backend::start(want).await;
+            with(|s| {
+                s.compute = Some(compute);
+                s.fault = fault;
+            });
+            reply(answer);
+        }
+        Request::Model { entry } => {
+            let loaded = entry
+                .arch_spec()
+                .map_err(|e| e.to_string())
+                .and_then(|spec| Weights::from_safetensors(&p.u8).map(|w| (spec, w)).map_err(|e| format!("model {}: {e}", entry.name)));
+            match loaded {
+                Ok(m) => {
+                    with(|s| s.model = Some(m));
+                    reply(Reply::ModelLoaded { name: entry.name });
+                }
+                Err(e) => reply(Reply::Failed { id: None, message: e, gpu: false }),
+            }
+        }
+        Request::Attack { id, targets, cfg, untrained_seed, record_frames } => {
+            if is_cancelled(id) {
+                return reply(Reply::Cancelled { id });
+            }
+            match attack(id, &p.f32, &targets, cfg, untrained_seed, record_frames).await {
+                Ok(Some(packet)) => post(packet),
+                Ok(None) => reply(Reply::Cancelled { id }),
+                Err(e) => failed(Some(id), e),
+            }
+        }
+        Request::Predict { id } => match predict(&p.f32).await {
+            Ok(probs) => post(Packet::with_f32(Reply::Probabilities { id }, probs)),
+            Err(e) => failed(Some(id), e),
+        },
+        Request::Calibrate { id } => match calibrate().await {
+            Ok((ms_per_step, steps)) => reply(Reply::Calibrated { id, ms_per_step, steps }),
+            Err(e) => failed(Some(id), e),
+        },
+        Request::Bench { id, name } => {
+            let Some(device) = with(|s| s.compute.as_ref().map(|c| c.device.clone())) else {
+                return failed(Some(id), "the worker has no backend yet");
+            };
+            // Yield only when a step took long, to keep the timing honest.
+            let last = std::rc::Rc::new(std::cell::Cell::new(now_ms()));
+            let pause = move || {
+                let last = last.clone();
+                async move {
+                    if now_ms() - last.get() >= 50.0 {
+                        yield_now().await;
+                        last.set(now_ms());
+                    }
+                }
+            };
+            match bench::run(&name, &device, &now_ms, pause).await {
+                Ok(result) => reply(Reply::BenchDone { id, result }),
+                Err(e) => failed(Some(id), e),
+            }
+        }
+        Request::Cancel { .. } => {}
+    }
+}
+
+fn current() -> Result<(dough_compute::Device, ArchSpec, Weights), AttackError> {
+    with(|s| {
+        let device = s.compute.as_ref().map(|c| c.device.clone()).ok_or_else(|| AttackError::Backend("the worker has no backend yet".into()))?;
+        let (spec, w) = s.model.clone().ok_or_else(|| AttackError::BadConfig("no model is loaded in the worker".into()))?;
+        Ok((device, spec, w))
+    })
+}
+
+/// Strikes the test-only fault once, on the first run that reaches its step.
+fn maybe_fault(step: usize) {
+    if step != FAULT_AT_STEP {
+        return;
+    }
+    match with(|s| s.fault.take()) {
+        Some(Fault::Panic) => panic!("test-only fault: the worker panics mid-run (debug=panic)"),
+        Some(Fault::LoseDevice) => with(|s| {
+            if let Some(c) = &s.compute {
+                c.lose_device();
+            }
+        }),
+        None => {}
+    }
+}
+
+/// Runs one attack to its end; `None` when cancelled.
+async fn attack(
+    id: u32,
+    flat: &[f32],
+    targets: &[usize],
+    cfg: AttackConfig,
+    untrained_seed: Option<u64>,
+    record_frames: bool,
+) -> Result<Option<Packet<Reply>>, AttackError> {
+    let (device, spec, trained) = current()?;
+    let starts = unpack_images(flat, targets.len()).map_err(|e| AttackError::BadConfig(e.to_string()))?;
+    let weights = match untrained_seed {
+        Some(seed) => spec.init_weights(seed),
+        None => trained,
+    };
+    let mut job = AttackJob::new(&spec, &weights, &device, &starts, targets, cfg.clone())?;
+    let stride = cfg.max_steps.div_ceil(MAX_FRAMES).max(1);
+    let mut frames: Vec<(usize, Vec<f32>)> = Vec::new();
+    if record_frames {
+        frames.push((0, flat.to_vec()));
+    }
+    let (mut last_yield, mut last_progress) = (now_ms(), f64::NEG_INFINITY);
+    loop {
+        if is_cancelled(id) {
+            return Ok(None);
+        }
+        let finished = job.step().await?;
+        maybe_fault(job.steps_done());
+        if record_frames && !finished && job.steps_done() % stride == 0 {
+            frames.push((job.steps_done(), job.current_inputs().await?));
+        }
+        if finished || now_ms() - last_progress >= PROGRESS_EVERY_MS {
+            last_progress = now_ms();
+            let progress = JobProgress {
+                step: job.steps_done(),
+                max_steps: job.max_steps(),
+                finished_samples: if finished { job.batch() } else { job.batch() - job.active_count() },
+                samples: job.batch(),
+            };
+            reply(Reply::Progress { id, progress });
+        }
+        if finished {
+            break;
+        }
+        if now_ms() - last_yield >= YIELD_EVERY_MS {
+            yield_now().await;
+            last_yield = now_ms();
+        }
+    }
+    let rows = job.outcome().await?;
+    if record_frames && frames.last().map(|(s, _)| *s) != Some(job.steps_done()) {
+        frames.push((job.steps_done(), rows.iter().flat_map(|o| o.adversarial.iter().copied()).collect()));
+    }
+    Ok(Some(pack_done(id, &rows, &frames)))
+}
+
+async fn predict(image: &[f32]) -> Result<Vec<f32>, AttackError> {
+    let (device, spec, w) = current()?;
+    eval::probabilities(&spec, &w, &device, image).await
+}
+
+/// Warm-up steps before the calibration's clock starts (shader compilation, first uploads).
+const CALIBRATION_WARMUP: usize = 2;
+/// Timed steps of the calibration.
+const CALIBRATION_STEPS: usize = 8;
+
+/// Times the real workload: the current model, a gallery batch (mid-gray toward every class),
+/// L2 steps without early stopping, with a read at the end as a gallery has.
+async fn calibrate() -> Result<(f64, usize), AttackError> {
+    let (device, spec, w) = current()?;
+    let (starts, targets) = every_target(&[0.5; PIXELS]);
+    let cfg = AttackConfig { norm: StepNorm::L2, step_size: 0.01, max_steps: CALIBRATION_WARMUP + CALIBRATION_STEPS + 1, kappa: 1.0, early_stop: false };
+    let mut job = AttackJob::new(&spec, &w, &device, &starts, &targets, cfg)?;
+    for _ in 0..CALIBRATION_WARMUP {
+        job.step().await?;
+    }
+    job.current_inputs().await?;
+    let t0 = now_ms();
+    for _ in 0..CALIBRATION_STEPS {
+        job.step().await?;
+    }
+    job.current_inputs().await?;
+    Ok(((now_ms() - t0) / CALIBRATION_STEPS as f64, CALIBRATION_STEPS))
+}
