@@ -24,8 +24,10 @@
     // The compute worker fetched its own files (not in this page's resource timing).
     var meta = document.querySelector('meta[name=dough-worker-version]');
     var v = encodeURIComponent(meta ? meta.content : '');
-    ['worker.js', 'dough-worker.js', 'dough-worker_bg.wasm'].forEach(function (f) {
-      urls.push(new URL(f + '?v=' + v, location.href).href);
+    ['dough-worker', 'dough-worker-cpu'].forEach(function (bin) {
+      urls.push(new URL('worker.js?bin=' + bin + '&v=' + v, location.href).href);
+      urls.push(new URL(bin + '.js?v=' + v, location.href).href);
+      urls.push(new URL(bin + '_bg.wasm?v=' + v, location.href).href);
     });
     return urls;
   }

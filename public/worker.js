@@ -1,8 +1,11 @@
 // Loads Dough's compute worker (Rust, built by Trunk as dough-worker.js + dough-worker_bg.wasm).
-// The page starts it as worker.js?v=<build>; the version keeps a cached old worker from ever
+// The page starts it as worker.js?bin=<dough-worker|dough-worker-cpu>&v=<build>; the version keeps a cached old worker from ever
 // meeting a newer page (Trunk does not hash worker file names).
-var v = new URL(self.location.href).searchParams.get('v') || '';
-importScripts('./dough-worker.js?v=' + encodeURIComponent(v));
-wasm_bindgen('./dough-worker_bg.wasm?v=' + encodeURIComponent(v)).catch(function (e) {
+// bin=dough-worker-cpu loads the CPU-only build (much smaller); anything else the full one.
+var params = new URL(self.location.href).searchParams;
+var v = encodeURIComponent(params.get('v') || '');
+var bin = params.get('bin') === 'dough-worker-cpu' ? 'dough-worker-cpu' : 'dough-worker';
+importScripts('./' + bin + '.js?v=' + v);
+wasm_bindgen('./' + bin + '_bg.wasm?v=' + v).catch(function (e) {
   self.postMessage({ msg: { type: 'panicked', message: 'the compute code could not be loaded: ' + e } });
 });

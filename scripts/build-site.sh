@@ -17,7 +17,7 @@ for wasm in dist/*_bg.wasm; do
   gz=$(gzip -9 -c "$wasm" | wc -c)
   echo "[build] $(basename "$wasm"): $raw_before bytes from Trunk, $raw bytes after wasm-opt, $gz bytes gzipped"
 done
-version=$(cat dist/dough-worker.js dist/dough-worker_bg.wasm dist/worker.js | sha256sum | cut -c1-16)
+version=$(cat dist/dough-worker.js dist/dough-worker_bg.wasm dist/dough-worker-cpu.js dist/dough-worker-cpu_bg.wasm dist/worker.js | sha256sum | cut -c1-16)
 sed -i "s|<meta name=\"dough-worker-version\" content=\"[^\"]*\">|<meta name=\"dough-worker-version\" content=\"$version\">|" dist/index.html
 grep -q "content=\"$version\"" dist/index.html || { echo "[build] could not version the worker in dist/index.html" >&2; exit 1; }
 echo "[build] worker version $version"

@@ -173,7 +173,7 @@ impl Page {
     /// Starts a worker on `choice.kind` and makes it the page's. The worker may fall back to the
     /// CPU (no adapter, or WebGPU would not start): the state then says so.
     async fn start_worker(self, mut choice: Choice, fault: Option<Fault>, recovered: Option<&'static str>) -> Result<Compute, String> {
-        let c = Compute::spawn().await.map_err(|e| e.to_string())?;
+        let c = Compute::spawn(choice.kind).await.map_err(|e| e.to_string())?;
         let started = c.init(choice.kind, fault).await.map_err(|e| e.to_string())?;
         if started.backend != choice.kind {
             choice.reason = if started.adapter.is_none() { Reason::NoAdapter } else { Reason::WebgpuFailed };
@@ -229,7 +229,7 @@ impl Page {
         }
         let t0 = platform::now_ms();
         let gpu = async {
-            let c = Compute::spawn().await?;
+            let c = Compute::spawn(BackendKind::Webgpu).await?;
             let started = c.init(BackendKind::Webgpu, None).await?;
             if started.backend != BackendKind::Webgpu {
                 c.terminate();

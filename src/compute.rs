@@ -116,19 +116,24 @@ impl PartialEq for Compute {
 
 /// The worker script, versioned by the build (see scripts/build-site.sh) so that a cached old
 /// worker never meets a new page.
-fn worker_url() -> String {
+fn worker_url(backend: BackendKind) -> String {
     let version = crate::platform::window()
         .document()
         .and_then(|d| d.query_selector("meta[name=dough-worker-version]").ok().flatten())
         .and_then(|m| m.get_attribute("content"))
         .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
-    format!("worker.js?v={version}")
+    // The CPU backend has its own, much smaller build.
+    let bin = match backend {
+        BackendKind::Cpu => "dough-worker-cpu",
+        BackendKind::Webgpu => "dough-worker",
+    };
+    format!("worker.js?bin={bin}&v={version}")
 }
 
 impl Compute {
-    /// Starts a worker and waits until its code is loaded.
-    pub async fn spawn() -> Result<Compute, ClientError> {
-        let worker = web_sys::Worker::new(&worker_url()).map_err(|e| ClientError::Failed(format!("the browser refused to start the compute worker: {e:?}")))?;
+    /// Starts a worker for `backend` and waits until its code is loaded.
+    pub async fn spawn(backend: BackendKind) -> Result<Compute, ClientError> {
+        let worker = web_sys::Worker::new(&worker_url(backend)).map_err(|e| ClientError::Failed(format!("the browser refused to start the compute worker: {e:?}")))?;
         let inner = Rc::new(Inner::default());
         let (tx, rx) = oneshot::channel();
         *inner.ready.borrow_mut() = Some(tx);

@@ -121,18 +121,6 @@ pub enum Request {
     Bench { id: u32, name: String },
 }
 
-/// One gallery row without its images (they travel in `f32`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RowMeta {
-    pub target: usize,
-    pub predicted: usize,
-    pub confidence: f32,
-    pub steps: usize,
-    pub l2: f32,
-    pub linf: f32,
-    pub reached: bool,
-}
-
 /// Worker -> page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
@@ -143,9 +131,10 @@ pub enum Reply {
     Backend { backend: BackendKind, adapter: Option<AdapterReport>, note: Option<String>, init_ms: f64 },
     ModelLoaded { name: String },
     Progress { id: u32, progress: JobProgress },
-    /// A finished attack: rows, then per row its start and adversarial images in `f32`,
-    /// then the recorded frames (`frame_steps.len()` blocks of rows x 784).
-    Done { id: u32, rows: Vec<RowMeta>, frame_steps: Vec<usize> },
+    /// A finished attack: the rows with their images left empty; per row its start and
+    /// adversarial images travel in `f32`, then the recorded frames (`frame_steps.len()` blocks
+    /// of rows x 784).
+    Done { id: u32, rows: Vec<SampleOutcome>, frame_steps: Vec<usize> },
     Cancelled { id: u32 },
     /// A request failed. `gpu`: the GPU device failed (lost, poisoned); the worker is useless.
     Failed { id: Option<u32>, message: String, gpu: bool },
@@ -196,51 +185,34 @@ pub fn unpack_images(flat: &[f32], n: usize) -> Result<Vec<Vec<f32>>, WireError>
     Ok(flat.chunks(PIXELS).map(|c| c.to_vec()).collect())
 }
 
-/// A finished attack as a `Done` reply with its images.
-pub fn pack_done(id: u32, rows: &[SampleOutcome], frames: &[(usize, Vec<f32>)]) -> Packet<Reply> {
-    let meta = rows
-        .iter()
-        .map(|o| RowMeta { target: o.target, predicted: o.predicted, confidence: o.confidence, steps: o.steps, l2: o.l2, linf: o.linf, reached: o.reached })
-        .collect();
+/// A finished attack as a `Done` reply, its images moved into the buffer.
+pub fn pack_done(id: u32, mut rows: Vec<SampleOutcome>, frames: &[(usize, Vec<f32>)]) -> Packet<Reply> {
     let mut f = Vec::with_capacity(rows.len() * 2 * PIXELS + frames.iter().map(|(_, x)| x.len()).sum::<usize>());
-    for o in rows {
-        f.extend_from_slice(&o.start);
-        f.extend_from_slice(&o.adversarial);
+    for o in &mut rows {
+        f.append(&mut o.start);
+        f.append(&mut o.adversarial);
     }
     for (_, x) in frames {
         f.extend_from_slice(x);
     }
-    Packet::with_f32(Reply::Done { id, rows: meta, frame_steps: frames.iter().map(|(s, _)| *s).collect() }, f)
+    Packet::with_f32(Reply::Done { id, rows, frame_steps: frames.iter().map(|(s, _)| *s).collect() }, f)
 }
 
-/// The rows and frames of a `Done` reply.
-pub fn unpack_done(rows: Vec<RowMeta>, frame_steps: &[usize], flat: &[f32]) -> Result<(Vec<SampleOutcome>, Vec<(usize, Vec<f32>)>), WireError> {
+/// The rows (with their images back) and frames of a `Done` reply.
+pub fn unpack_done(mut rows: Vec<SampleOutcome>, frame_steps: &[usize], flat: &[f32]) -> Result<(Vec<SampleOutcome>, Vec<(usize, Vec<f32>)>), WireError> {
     let n = rows.len();
     let want = n * PIXELS * (2 + frame_steps.len());
     if flat.len() != want {
         return Err(WireError::Length { got: flat.len(), want });
     }
-    let out = rows
-        .into_iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let at = i * 2 * PIXELS;
-            SampleOutcome {
-                target: m.target,
-                start: flat[at..at + PIXELS].to_vec(),
-                adversarial: flat[at + PIXELS..at + 2 * PIXELS].to_vec(),
-                predicted: m.predicted,
-                confidence: m.confidence,
-                steps: m.steps,
-                l2: m.l2,
-                linf: m.linf,
-                reached: m.reached,
-            }
-        })
-        .collect();
+    for (i, o) in rows.iter_mut().enumerate() {
+        let at = i * 2 * PIXELS;
+        o.start = flat[at..at + PIXELS].to_vec();
+        o.adversarial = flat[at + PIXELS..at + 2 * PIXELS].to_vec();
+    }
     let base = n * 2 * PIXELS;
     let frames = frame_steps.iter().enumerate().map(|(k, &s)| (s, flat[base + k * n * PIXELS..base + (k + 1) * n * PIXELS].to_vec())).collect();
-    Ok((out, frames))
+    Ok((rows, frames))
 }
 
 /// The JavaScript side: a packet as `{msg, f32, u8}` with transferable typed arrays.
@@ -327,7 +299,7 @@ mod tests {
     fn done_round_trips_rows_and_frames() {
         let rows: Vec<SampleOutcome> = (0..3).map(|t| outcome(t, 0.1 * t as f32)).collect();
         let frames: Vec<(usize, Vec<f32>)> = vec![(0, vec![0.5; 3 * PIXELS]), (4, (0..3 * PIXELS).map(|i| i as f32).collect())];
-        let p = pack_done(9, &rows, &frames);
+        let p = pack_done(9, rows.clone(), &frames);
         let Reply::Done { id, rows: meta, frame_steps } = p.msg.clone() else { panic!("not a Done") };
         assert_eq!((id, frame_steps.clone()), (9, vec![0, 4]));
         let (back, back_frames) = unpack_done(meta, &frame_steps, &p.f32).unwrap();
@@ -338,7 +310,7 @@ mod tests {
     #[test]
     fn a_short_buffer_is_an_error_not_a_panic() {
         let rows = vec![outcome(1, 0.0)];
-        let p = pack_done(1, &rows, &[]);
+        let p = pack_done(1, rows, &[]);
         let Reply::Done { rows: meta, .. } = p.msg else { panic!() };
         let err = unpack_done(meta, &[], &p.f32[..100]).unwrap_err();
         assert_eq!(err, WireError::Length { got: 100, want: 2 * PIXELS });

@@ -1,6 +1,7 @@
 //! Starting the compute device in the worker: WebGPU (through `navigator.gpu`, which dedicated
 //! workers have) or the CPU backend, and the adapter's own report of what it is.
 
+#[cfg(feature = "webgpu")]
 use burn::tensor::wgpu::WgpuSetup;
 
 use dough_compute::Device;
@@ -12,16 +13,23 @@ use crate::port;
 pub struct Compute {
     pub device: Device,
     pub kind: BackendKind,
+    #[cfg(feature = "webgpu")]
     setup: Option<WgpuSetup>,
 }
 
 impl Compute {
     pub fn cpu() -> Self {
-        Self { device: Device::flex(), kind: BackendKind::Cpu, setup: None }
+        Self {
+            device: Device::flex(),
+            kind: BackendKind::Cpu,
+            #[cfg(feature = "webgpu")]
+            setup: None,
+        }
     }
 
     /// Destroys the GPU device (test-only fault `debug=lose-device`), as a driver reset would.
     pub fn lose_device(&self) {
+        #[cfg(feature = "webgpu")]
         if let Some(s) = &self.setup {
             s.device.destroy();
         }
@@ -29,26 +37,40 @@ impl Compute {
 }
 
 /// `navigator.gpu.requestAdapter()`'s report, when there is an adapter.
+#[cfg(feature = "webgpu")]
 async fn adapter_report() -> Option<AdapterReport> {
     let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
     dough_core::protocol::web::adapter_report(&navigator).await
+}
+
+fn answer(c: &Compute, adapter: Option<AdapterReport>, note: Option<String>, t0: f64) -> Reply {
+    Reply::Backend { backend: c.kind, adapter, note, init_ms: port::now_ms() - t0 }
 }
 
 /// Starts `want`. WebGPU falls back to the CPU when there is no adapter or it fails to start;
 /// the note says why.
 pub async fn start(want: BackendKind) -> (Compute, Reply) {
     let t0 = port::now_ms();
-    let answer = |c: &Compute, adapter: Option<AdapterReport>, note: Option<String>| Reply::Backend {
-        backend: c.kind,
-        adapter,
-        note,
-        init_ms: port::now_ms() - t0,
-    };
+    let answer = |c: &Compute, adapter, note| answer(c, adapter, note, t0);
     if want == BackendKind::Cpu {
         let c = Compute::cpu();
         let r = answer(&c, None, None);
         return (c, r);
     }
+    start_webgpu(t0).await
+}
+
+/// This build has the CPU backend only (`dough-worker-cpu`).
+#[cfg(not(feature = "webgpu"))]
+async fn start_webgpu(t0: f64) -> (Compute, Reply) {
+    let c = Compute::cpu();
+    let r = answer(&c, None, Some("this worker has the CPU backend only".into()), t0);
+    (c, r)
+}
+
+#[cfg(feature = "webgpu")]
+async fn start_webgpu(t0: f64) -> (Compute, Reply) {
+    let answer = |c: &Compute, adapter, note| answer(c, adapter, note, t0);
     let Some(adapter) = adapter_report().await else {
         let c = Compute::cpu();
         let r = answer(&c, None, Some("no WebGPU adapter".into()));
@@ -59,7 +81,7 @@ pub async fn start(want: BackendKind) -> (Compute, Reply) {
             // A lost device (driver reset, `destroy`) poisons every later read: tell the page at
             // once, so that it moves the run to a fresh worker on the CPU.
             setup.device.set_device_lost_callback(|reason, message| {
-                port::reply(Reply::Failed { id: None, message: format!("the GPU device was lost ({reason:?}): {message}"), gpu: true });
+                port::reply(Reply::Failed { id: None, message: format!("{reason:?}: {message}"), gpu: true });
             });
             let c = Compute { device, kind: BackendKind::Webgpu, setup: Some(setup) };
             let r = answer(&c, Some(adapter), None);

@@ -257,7 +257,7 @@ async fn attack(
     if record_frames && frames.last().map(|(s, _)| *s) != Some(job.steps_done()) {
         frames.push((job.steps_done(), rows.iter().flat_map(|o| o.adversarial.iter().copied()).collect()));
     }
-    Ok(Some(pack_done(id, &rows, &frames)))
+    Ok(Some(pack_done(id, rows, &frames)))
 }
 
 async fn predict(image: &[f32]) -> Result<Vec<f32>, AttackError> {
