@@ -8,6 +8,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import zlib from 'node:zlib';
 import { serve } from './serve.mjs';
+import { instrument } from './marks.mjs';
 
 // A minimal PNG encoder (RGBA, 8 bit) for upload tests.
 function crc32(buf) {
@@ -519,15 +520,7 @@ describe('compute worker: backend decision and recovery', () => {
 
   test('the interface paints before the compute worker is ready', async () => {
     const page = await ctx.newPage();
-    await page.addInitScript(() => {
-      window.__marks = {};
-      new MutationObserver(() => {
-        const app = document.querySelector('#app');
-        if (app && !window.__marks.controls && document.querySelector('#input-select')) window.__marks.controls = performance.now();
-        if (app?.dataset.backend && !window.__marks.backend) window.__marks.backend = performance.now();
-        if (app?.dataset.status === 'done' && !window.__marks.done) window.__marks.done = performance.now();
-      }).observe(document, { subtree: true, childList: true, attributes: true });
-    });
+    await page.addInitScript(instrument);
     await page.goto(`${origin}/?backend=cpu`);
     assert.equal(await settled(page), 'done');
     const m = await page.evaluate(() => ({ ...window.__marks, fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime }));

@@ -8,6 +8,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
+import { instrument } from './marks.mjs';
 
 const DIST = path.resolve(import.meta.dirname, '..', 'dist');
 const server = await serve(DIST, 0);
@@ -19,24 +20,6 @@ const LONG = 600_000;
 for (const f of fs.readdirSync(DIST).filter((n) => n.endsWith('.wasm'))) {
   const b = fs.readFileSync(path.join(DIST, f));
   console.log(`${f}: ${b.length} bytes raw, ${zlib.gzipSync(b, { level: 9 }).length} bytes gzip -9`);
-}
-
-// Installed before the page loads: marks (controls painted, worker ready, first gallery) and a
-// frame-gap recorder that runs while window.__watch is set.
-function instrument() {
-  window.__marks = {};
-  window.__gaps = [];
-  window.__long = [];
-  new PerformanceObserver((l) => { for (const e of l.getEntries()) if (window.__watch) window.__long.push(e.duration); }).observe({ type: 'longtask', buffered: false });
-  let last = 0;
-  const frame = (t) => { if (window.__watch && last) window.__gaps.push(t - last); last = t; requestAnimationFrame(frame); };
-  requestAnimationFrame(frame);
-  new MutationObserver(() => {
-    const app = document.querySelector('#app');
-    if (app && !window.__marks.controls && document.querySelector('#input-select')) window.__marks.controls = performance.now();
-    if (app?.dataset.backend && !window.__marks.backend) window.__marks.backend = performance.now();
-    if (app?.dataset.status === 'done' && !window.__marks.done) window.__marks.done = performance.now();
-  }).observe(document, { subtree: true, childList: true, attributes: true });
 }
 
 async function settled(page) {
