@@ -106,13 +106,12 @@ fn is_cancelled(id: u32) -> bool {
     with(|s| s.cancelled.contains(&id))
 }
 
-fn failed(id: Option<u32>, e: impl std::fmt::Display) {
+fn failed(id: Option<u32>, e: AttackError) {
     // On WebGPU a backend error means the device failed (lost or poisoned): the page moves the
     // run to a fresh worker on the CPU.
-    let gpu = with(|s| s.compute.as_ref().is_some_and(|c| c.kind == BackendKind::Webgpu));
-    let message = e.to_string();
-    let gpu = gpu && message.starts_with("the compute backend failed");
-    reply(Reply::Failed { id, message, gpu });
+    let on_gpu = with(|s| s.compute.as_ref().is_some_and(|c| c.kind == BackendKind::Webgpu));
+    let gpu = on_gpu && matches!(e, AttackError::Backend(_));
+    reply(Reply::Failed { id, message: e.to_string(), gpu });
 }
 
 async fn handle(p: Packet<Request>) {
@@ -158,7 +157,7 @@ async fn handle(p: Packet<Request>) {
         },
         Request::Bench { id, name } => {
             let Some(device) = with(|s| s.compute.as_ref().map(|c| c.device.clone())) else {
-                return failed(Some(id), "the worker has no backend yet");
+                return failed(Some(id), AttackError::BadConfig("the worker has no backend yet".into()));
             };
             // Yield only when a step took long, to keep the timing honest.
             let last = std::rc::Rc::new(std::cell::Cell::new(now_ms()));
