@@ -12,7 +12,7 @@
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
-use dough_core::attack::{AttackConfig, AttackError, SampleOutcome, StepNorm};
+use dough_core::attack::{AttackConfig, AttackError, SampleOutcome, StepNorm, norms};
 use dough_core::model::{ArchSpec, CLASSES, PIXELS};
 use dough_core::weights::Weights;
 
@@ -47,6 +47,8 @@ pub struct AttackJob {
     steps_used: Vec<usize>,
     probs: Vec<f32>,
     finished: bool,
+    /// Untargeted: `targets` are the classes to move away from.
+    away: bool,
 }
 
 fn backend_err(e: impl std::fmt::Debug) -> AttackError {
@@ -103,7 +105,23 @@ impl AttackJob {
             steps_used: vec![0; batch],
             probs: Vec::new(),
             finished: false,
+            away: false,
         })
+    }
+
+    /// Makes the attack untargeted: `targets` become the classes to move away from (ascending
+    /// their cross-entropy), and a sample stops once another class reaches kappa.
+    pub fn away(mut self) -> Self {
+        self.away = true;
+        self
+    }
+
+    /// The confidence that counts for sample `i`: in its target, or (untargeted) in the most
+    /// likely other class.
+    fn goal_confidence(&self, i: usize) -> f32 {
+        let p = &self.probs[i * CLASSES..(i + 1) * CLASSES];
+        let t = self.targets[i];
+        if self.away { (0..CLASSES).filter(|&c| c != t).map(|c| p[c]).fold(0.0, f32::max) } else { p[t] }
     }
 
     pub fn batch(&self) -> usize {
@@ -141,7 +159,7 @@ impl AttackJob {
             let probs = log_probs.clone().detach().exp().inner();
             self.probs = probs.into_data_async().await.map_err(backend_err)?.try_to_vec::<f32>().map_err(backend_err)?;
             for i in 0..self.batch() {
-                if self.active[i] && self.cfg.early_stop && self.probs[i * CLASSES + self.targets[i]] >= self.cfg.kappa {
+                if self.active[i] && self.cfg.early_stop && self.goal_confidence(i) >= self.cfg.kappa {
                     self.active[i] = false;
                 }
             }
@@ -159,7 +177,9 @@ impl AttackJob {
             }
             StepNorm::Linf => g.sign(),
         };
-        let mask: Vec<f32> = self.active.iter().map(|&a| if a { self.cfg.step_size } else { 0.0 }).collect();
+        // Descend the cross-entropy to the target, or ascend it away from the label.
+        let size = if self.away { -self.cfg.step_size } else { self.cfg.step_size };
+        let mask: Vec<f32> = self.active.iter().map(|&a| if a { size } else { 0.0 }).collect();
         let mask = Tensor::<2>::from_data(TensorData::new(mask, [self.batch(), 1]), &self.device);
         self.x = (self.x.clone() - dir * mask).clamp(0.0, 1.0);
         for i in 0..self.batch() {
@@ -183,18 +203,13 @@ impl AttackJob {
         for i in 0..self.batch() {
             let start = self.starts[i * PIXELS..(i + 1) * PIXELS].to_vec();
             let adversarial = adv[i * PIXELS..(i + 1) * PIXELS].to_vec();
-            let (mut l2, mut linf) = (0.0f32, 0.0f32);
-            for (a, s) in adversarial.iter().zip(&start) {
-                let d = a - s;
-                l2 += d * d;
-                linf = linf.max(d.abs());
-            }
+            let (l0, l2, linf) = norms(&start, &adversarial);
             let (predicted, confidence) = if self.probs.is_empty() {
                 (usize::MAX, f32::NAN)
             } else {
                 let p = &self.probs[i * CLASSES..(i + 1) * CLASSES];
                 let predicted = (0..CLASSES).fold(0, |best, c| if p[c] > p[best] { c } else { best });
-                (predicted, p[self.targets[i]])
+                (predicted, self.goal_confidence(i))
             };
             out.push(SampleOutcome {
                 target: self.targets[i],
@@ -203,9 +218,11 @@ impl AttackJob {
                 predicted,
                 confidence,
                 steps: self.steps_used[i],
-                l2: l2.sqrt(),
+                l0,
+                l2,
                 linf,
                 reached: confidence >= self.cfg.kappa,
+                away: self.away,
             });
         }
         Ok(out)

@@ -9,6 +9,7 @@ pub mod eval;
 pub mod network;
 pub mod pgd;
 pub mod study;
+pub mod suite;
 #[cfg(feature = "train")]
 pub mod train;
 

@@ -63,13 +63,37 @@ pub struct SampleOutcome {
     pub predicted: usize,
     /// The network's confidence in the target on the adversarial example.
     pub confidence: f32,
-    /// Gradient steps taken.
+    /// Gradient steps (iterations) taken.
     pub steps: usize,
     /// Size of the perturbation (adversarial - start).
     pub l2: f32,
     pub linf: f32,
-    /// Whether the target confidence reached kappa.
+    /// Pixels changed by more than [`L0_THRESHOLD`].
+    #[serde(default)]
+    pub l0: usize,
+    /// Whether the attack met its goal: for minimal evolution, the target confidence reached
+    /// kappa; for the other methods, the network predicts the target (untargeted: any class but
+    /// the start's).
     pub reached: bool,
+    /// Untargeted: `target` is the class the attack moved away from, and `confidence` is the
+    /// network's confidence in its prediction.
+    #[serde(default)]
+    pub away: bool,
+}
+
+/// A pixel counts as changed (L0) when it moved by more than this.
+pub const L0_THRESHOLD: f32 = 1e-4;
+
+/// L0, L2 and L-inf of `adversarial - start`.
+pub fn norms(start: &[f32], adversarial: &[f32]) -> (usize, f32, f32) {
+    let (mut l0, mut l2, mut linf) = (0usize, 0.0f32, 0.0f32);
+    for (a, s) in adversarial.iter().zip(start) {
+        let d = a - s;
+        l0 += (d.abs() > L0_THRESHOLD) as usize;
+        l2 += d * d;
+        linf = linf.max(d.abs());
+    }
+    (l0, l2.sqrt(), linf)
 }
 
 impl SampleOutcome {

@@ -151,6 +151,8 @@ mod tests {
             l2: 2.8,
             linf: 0.1,
             reached: true,
+            l0: 0,
+            away: false,
         };
         let names = ["T-shirt/top", "Trouser, long", "c", "d", "e", "f", "g", "h", "i", "j"];
         let e = RunExport {

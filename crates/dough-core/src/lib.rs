@@ -20,5 +20,6 @@ pub mod protocol;
 pub mod rng;
 pub mod settings;
 pub mod study;
+pub mod suite;
 pub mod weights;
 pub mod zoo;

@@ -292,6 +292,8 @@ mod tests {
             l2: 1.5,
             linf: 0.25,
             reached: target % 2 == 0,
+            l0: 7,
+            away: false,
         }
     }
 

@@ -1,0 +1,336 @@
+//! The attack suite's settings: which method runs (minimal evolution or one of the classic
+//! attacks FGSM, BIM, PGD, C&W L2, DeepFool, JSMA, DDN), each method's parameters with their
+//! ranges, and whether an attack is targeted. The attacks themselves run on Burn in
+//! `dough_compute::suite`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::attack::StepNorm;
+
+/// An attack method.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Minimal evolution: normalised gradient steps until the target confidence reaches kappa.
+    #[default]
+    Evolve,
+    /// Fast gradient sign method: one signed step of size eps.
+    Fgsm,
+    /// Basic iterative method (I-FGSM): signed steps of size alpha, projected to the eps ball.
+    Bim,
+    /// Projected gradient descent: BIM from a random start in the ball, L-inf or L2, restarts.
+    Pgd,
+    /// Carlini & Wagner L2: Adam on the tanh-space objective, binary search on c.
+    Cw,
+    /// DeepFool: linearised boundary steps (minimal L2), with overshoot.
+    Deepfool,
+    /// Jacobian saliency map attack: changes pixel pairs chosen by the saliency map (L0).
+    Jsma,
+    /// Decoupled direction and norm: minimal L2.
+    Ddn,
+}
+
+impl Method {
+    pub const ALL: [Method; 8] =
+        [Method::Evolve, Method::Fgsm, Method::Bim, Method::Pgd, Method::Cw, Method::Deepfool, Method::Jsma, Method::Ddn];
+
+    /// The URL value (`attack=`).
+    pub fn slug(self) -> &'static str {
+        match self {
+            Method::Evolve => "evolve",
+            Method::Fgsm => "fgsm",
+            Method::Bim => "bim",
+            Method::Pgd => "pgd",
+            Method::Cw => "cw",
+            Method::Deepfool => "deepfool",
+            Method::Jsma => "jsma",
+            Method::Ddn => "ddn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.slug() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Method::Evolve => "minimal evolution",
+            Method::Fgsm => "FGSM",
+            Method::Bim => "BIM (I-FGSM)",
+            Method::Pgd => "PGD",
+            Method::Cw => "C&W L2",
+            Method::Deepfool => "DeepFool",
+            Method::Jsma => "JSMA",
+            Method::Ddn => "DDN",
+        }
+    }
+
+    /// Every method in the suite can be run toward a given class; the untargeted variants
+    /// (away from the start's class) are used by the minimality benchmark.
+    pub fn can_target(self) -> bool {
+        true
+    }
+
+    /// The parameters (names as in [`Param`]) this method reads.
+    pub fn params(self) -> &'static [Param] {
+        use Param::*;
+        match self {
+            Method::Evolve => &[],
+            Method::Fgsm => &[Eps],
+            Method::Bim => &[Eps, Alpha, Iters],
+            Method::Pgd => &[PgdNorm, Eps, Alpha, Iters, Restarts],
+            Method::Cw => &[CwC, CwSearch, Iters, CwConf, CwLr],
+            Method::Deepfool => &[Iters, Overshoot],
+            Method::Jsma => &[JsmaGamma, JsmaTheta],
+            Method::Ddn => &[Iters, DdnGamma, DdnInit],
+        }
+    }
+
+    /// A one-line description for the page.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Method::Evolve => "steps along the normalised gradient until the target reaches kappa",
+            Method::Fgsm => "one signed gradient step of size eps",
+            Method::Bim => "signed steps of size alpha, kept inside the eps ball",
+            Method::Pgd => "BIM from a random start in the eps ball (L-inf or L2), best of the restarts",
+            Method::Cw => "Adam on the tanh-space C&W objective, binary search on c (minimal L2)",
+            Method::Deepfool => "linearised steps onto the decision boundary, times (1 + overshoot) (minimal L2)",
+            Method::Jsma => "sets the pixel pairs that the saliency map picks (few pixels, L0)",
+            Method::Ddn => "decoupled direction and norm: a step along the gradient, then the norm shrinks or grows (minimal L2)",
+        }
+    }
+}
+
+/// One parameter of the suite's methods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Param {
+    Eps,
+    Alpha,
+    Iters,
+    PgdNorm,
+    Restarts,
+    CwC,
+    CwSearch,
+    CwConf,
+    CwLr,
+    Overshoot,
+    JsmaGamma,
+    JsmaTheta,
+    DdnGamma,
+    DdnInit,
+}
+
+impl Param {
+    /// The URL key.
+    pub fn key(self) -> &'static str {
+        match self {
+            Param::Eps => "eps",
+            Param::Alpha => "alpha",
+            Param::Iters => "iters",
+            Param::PgdNorm => "pgd-norm",
+            Param::Restarts => "restarts",
+            Param::CwC => "cw-c",
+            Param::CwSearch => "cw-search",
+            Param::CwConf => "cw-conf",
+            Param::CwLr => "cw-lr",
+            Param::Overshoot => "overshoot",
+            Param::JsmaGamma => "jsma-gamma",
+            Param::JsmaTheta => "jsma-theta",
+            Param::DdnGamma => "ddn-gamma",
+            Param::DdnInit => "ddn-init",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Param::Eps => "eps (ball radius)",
+            Param::Alpha => "step alpha",
+            Param::Iters => "iterations",
+            Param::PgdNorm => "ball",
+            Param::Restarts => "restarts",
+            Param::CwC => "initial c",
+            Param::CwSearch => "binary search steps",
+            Param::CwConf => "confidence k",
+            Param::CwLr => "learning rate",
+            Param::Overshoot => "overshoot",
+            Param::JsmaGamma => "gamma (max share of pixels)",
+            Param::JsmaTheta => "theta (change per pixel)",
+            Param::DdnGamma => "gamma (norm change)",
+            Param::DdnInit => "initial norm",
+        }
+    }
+
+    /// The allowed range of a numeric parameter (`PgdNorm` is l2|linf).
+    pub fn range(self) -> (f32, f32) {
+        match self {
+            Param::Eps => (0.0, 28.0),
+            Param::Alpha => (1e-4, 10.0),
+            Param::Iters => (1.0, 2000.0),
+            Param::PgdNorm => (0.0, 0.0),
+            Param::Restarts => (1.0, 20.0),
+            Param::CwC => (1e-4, 1e4),
+            Param::CwSearch => (1.0, 20.0),
+            Param::CwConf => (0.0, 50.0),
+            Param::CwLr => (1e-4, 1.0),
+            Param::Overshoot => (0.0, 1.0),
+            Param::JsmaGamma => (0.0, 1.0),
+            Param::JsmaTheta => (-1.0, 1.0),
+            Param::DdnGamma => (1e-3, 0.5),
+            Param::DdnInit => (1e-3, 28.0),
+        }
+    }
+
+    /// Whether the value is a whole number.
+    pub fn integer(self) -> bool {
+        matches!(self, Param::Iters | Param::Restarts | Param::CwSearch)
+    }
+}
+
+/// Every method's parameters (each method reads its own, see [`Method::params`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SuiteParams {
+    /// FGSM, BIM, PGD: radius of the ball around the start.
+    pub eps: f32,
+    /// BIM, PGD: step size.
+    pub alpha: f32,
+    /// BIM, PGD (per restart), C&W (per search step), DeepFool (at most), DDN.
+    pub iters: usize,
+    /// PGD's ball.
+    pub pgd_norm: StepNorm,
+    pub restarts: usize,
+    pub cw_c: f32,
+    pub cw_search: usize,
+    pub cw_conf: f32,
+    pub cw_lr: f32,
+    pub overshoot: f32,
+    pub jsma_gamma: f32,
+    /// > 0 raises pixels, < 0 lowers them.
+    pub jsma_theta: f32,
+    pub ddn_gamma: f32,
+    pub ddn_init: f32,
+    /// Seed of PGD's random starts.
+    pub seed: u64,
+}
+
+impl Default for SuiteParams {
+    fn default() -> Self {
+        Self {
+            eps: 0.3,
+            alpha: 0.01,
+            iters: 100,
+            pgd_norm: StepNorm::Linf,
+            restarts: 1,
+            cw_c: 1.0,
+            cw_search: 5,
+            cw_conf: 0.0,
+            cw_lr: 0.01,
+            overshoot: 0.02,
+            jsma_gamma: 0.1,
+            jsma_theta: 1.0,
+            ddn_gamma: 0.05,
+            ddn_init: 1.0,
+            seed: 0,
+        }
+    }
+}
+
+impl SuiteParams {
+    /// The value of a numeric parameter (`PgdNorm`: 0 for L2, 1 for L-inf).
+    pub fn get(&self, p: Param) -> f32 {
+        match p {
+            Param::Eps => self.eps,
+            Param::Alpha => self.alpha,
+            Param::Iters => self.iters as f32,
+            Param::PgdNorm => (self.pgd_norm == StepNorm::Linf) as u8 as f32,
+            Param::Restarts => self.restarts as f32,
+            Param::CwC => self.cw_c,
+            Param::CwSearch => self.cw_search as f32,
+            Param::CwConf => self.cw_conf,
+            Param::CwLr => self.cw_lr,
+            Param::Overshoot => self.overshoot,
+            Param::JsmaGamma => self.jsma_gamma,
+            Param::JsmaTheta => self.jsma_theta,
+            Param::DdnGamma => self.ddn_gamma,
+            Param::DdnInit => self.ddn_init,
+        }
+    }
+
+    /// Sets a numeric parameter, clamped to its range (whole numbers rounded).
+    pub fn set(&mut self, p: Param, v: f32) {
+        let (lo, hi) = p.range();
+        let v = if p.integer() { v.round() } else { v };
+        let v = if p == Param::PgdNorm { v } else { v.clamp(lo, hi) };
+        match p {
+            Param::Eps => self.eps = v,
+            Param::Alpha => self.alpha = v,
+            Param::Iters => self.iters = v as usize,
+            Param::PgdNorm => self.pgd_norm = if v >= 0.5 { StepNorm::Linf } else { StepNorm::L2 },
+            Param::Restarts => self.restarts = v as usize,
+            Param::CwC => self.cw_c = v,
+            Param::CwSearch => self.cw_search = v as usize,
+            Param::CwConf => self.cw_conf = v,
+            Param::CwLr => self.cw_lr = v,
+            Param::Overshoot => self.overshoot = v,
+            Param::JsmaGamma => self.jsma_gamma = v,
+            Param::JsmaTheta => self.jsma_theta = v,
+            Param::DdnGamma => self.ddn_gamma = v,
+            Param::DdnInit => self.ddn_init = v,
+        }
+    }
+
+    /// Checks what `method` reads; the message names the parameter and its range.
+    pub fn validate(&self, method: Method) -> Result<(), String> {
+        for &p in method.params() {
+            if p == Param::PgdNorm {
+                continue;
+            }
+            let v = self.get(p);
+            let (lo, hi) = p.range();
+            if !(v.is_finite() && v >= lo && v <= hi) {
+                return Err(format!("{} ({}) must lie in [{lo}, {hi}], got {v}", p.label(), p.key()));
+            }
+        }
+        if method == Method::Jsma && self.jsma_theta == 0.0 {
+            return Err("JSMA's theta must not be 0 (> 0 raises pixels, < 0 lowers them)".into());
+        }
+        Ok(())
+    }
+
+    /// The number of forward-backward passes the method takes at most (for the progress bar).
+    pub fn max_iterations(&self, method: Method) -> usize {
+        match method {
+            Method::Evolve => 0,
+            Method::Fgsm => 1,
+            Method::Bim => self.iters,
+            Method::Pgd => self.iters * self.restarts.max(1),
+            Method::Cw => self.iters * self.cw_search.max(1),
+            Method::Deepfool | Method::Ddn => self.iters,
+            Method::Jsma => (self.jsma_gamma * crate::model::PIXELS as f32 / 2.0).floor() as usize,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_round_trip_and_params_clamp() {
+        for m in Method::ALL {
+            assert_eq!(Method::parse(m.slug()), Some(m));
+            assert!(SuiteParams::default().validate(m).is_ok(), "{m:?} defaults invalid");
+        }
+        assert_eq!(Method::parse("cwl2"), None);
+        let mut p = SuiteParams::default();
+        p.set(Param::Iters, 1e9);
+        assert_eq!(p.iters, 2000);
+        p.set(Param::JsmaGamma, -1.0);
+        assert_eq!(p.jsma_gamma, 0.0);
+        p.eps = f32::NAN;
+        assert!(p.validate(Method::Fgsm).unwrap_err().contains("eps"));
+        assert!(p.validate(Method::Cw).is_ok(), "C&W does not read eps");
+        p.set(Param::PgdNorm, 0.0);
+        assert_eq!(p.pgd_norm, StepNorm::L2);
+    }
+}
