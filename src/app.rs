@@ -46,6 +46,8 @@ struct RunStore {
     /// Bumped by every new run and by Cancel: a task whose token is stale drops its result.
     token: StoredValue<u64>,
     pack: StoredValue<Option<SamplePack>, LocalStorage>,
+    /// Images per class in the loaded sample pack (the largest index the page offers).
+    pack_counts: RwSignal<Option<[usize; 10]>>,
 }
 
 /// The models: the manifest, the selected entry and its verified file.
@@ -110,6 +112,7 @@ impl Page {
                 in_flight: StoredValue::new_local(None),
                 token: StoredValue::new(0),
                 pack: StoredValue::new_local(None),
+                pack_counts: RwSignal::new(None),
             },
             models: ModelStore { entries: RwSignal::new(Vec::new()), entry: RwSignal::new(None), loaded: StoredValue::new_local(None) },
             study: StudyStore {
@@ -372,13 +375,16 @@ impl Page {
             return;
         };
         self.run.status.set(Status::Running);
-        self.run.progress.set(JobProgress { max_steps: settings.attack.max_steps, samples: 10, ..Default::default() });
+        self.run.progress.set(JobProgress { max_steps: settings.attack.progress_steps(), samples: 10, ..Default::default() });
         let stale = move || self.run.token.get_value() != token;
         spawn_local(async move {
             if settings.input == InputChoice::Sample && self.run.pack.with_value(|p| p.is_none()) {
                 // (use_model drops a pack of another dataset)
                 match assets::load_pack(model.entry.dataset).await {
-                    Ok(p) => self.run.pack.set_value(Some(p)),
+                    Ok(p) => {
+                        self.run.pack_counts.set(Some(std::array::from_fn(|c| p.indices_of(c as u8).len())));
+                        self.run.pack.set_value(Some(p));
+                    }
                     Err(e) => return self.fail(format!("The sample images could not be loaded: {e}")),
                 }
             }
@@ -391,7 +397,7 @@ impl Page {
                 Err(e) => return self.fail(format!("The attack failed: {e}")),
             };
             let progress = self.run.progress;
-            let (id, done) = compute.attack(&batch.starts, &batch.targets, &settings.attack, None, batch.record_frames, move |p| progress.set(p));
+            let (id, done) = compute.attack(&batch.starts, &batch.targets, &settings.attack_config(), None, batch.record_frames, move |p| progress.set(p));
             self.run.in_flight.set_value(Some((compute.clone(), id)));
             let result = done.await;
             if stale() {
@@ -476,7 +482,7 @@ impl Page {
                     return;
                 }
                 let progress = self.study.progress;
-                let (id, done) = compute.attack(&batch.starts, &batch.targets, &settings.attack, untrained, false, move |p| progress.set(p));
+                let (id, done) = compute.attack(&batch.starts, &batch.targets, &settings.attack_config(), untrained, false, move |p| progress.set(p));
                 self.study.in_flight.set_value(Some((compute.clone(), id)));
                 let result = done.await;
                 if stale() {
@@ -677,7 +683,7 @@ pub fn App() -> impl IntoView {
                 <Progress status=page.run.status progress=page.run.progress on_cancel=on_cancel/>
                 <Messages error=page.run.error notices=page.run.notices/>
             </section>
-            <Controls settings=page.run.settings names=names on_change=on_change busy=busy/>
+            <Controls settings=page.run.settings names=names on_change=on_change busy=busy pack_counts=page.run.pack_counts.into()/>
             <DrawPanel names=names custom=page.drawing.custom prediction=page.drawing.prediction on_attack=on_attack_drawing open=draw_open/>
             <Scrubber frames=page.run.frames frame=page.run.frame/>
             <ExportBar rows=page.run.rows entry=page.models.entry backend=page.engine.backend settings=page.run.settings names=names analysis=result error=page.run.error/>

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use dough_core::attack::StepNorm;
+use dough_core::suite::{Method as AttackMethod, Param};
 use dough_core::settings::{InputChoice, KAPPA_RANGE, MAX_STEPS_LIMIT, STEP_SIZE_RANGE, Settings};
 
 /// A number input for a float setting, clamped to `range`; non-numbers are ignored.
@@ -29,6 +30,40 @@ pub fn FloatField(
     }
 }
 
+/// One parameter of the selected attack (`pgd-norm` as a choice, the others as numbers).
+#[component]
+fn SuiteField(param: Param, settings: RwSignal<Settings>, change: Callback<(Param, f32)>) -> impl IntoView {
+    let id = format!("param-{}", param.key());
+    let value = move || settings.with(|s| s.attack.suite.get(param));
+    if param == Param::PgdNorm {
+        return view! {
+            <label>
+                {param.label()} " "
+                <select id=id on:change=move |ev| change.run((param, if event_target_value(&ev) == "l2" { 0.0 } else { 1.0 }))>
+                    <option value="linf" selected=move || value() >= 0.5>"L∞"</option>
+                    <option value="l2" selected=move || value() < 0.5>"L2"</option>
+                </select>
+            </label>
+        }
+        .into_any();
+    }
+    let (lo, hi) = param.range();
+    let step = if param.integer() { "1" } else { "any" };
+    view! {
+        <label>
+            {param.label()} " "
+            <input id=id type="number" min=lo max=hi step=step
+                prop:value=move || value().to_string()
+                on:change=move |ev| {
+                    if let Ok(v) = event_target_value(&ev).parse::<f32>() {
+                        if v.is_finite() { change.run((param, v)); }
+                    }
+                }/>
+        </label>
+    }
+    .into_any()
+}
+
 #[component]
 pub fn Controls(
     settings: RwSignal<Settings>,
@@ -36,13 +71,18 @@ pub fn Controls(
     /// Called with the new settings after every change; the page reruns the gallery.
     on_change: Callback<Settings>,
     busy: Signal<bool>,
+    /// Images per class of the loaded sample pack (`None` until it is loaded).
+    pack_counts: Signal<Option<[usize; 10]>>,
 ) -> impl IntoView {
+    // The shipped packs hold 300 images per class; the loaded pack says exactly.
+    let max_index = move || settings.with(|s| pack_counts.get().map_or(299, |c| c[s.sample_class as usize].max(1) - 1));
     let change = move |f: &dyn Fn(&mut Settings)| {
         let mut s = settings.get_untracked();
         f(&mut s);
         on_change.run(s);
     };
     let is_sample = move || settings.with(|s| s.input == InputChoice::Sample);
+    let is_evolve = move || settings.with(|s| s.attack.method == AttackMethod::Evolve);
     view! {
         <form class="controls" on:submit=move |ev| { ev.prevent_default(); on_change.run(settings.get_untracked()); }>
             <label>
@@ -69,10 +109,10 @@ pub fn Controls(
                 </label>
                 <label>
                     "image #"
-                    <input id="index-input" type="number" min="0" max="99" step="1"
+                    <input id="index-input" type="number" min="0" max=max_index step="1"
                         prop:value=move || settings.with(|s| s.sample_index.to_string())
                         on:change=move |ev| {
-                            if let Ok(i) = event_target_value(&ev).parse::<usize>() { change(&|s| s.sample_index = i.min(99)); }
+                            if let Ok(i) = event_target_value(&ev).parse::<usize>() { change(&|s| s.sample_index = i.min(max_index())); }
                         }/>
                 </label>
             </Show>
@@ -85,29 +125,50 @@ pub fn Controls(
                     }/>
             </label>
             <label>
-                "Step norm "
-                <select id="norm-select" on:change=move |ev| {
-                    let n = if event_target_value(&ev) == "linf" { StepNorm::Linf } else { StepNorm::L2 };
-                    change(&|s| s.attack.norm = n);
+                "Attack "
+                <select id="attack-select" on:change=move |ev| {
+                    if let Some(m) = AttackMethod::parse(&event_target_value(&ev)) { change(&|s| s.attack.method = m); }
                 }>
-                    <option value="l2" selected=move || settings.with(|s| s.attack.norm == StepNorm::L2)>"L2"</option>
-                    <option value="linf" selected=move || settings.with(|s| s.attack.norm == StepNorm::Linf)>"L∞ (sign)"</option>
+                    {AttackMethod::ALL.into_iter().map(|m| view! {
+                        <option value=m.slug() selected=move || settings.with(|s| s.attack.method == m)>{m.label()}</option>
+                    }).collect_view()}
                 </select>
             </label>
-            <FloatField id="step-input" label="Step size " range=STEP_SIZE_RANGE step="0.005"
-                value=Signal::derive(move || settings.with(|s| s.attack.step_size))
-                on_set=Callback::new(move |v| change(&|s| s.attack.step_size = v))/>
-            <label>
-                "Max steps "
-                <input id="steps-input" type="number" min="1" max=MAX_STEPS_LIMIT step="1"
-                    prop:value=move || settings.with(|s| s.attack.max_steps.to_string())
-                    on:change=move |ev| {
-                        if let Ok(v) = event_target_value(&ev).parse::<usize>() { change(&|s| s.attack.max_steps = v.clamp(1, MAX_STEPS_LIMIT)); }
-                    }/>
-            </label>
-            <FloatField id="kappa-input" label="Stop at confidence κ " range=KAPPA_RANGE step="0.01"
-                value=Signal::derive(move || settings.with(|s| s.attack.kappa))
-                on_set=Callback::new(move |v| change(&|s| s.attack.kappa = v))/>
+            <p id="attack-about" class="hint">{move || settings.with(|s| {
+                let m = s.attack.method;
+                let target = if m.can_target() { "targeted toward each class" } else { "untargeted only: this method cannot aim at a class" };
+                format!("{}: {} ({target}).", m.label(), m.describe())
+            })}</p>
+            <Show when=is_evolve>
+                <label>
+                    "Step norm "
+                    <select id="norm-select" on:change=move |ev| {
+                        let n = if event_target_value(&ev) == "linf" { StepNorm::Linf } else { StepNorm::L2 };
+                        change(&|s| s.attack.norm = n);
+                    }>
+                        <option value="l2" selected=move || settings.with(|s| s.attack.norm == StepNorm::L2)>"L2"</option>
+                        <option value="linf" selected=move || settings.with(|s| s.attack.norm == StepNorm::Linf)>"L∞ (sign)"</option>
+                    </select>
+                </label>
+                <FloatField id="step-input" label="Step size " range=STEP_SIZE_RANGE step="0.005"
+                    value=Signal::derive(move || settings.with(|s| s.attack.step_size))
+                    on_set=Callback::new(move |v| change(&|s| s.attack.step_size = v))/>
+                <label>
+                    "Max steps "
+                    <input id="steps-input" type="number" min="1" max=MAX_STEPS_LIMIT step="1"
+                        prop:value=move || settings.with(|s| s.attack.max_steps.to_string())
+                        on:change=move |ev| {
+                            if let Ok(v) = event_target_value(&ev).parse::<usize>() { change(&|s| s.attack.max_steps = v.clamp(1, MAX_STEPS_LIMIT)); }
+                        }/>
+                </label>
+                <FloatField id="kappa-input" label="Stop at confidence κ " range=KAPPA_RANGE step="0.01"
+                    value=Signal::derive(move || settings.with(|s| s.attack.kappa))
+                    on_set=Callback::new(move |v| change(&|s| s.attack.kappa = v))/>
+            </Show>
+            {move || {
+                let m = settings.with(|s| s.attack.method);
+                m.params().iter().map(|&p| view! { <SuiteField param=p settings=settings change=Callback::new(move |(p, v): (Param, f32)| change(&|s| s.attack.suite.set(p, v)))/> }).collect_view()
+            }}
             <button id="run" type="submit" disabled=busy>"Run"</button>
         </form>
     }

@@ -59,6 +59,10 @@ fn Row(
             data-predicted=o.predicted
             data-confidence=format!("{:.4}", o.confidence)
             data-steps=o.steps
+            data-reached=o.reached.to_string()
+            data-l0=o.l0
+            data-l2=format!("{:.4}", o.l2)
+            data-linf=format!("{:.4}", o.linf)
         >
             <th scope="row" class="target">{target}</th>
             <td><PixelImage rgba=gray_rgba(&o.start) alt="starting input".to_string()/></td>
@@ -75,6 +79,7 @@ fn Row(
             <td class="predicted" class:bad=!ok>{predicted}</td>
             <td class="num">{format!("{:.2}", o.l2)}</td>
             <td class="num">{format!("{:.2}", o.linf)}</td>
+            <td class="num">{o.l0}</td>
         </tr>
     }
 }
@@ -105,11 +110,12 @@ pub fn Gallery(
                     <th scope="col">"Start"</th>
                     <th scope="col">"Adversarial"</th>
                     <th scope="col">"Perturbation"</th>
-                    <th scope="col">"Steps"</th>
+                    <th scope="col" title="gradient steps or iterations">"Steps"</th>
                     <th scope="col">"Confidence"</th>
                     <th scope="col">"Predicted"</th>
                     <th scope="col" title="L2 size of the perturbation">"L2"</th>
                     <th scope="col" title="largest pixel change">"L∞"</th>
+                    <th scope="col" title="pixels changed">"L0"</th>
                 </tr>
             </thead>
             <tbody>

@@ -1,81 +1,40 @@
 //! `dough-cli`: the native command-line tool. It reuses `dough-core` and `dough-compute`, so it
 //! gives the same numbers as the browser for the same inputs and seed (on the same backend).
 
-mod args;
+mod cli;
 mod report;
+mod values;
 mod zoo_cmd;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use args::Args;
+use clap::Parser;
+use cli::{AttackArgs, BenchArgs, Cli, Command, EvalArgs, PackArgs, TrainArgs};
 use dough_compute::attack::AttackJob;
 use dough_compute::{Device, bench, eval};
-use dough_core::attack::{AttackConfig, StepNorm, every_target};
+use dough_core::attack::{AttackConfig, every_target};
 use dough_core::idx::{self, Split};
 use dough_core::inputs::ControlledInput;
 use dough_core::manifest::{self, ArchKind, DatasetId, ModelConfig, ModelEntry, Pgd};
-use dough_core::zoo::ZooModel;
-use dough_core::model::{ArchSpec, ConvSpec};
+use dough_core::model::ArchSpec;
 use dough_core::pack::SamplePack;
 use dough_core::weights::Weights;
-
-const USAGE: &str = "dough-cli <command> [options]
-
-commands:
-  zoo     train every model of the zoo that is missing or out of date (--retrain yes: all of them),
-          store it in half precision, measure it and rewrite the manifest
-          --only name1,name2  --list yes  --models public/models  --data-root ../shared/datasets
-  table   print the accuracy table of the manifest
-  templates  compute the dataset templates (class mean, contrast, t-statistic) into public/data/
-  study   the study of one model: patterns vs dataset templates, with its nulls
-          --model mnist-mlp  --seed 0  --steps 500  --method mean|topP|sign  --sigma 0
-          --template class-mean|contrast|t-stat  --json yes
-  report  the study over every model of the zoo into results/REPORT.md with PNG figures
-          (same options as study)  --out results  --only name1,name2
-  train   train a network and add it to the manifest (defaults: the shipped mnist-mlp)
-          --dataset mnist|fashion-mnist  --data ../shared/datasets/<dataset>
-          --models public/models  --name <dataset>-<arch>  --arch mlp|cnn
-          --hidden 256,128 (mlp)  --conv 32:3,64:3:pool --dense 128 (cnn)
-          --epochs 12  --batch 128  --lr 0.001  --schedule cosine|constant
-          --augmentation none|shift2  --seed 1  --dropout 0  --pgd-eps 0 (>0: PGD training)  --pgd-steps 7
-  pack    write a sample pack of test images
-          --dataset mnist  --data ../shared/datasets/<dataset>  --per-class 300  --seed 0 (a seeded random sample per class)
-          --out public/data/mnist-samples.dspk
-  eval    accuracy of a shipped model on the full test set and on its sample pack
-          --model mnist-mlp  --models public/models  --data ../shared/datasets/mnist
-  attack  attack a shipped model toward every class and print the gallery's numbers
-          --model mnist-mlp  --input black|gray|white|noise|sample:C:I  --seed 0
-          --steps 500  --step-size 0.05  --norm l2|linf  --kappa 0.9
-  bench   the fixed benchmark workload on the CPU: mlp|cnn";
+use dough_core::zoo::ZooModel;
 
 fn main() {
-    let raw: Vec<String> = std::env::args().skip(1).collect();
-    let Some(cmd) = raw.first().cloned() else {
-        eprintln!("{USAGE}");
-        std::process::exit(2);
+    let result = match Cli::parse().command {
+        Command::Zoo(a) => zoo_cmd::cmd_zoo(&a),
+        Command::Table(a) => load_manifest(&a.models).map(|entries| zoo_cmd::print_table(&entries, &a.models)),
+        Command::Templates(a) => report::cmd_templates(&a),
+        Command::Study(a) => report::cmd_study(&a),
+        Command::Report(a) => report::cmd_report(&a),
+        Command::Train(a) => cmd_train(&a),
+        Command::Pack(a) => cmd_pack(&a),
+        Command::Eval(a) => cmd_eval(&a),
+        Command::Attack(a) => cmd_attack(&a),
+        Command::Bench(a) => cmd_bench(&a),
     };
-    let result = Args::parse(&raw[1..]).and_then(|a| match cmd.as_str() {
-        "train" => cmd_train(&a),
-        "zoo" => zoo_cmd::cmd_zoo(&a),
-        "templates" => report::cmd_templates(&a),
-        "study" => report::cmd_study(&a),
-        "report" => report::cmd_report(&a),
-        "table" => {
-            let models = PathBuf::from(a.str("models", "public/models"));
-            zoo_cmd::print_table(&load_manifest(&models)?, &models);
-            Ok(())
-        }
-        "pack" => cmd_pack(&a),
-        "eval" => cmd_eval(&a),
-        "attack" => cmd_attack(&a),
-        "bench" => cmd_bench(&a),
-        "help" | "--help" | "-h" => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        other => Err(format!("unknown command \"{other}\"\n\n{USAGE}")),
-    });
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);
@@ -109,51 +68,30 @@ pub(crate) fn load_model(models: &Path, name: &str) -> Result<(ModelEntry, ArchS
     Ok((entry, spec, weights))
 }
 
-fn parse_list(s: &str) -> Result<Vec<usize>, String> {
-    s.split(',').filter(|p| !p.is_empty()).map(|p| p.trim().parse().map_err(|_| format!("bad number \"{p}\""))).collect()
-}
-
-/// Parses conv layers written as `32:3,64:3:pool` (channels:kernel[:pool]).
-fn parse_conv(s: &str) -> Result<Vec<ConvSpec>, String> {
-    s.split(',')
-        .filter(|p| !p.is_empty())
-        .map(|layer| {
-            let parts: Vec<&str> = layer.split(':').collect();
-            let num = |i: usize| parts.get(i).and_then(|v| v.parse().ok()).ok_or_else(|| format!("bad conv layer \"{layer}\" (channels:kernel[:pool])"));
-            Ok(ConvSpec { channels: num(0)?, kernel: num(1)?, pool: parts.get(2) == Some(&"pool") })
-        })
-        .collect()
-}
-
-fn cmd_train(a: &Args) -> Result<(), String> {
-    let dataset_slug = a.str("dataset", "mnist");
-    let dataset = DatasetId::parse(&dataset_slug).ok_or_else(|| format!("unknown dataset \"{dataset_slug}\" (mnist or fashion-mnist)"))?;
-    let data_dir = PathBuf::from(a.str("data", &format!("../shared/datasets/{dataset_slug}")));
-    let models = PathBuf::from(a.str("models", "public/models"));
-    let arch = match a.str("arch", "mlp").as_str() {
-        "mlp" => ArchKind::Mlp,
-        "cnn" => ArchKind::Cnn,
-        other => return Err(format!("unknown arch \"{other}\" (mlp or cnn)")),
-    };
-    let name = a.str("name", &format!("{dataset_slug}-{}", if arch == ArchKind::Mlp { "mlp" } else { "cnn" }));
+fn cmd_train(a: &TrainArgs) -> Result<(), String> {
+    let dataset = DatasetId::from(a.dataset);
+    let dataset_slug = dataset.slug();
+    let data_dir = a.data.clone().unwrap_or_else(|| PathBuf::from(format!("../shared/datasets/{dataset_slug}")));
+    let models = &a.models;
+    let arch = ArchKind::from(a.arch);
+    let name = a.name.clone().unwrap_or_else(|| format!("{dataset_slug}-{}", values::slug(&a.arch)));
     let (hidden, conv, dense) = match arch {
-        ArchKind::Mlp => (parse_list(&a.str("hidden", "256,128"))?, vec![], vec![]),
-        ArchKind::Cnn => (vec![], parse_conv(&a.str("conv", "32:3,64:3:pool"))?, parse_list(&a.str("dense", "128"))?),
+        ArchKind::Mlp => (a.hidden.clone(), vec![], vec![]),
+        ArchKind::Cnn => (vec![], a.conv.clone(), a.dense.clone()),
     };
-    let pgd_eps: f64 = a.num("pgd-eps", 0.0)?;
     let config = ModelConfig {
         hidden,
         conv,
         dense,
         optimizer: "adam".into(),
-        learning_rate: a.num("lr", 1e-3)?,
-        schedule: a.str("schedule", "cosine"),
-        epochs: a.num("epochs", 12)?,
-        batch_size: a.num("batch", 128)?,
-        seed: a.num("seed", 1)?,
-        augmentation: a.str("augmentation", "none"),
-        dropout: a.num("dropout", 0.0)?,
-        adversarial: (pgd_eps > 0.0).then(|| Pgd::new(pgd_eps, a.num("pgd-steps", 7).unwrap_or(7))),
+        learning_rate: a.lr,
+        schedule: values::slug(&a.schedule),
+        epochs: a.epochs,
+        batch_size: a.batch,
+        seed: a.seed,
+        augmentation: values::slug(&a.augmentation),
+        dropout: a.dropout,
+        adversarial: (a.pgd_eps > 0.0).then(|| Pgd::new(a.pgd_eps, a.pgd_steps)),
     };
     let m = ZooModel {
         name,
@@ -166,23 +104,20 @@ fn cmd_train(a: &Args) -> Result<(), String> {
     let splits = zoo_cmd::load_splits(&data_dir)?;
     let device = device();
     let (weights, secs) = zoo_cmd::train_model(&m, &splits.train, &device)?;
-    let entry = zoo_cmd::ship(&m, &weights, Some(secs), &splits.test, &models, &device)?;
-    let mut entries = load_manifest(&models)?;
+    let entry = zoo_cmd::ship(&m, &weights, Some(secs), &splits.test, models, &device)?;
+    let mut entries = load_manifest(models)?;
     manifest::upsert(&mut entries, entry);
     std::fs::write(models.join("manifest.json"), manifest::to_json(&entries)).map_err(|e| e.to_string())?;
     println!("trained in {secs:.1} s; wrote {} and its manifest entry", models.join(format!("{}.safetensors", m.name)).display());
     Ok(())
 }
 
-fn cmd_pack(a: &Args) -> Result<(), String> {
-    let dataset = a.str("dataset", "mnist");
-    DatasetId::parse(&dataset).ok_or_else(|| format!("unknown dataset \"{dataset}\""))?;
-    let data_dir = PathBuf::from(a.str("data", &format!("../shared/datasets/{dataset}")));
-    let per_class: usize = a.num("per-class", 300)?;
-    let seed: u64 = a.num("seed", 0)?;
-    let out = PathBuf::from(a.str("out", &format!("public/data/{dataset}-samples.dspk")));
+fn cmd_pack(a: &PackArgs) -> Result<(), String> {
+    let dataset = values::slug(&a.dataset);
+    let data_dir = a.data.clone().unwrap_or_else(|| PathBuf::from(format!("../shared/datasets/{dataset}")));
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("public/data/{dataset}-samples.dspk")));
     let test = idx::load_split(&data_dir, Split::Test).map_err(|e| e.to_string())?;
-    let pack = SamplePack::from_dataset(&dataset, &test, per_class, seed);
+    let pack = SamplePack::from_dataset(&dataset, &test, a.per_class, a.seed);
     let bytes = pack.encode();
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
@@ -192,11 +127,10 @@ fn cmd_pack(a: &Args) -> Result<(), String> {
     Ok(())
 }
 
-fn cmd_eval(a: &Args) -> Result<(), String> {
-    let models = PathBuf::from(a.str("models", "public/models"));
-    let (entry, spec, weights) = load_model(&models, &a.str("model", "mnist-mlp"))?;
+fn cmd_eval(a: &EvalArgs) -> Result<(), String> {
+    let (entry, spec, weights) = load_model(&a.models, &a.model)?;
     let device = device();
-    let data_dir = PathBuf::from(a.str("data", &format!("../shared/datasets/{}", entry.dataset.slug())));
+    let data_dir = a.data.clone().unwrap_or_else(|| PathBuf::from(format!("../shared/datasets/{}", entry.dataset.slug())));
     let test = idx::load_split(&data_dir, Split::Test).map_err(|e| e.to_string())?;
     let acc = pollster::block_on(eval::accuracy(&spec, &weights, &device, &test.images.pixels, &test.labels))
         .map_err(|e| e.to_string())?;
@@ -204,49 +138,25 @@ fn cmd_eval(a: &Args) -> Result<(), String> {
     Ok(())
 }
 
-fn parse_input(s: &str, seed: u64) -> Result<ControlledInput, String> {
-    Ok(match s {
-        "black" => ControlledInput::Black,
-        "gray" => ControlledInput::Gray,
-        "white" => ControlledInput::White,
-        "noise" => ControlledInput::Noise { seed },
-        other => {
-            let parts: Vec<&str> = other.split(':').collect();
-            match parts.as_slice() {
-                ["sample", c, i] => ControlledInput::Sample {
-                    class: c.parse().map_err(|_| format!("bad class \"{c}\""))?,
-                    index: i.parse().map_err(|_| format!("bad index \"{i}\""))?,
-                },
-                _ => return Err(format!("unknown input \"{other}\" (black, gray, white, noise, sample:C:I)")),
-            }
-        }
-    })
-}
-
-fn cmd_attack(a: &Args) -> Result<(), String> {
-    let models = PathBuf::from(a.str("models", "public/models"));
-    let (entry, spec, weights) = load_model(&models, &a.str("model", "mnist-mlp"))?;
-    let seed: u64 = a.num("seed", 0)?;
-    let input = parse_input(&a.str("input", "black"), seed)?;
+fn cmd_attack(a: &AttackArgs) -> Result<(), String> {
+    let (entry, spec, weights) = load_model(&a.models, &a.model)?;
+    let input = a.input.controlled(a.seed);
     let pack = match input {
         ControlledInput::Sample { .. } => {
-            let path = a.str("pack", &format!("public/data/{}-samples.dspk", entry.dataset.slug()));
-            let bytes = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
+            let path = a.pack.clone().unwrap_or_else(|| PathBuf::from(format!("public/data/{}-samples.dspk", entry.dataset.slug())));
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             Some(SamplePack::decode(&bytes).map_err(|e| e.to_string())?)
         }
         _ => None,
     };
     let start = input.pixels(pack.as_ref()).map_err(|e| e.to_string())?;
     let cfg = AttackConfig {
-        norm: match a.str("norm", "l2").as_str() {
-            "l2" => StepNorm::L2,
-            "linf" => StepNorm::Linf,
-            other => return Err(format!("unknown norm \"{other}\" (l2 or linf)")),
-        },
-        step_size: a.num("step-size", AttackConfig::default().step_size)?,
-        max_steps: a.num("steps", AttackConfig::default().max_steps)?,
-        kappa: a.num("kappa", AttackConfig::default().kappa)?,
-        early_stop: a.str("early-stop", "yes") != "no",
+        norm: a.norm.into(),
+        step_size: a.step_size,
+        max_steps: a.steps,
+        kappa: a.kappa,
+        early_stop: !a.no_early_stop,
+        ..AttackConfig::default()
     };
     let (starts, targets) = every_target(&start);
     let t0 = Instant::now();
@@ -260,8 +170,8 @@ fn cmd_attack(a: &Args) -> Result<(), String> {
     Ok(())
 }
 
-fn cmd_bench(a: &Args) -> Result<(), String> {
-    let name = a.positional.first().cloned().unwrap_or_else(|| "mlp".into());
+fn cmd_bench(a: &BenchArgs) -> Result<(), String> {
+    let name = values::slug(&a.arch);
     let t0 = Instant::now();
     let now = move || t0.elapsed().as_secs_f64() * 1e3;
     let r = pollster::block_on(bench::run(&name, &device(), &now, || async {})).map_err(|e| e.to_string())?;

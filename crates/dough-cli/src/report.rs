@@ -19,7 +19,7 @@ use dough_core::study::pipeline::{self, Evolved, StudyResult};
 use dough_core::study::templates::{TemplateKind, Templates};
 use dough_core::weights::Weights;
 
-use crate::args::Args;
+use crate::cli::{ReportArgs, StudyArgs, StudyOptions, TemplatesArgs};
 use crate::{device, load_manifest, load_model};
 
 fn templates_path(dataset: &str) -> PathBuf {
@@ -27,9 +27,9 @@ fn templates_path(dataset: &str) -> PathBuf {
 }
 
 /// Computes the dataset templates from the training split and writes them for the page.
-pub fn cmd_templates(a: &Args) -> Result<(), String> {
+pub fn cmd_templates(a: &TemplatesArgs) -> Result<(), String> {
     for ds in [DatasetId::Mnist, DatasetId::FashionMnist] {
-        let dir = PathBuf::from(a.str("data-root", "../shared/datasets")).join(ds.slug());
+        let dir = a.data_root.join(ds.slug());
         let train = idx::load_split(&dir, Split::Train).map_err(|e| format!("{}: {e}", dir.display()))?;
         let t = Templates::from_dataset(ds.slug(), &train).map_err(|e| e.to_string())?;
         let out = templates_path(ds.slug());
@@ -55,20 +55,13 @@ pub struct StudySettings {
 }
 
 impl StudySettings {
-    pub fn from_args(a: &Args) -> Result<Self, String> {
-        let method = match a.str("method", "mean").as_str() {
-            "mean" => Method::MeanUnit,
-            "sign" => Method::Sign,
-            m if m.starts_with("top") => Method::TopMask { percent: m[3..].parse().map_err(|_| format!("bad method \"{m}\" (e.g. top10)"))? },
-            m => return Err(format!("unknown method \"{m}\" (mean, topP, sign)")),
-        };
-        let template = a.str("template", "contrast");
-        Ok(Self {
-            seed: a.num("seed", 0)?,
-            attack: AttackConfig { max_steps: a.num("steps", AttackConfig::default().max_steps)?, ..AttackConfig::default() },
-            abstraction: Abstraction { method, sigma: a.num("sigma", 0.0)? },
-            template: TemplateKind::parse(&template).ok_or_else(|| format!("unknown template \"{template}\" (class-mean, contrast, t-stat)"))?,
-        })
+    pub fn from_options(o: &StudyOptions) -> Self {
+        Self {
+            seed: o.seed,
+            attack: AttackConfig { max_steps: o.steps, ..AttackConfig::default() },
+            abstraction: Abstraction { method: o.method, sigma: o.sigma },
+            template: o.template.into(),
+        }
     }
 }
 
@@ -94,14 +87,13 @@ pub fn study_of(run: &ModelRun, s: &StudySettings, templates: &Templates) -> Stu
     pipeline::study(&run.evolved, Some(&run.untrained), &s.abstraction, templates.get(s.template), s.seed)
 }
 
-/// `dough-cli study --model mnist-mlp [--json yes]`: the study of one model.
-pub fn cmd_study(a: &Args) -> Result<(), String> {
-    let models = PathBuf::from(a.str("models", "public/models"));
-    let s = StudySettings::from_args(a)?;
-    let run = run_model(&models, &a.str("model", "mnist-mlp"), &s, &device())?;
+/// `dough-cli study --model mnist-mlp [--json]`: the study of one model.
+pub fn cmd_study(a: &StudyArgs) -> Result<(), String> {
+    let s = StudySettings::from_options(&a.study);
+    let run = run_model(&a.models, &a.model, &s, &device())?;
     let templates = load_templates(run.entry.dataset)?;
     let r = study_of(&run, &s, &templates);
-    if a.str("json", "no") == "yes" {
+    if a.json {
         println!("{}", serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?);
     } else {
         println!("{} · {} · vs {} template", run.entry.name, s.abstraction.describe(), s.template.label());
@@ -178,14 +170,13 @@ fn relation(a: &ModelEntry, b: &ModelEntry) -> &'static str {
     }
 }
 
-pub fn cmd_report(a: &Args) -> Result<(), String> {
-    let models = PathBuf::from(a.str("models", "public/models"));
-    let out = PathBuf::from(a.str("out", "results"));
+pub fn cmd_report(a: &ReportArgs) -> Result<(), String> {
+    let (models, out) = (&a.models, &a.out);
     std::fs::create_dir_all(out.join("figures")).map_err(|e| e.to_string())?;
-    let s = StudySettings::from_args(a)?;
+    let s = StudySettings::from_options(&a.study);
     let device = device();
-    let entries = load_manifest(&models)?;
-    let only: Vec<String> = a.str("only", "").split(',').filter(|x| !x.is_empty()).map(String::from).collect();
+    let entries = load_manifest(models)?;
+    let only: Vec<String> = a.only.iter().filter(|x| !x.is_empty()).cloned().collect();
     let t0 = Instant::now();
     let mut md = String::new();
     let _ = writeln!(md, "# Dough: the study, run natively over the whole zoo\n");
@@ -213,7 +204,7 @@ pub fn cmd_report(a: &Args) -> Result<(), String> {
         let mut runs = Vec::new();
         for e in &zoo {
             let t = Instant::now();
-            runs.push(run_model(&models, &e.name, &s, &device)?);
+            runs.push(run_model(models, &e.name, &s, &device)?);
             eprintln!("{}: attacks done in {:.1} s", e.name, t.elapsed().as_secs_f64());
         }
         let results: Vec<StudyResult> = runs.iter().map(|r| study_of(r, &s, &templates)).collect();

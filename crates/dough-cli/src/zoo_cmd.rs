@@ -2,7 +2,7 @@
 //! them (clean accuracy before and after rounding, robust accuracy where the zoo asks for it) and
 //! write their manifest entries.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use dough_compute::{Device, eval, pgd, train};
@@ -12,7 +12,7 @@ use dough_core::manifest::{self, ModelEntry};
 use dough_core::weights::Weights;
 use dough_core::zoo::{self, ZooModel};
 
-use crate::args::Args;
+use crate::cli::ZooArgs;
 use crate::{device, load_manifest};
 
 /// Train and test splits of one dataset, loaded once.
@@ -132,16 +132,14 @@ fn existing(m: &ZooModel, entries: &[ModelEntry], models: &Path) -> Option<(Mode
     Some((e.clone(), Weights::from_safetensors(&bytes).ok()?))
 }
 
-pub fn cmd_zoo(a: &Args) -> Result<(), String> {
-    let models = PathBuf::from(a.str("models", "public/models"));
-    let data_root = PathBuf::from(a.str("data-root", "../shared/datasets"));
-    let retrain = a.str("retrain", "no") == "yes";
-    let only: Vec<String> = a.str("only", "").split(',').filter(|s| !s.is_empty()).map(String::from).collect();
+pub fn cmd_zoo(a: &ZooArgs) -> Result<(), String> {
+    let (models, data_root, retrain) = (&a.models, &a.data_root, a.retrain);
+    let only: Vec<String> = a.only.iter().filter(|s| !s.is_empty()).cloned().collect();
     let plan = zoo::plan();
     if let Some(unknown) = only.iter().find(|n| !plan.iter().any(|m| &&m.name == n)) {
-        return Err(format!("no model \"{unknown}\" in the zoo (see `dough-cli zoo --list yes`)"));
+        return Err(format!("no model \"{unknown}\" in the zoo (see `dough-cli zoo --list`)"));
     }
-    if a.str("list", "no") == "yes" {
+    if a.list {
         for m in &plan {
             println!("{:<28} {:>9} params  {:?}", m.name, m.spec().param_count(), m.config);
         }
@@ -149,7 +147,7 @@ pub fn cmd_zoo(a: &Args) -> Result<(), String> {
     }
     let device = device();
     let t0 = Instant::now();
-    let mut entries = load_manifest(&models)?;
+    let mut entries = load_manifest(models)?;
     let mut splits: Vec<(String, Splits)> = Vec::new();
     for m in plan.iter().filter(|m| only.is_empty() || only.contains(&m.name)) {
         let slug = m.dataset.slug();
@@ -157,21 +155,21 @@ pub fn cmd_zoo(a: &Args) -> Result<(), String> {
             splits.push((slug.to_string(), load_splits(&data_root.join(slug))?));
         }
         let data = &splits.iter().find(|(s, _)| s == slug).expect("loaded").1;
-        let entry = match (retrain, existing(m, &entries, &models)) {
+        let entry = match (retrain, existing(m, &entries, models)) {
             (false, Some((e, w))) => {
                 let complete = e.test_accuracy_f32.is_some()
                     && e.robust_accuracy.is_some() == m.robust_eval.is_some()
                     && w.to_safetensors_f16() == std::fs::read(models.join(&e.file)).unwrap_or_default();
                 if complete && e.note == m.note {
-                    println!("{}: already trained and measured, kept (--retrain yes trains it again)", m.name);
+                    println!("{}: already trained and measured, kept (--retrain trains it again)", m.name);
                     continue;
                 }
                 println!("{}: already trained, storing in half precision and measuring", m.name);
-                ship(m, &w, e.train_seconds, &data.test, &models, &device)?
+                ship(m, &w, e.train_seconds, &data.test, models, &device)?
             }
             _ => {
                 let (w, secs) = train_model(m, &data.train, &device)?;
-                ship(m, &w, Some(secs), &data.test, &models, &device)?
+                ship(m, &w, Some(secs), &data.test, models, &device)?
             }
         };
         manifest::upsert(&mut entries, entry);
@@ -180,7 +178,7 @@ pub fn cmd_zoo(a: &Args) -> Result<(), String> {
         std::fs::write(models.join("manifest.json"), manifest::to_json(&entries)).map_err(|e| e.to_string())?;
     }
     println!("zoo done in {:.1} min", t0.elapsed().as_secs_f64() / 60.0);
-    print_table(&entries, &models);
+    print_table(&entries, models);
     Ok(())
 }
 

@@ -316,7 +316,7 @@ mod tests {
     #[test]
     fn linf_steps_move_each_pixel_at_most_step_size() {
         let spec = ArchSpec::Mlp { hidden: vec![32] };
-        let cfg = AttackConfig { norm: StepNorm::Linf, step_size: 0.01, max_steps: 7, kappa: 1.0, early_stop: false };
+        let cfg = AttackConfig { norm: StepNorm::Linf, step_size: 0.01, max_steps: 7, kappa: 1.0, early_stop: false, ..AttackConfig::default() };
         let (starts, targets) = every_target(&[0.5; PIXELS]);
         let job = AttackJob::new(&spec, &spec.init_weights(2), &Device::flex(), &starts, &targets, cfg).unwrap();
         let out = pollster::block_on(job.run()).unwrap();

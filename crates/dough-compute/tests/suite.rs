@@ -33,7 +33,8 @@ fn one_per_class() -> (Vec<Vec<f32>>, Vec<usize>) {
 }
 
 fn run(spec: &ArchSpec, w: &Weights, starts: &[Vec<f32>], goals: &[Goal], method: Method, p: &SuiteParams) -> Vec<SampleOutcome> {
-    let job = Job::new(spec, w, &Device::flex(), starts, goals, method, &AttackConfig::default(), p).unwrap();
+    let cfg = AttackConfig { method, suite: p.clone(), ..AttackConfig::default() };
+    let job = Job::new(spec, w, &Device::flex(), starts, goals, &cfg).unwrap();
     pollster::block_on(job.run()).unwrap()
 }
 

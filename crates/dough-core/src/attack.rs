@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{CLASSES, PIXELS};
+use crate::suite::{Method, SuiteParams};
 use crate::weights::WeightsError;
 
 /// How a step's length is measured.
@@ -29,11 +30,35 @@ pub struct AttackConfig {
     pub kappa: f32,
     /// When false, every sample takes exactly `max_steps` steps (benchmarks, backend comparisons).
     pub early_stop: bool,
+    /// The method: minimal evolution reads the fields above, the others read `suite`.
+    #[serde(default)]
+    pub method: Method,
+    /// The other methods' parameters.
+    #[serde(default)]
+    pub suite: SuiteParams,
 }
 
 impl Default for AttackConfig {
     fn default() -> Self {
-        Self { norm: StepNorm::L2, step_size: 0.05, max_steps: 500, kappa: 0.9, early_stop: true }
+        Self {
+            norm: StepNorm::L2,
+            step_size: 0.05,
+            max_steps: 500,
+            kappa: 0.9,
+            early_stop: true,
+            method: Method::Evolve,
+            suite: SuiteParams::default(),
+        }
+    }
+}
+
+impl AttackConfig {
+    /// The most iterations a run takes (the progress bar's end).
+    pub fn progress_steps(&self) -> usize {
+        match self.method {
+            Method::Evolve => self.max_steps,
+            m => self.suite.max_iterations(m),
+        }
     }
 }
 

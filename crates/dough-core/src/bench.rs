@@ -51,6 +51,7 @@ pub fn workload(name: &str) -> Result<Workload, AttackError> {
         max_steps: WARMUP_STEPS + TIMED_STEPS + 1,
         kappa: 1.0,
         early_stop: false,
+        ..AttackConfig::default()
     };
     Ok((spec, weights, starts, targets, cfg))
 }

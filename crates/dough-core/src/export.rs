@@ -31,6 +31,7 @@ pub struct RowExport {
     pub steps: usize,
     pub l2: f32,
     pub linf: f32,
+    pub l0: usize,
     pub reached: bool,
 }
 
@@ -45,6 +46,7 @@ pub fn rows(outcomes: &[SampleOutcome], names: &[&str; 10]) -> Vec<RowExport> {
             steps: o.steps,
             l2: o.l2,
             linf: o.linf,
+            l0: o.l0,
             reached: o.reached,
         })
         .collect()
@@ -62,10 +64,10 @@ impl RunExport<'_> {
         for (k, v) in &self.settings {
             out += &format!("# {k}={v}\n");
         }
-        out += "target,target_name,predicted,confidence,steps,l2,linf,reached\n";
+        out += "target,target_name,predicted,confidence,steps,l2,linf,l0,reached\n";
         for r in &self.rows {
             out += &format!(
-                "{},{},{},{:.6},{},{:.6},{:.6},{}\n",
+                "{},{},{},{:.6},{},{:.6},{:.6},{},{}\n",
                 r.target,
                 csv_field(&r.target_name),
                 r.predicted,
@@ -73,6 +75,7 @@ impl RunExport<'_> {
                 r.steps,
                 r.l2,
                 r.linf,
+                r.l0,
                 r.reached
             );
         }
@@ -166,7 +169,7 @@ mod tests {
         };
         let csv = e.to_csv();
         assert!(csv.contains("# seed=3\n"));
-        assert!(csv.contains("1,\"Trouser, long\",1,0.930000,12,2.800000,0.100000,true\n"), "{csv}");
+        assert!(csv.contains("1,\"Trouser, long\",1,0.930000,12,2.800000,0.100000,0,true\n"), "{csv}");
         let json: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
         assert_eq!(json["rows"][0]["steps"], 12);
         assert_eq!(json["settings"][0][1], "3");

@@ -9,6 +9,7 @@ use crate::inputs::ControlledInput;
 use crate::protocol::Fault;
 use crate::study::abstraction::{Abstraction, Method};
 use crate::study::templates::TemplateKind;
+use crate::suite::{Method as AttackMethod, Param};
 
 pub const MAX_STEPS_LIMIT: usize = 5000;
 pub const STEP_SIZE_RANGE: (f32, f32) = (0.001, 1.0);
@@ -111,7 +112,31 @@ impl Default for Settings {
     }
 }
 
+/// The suite's numeric parameters that the URL carries (`pgd-norm` is parsed on its own).
+const SUITE_PARAMS: [Param; 13] = [
+    Param::Eps,
+    Param::Alpha,
+    Param::Iters,
+    Param::Restarts,
+    Param::CwC,
+    Param::CwSearch,
+    Param::CwConf,
+    Param::CwLr,
+    Param::Overshoot,
+    Param::JsmaGamma,
+    Param::JsmaTheta,
+    Param::DdnGamma,
+    Param::DdnInit,
+];
+
 impl Settings {
+    /// The attack settings of a run: `attack`, with the run's seed for PGD's random starts.
+    pub fn attack_config(&self) -> AttackConfig {
+        let mut cfg = self.attack.clone();
+        cfg.suite.seed = self.seed;
+        cfg
+    }
+
     pub fn controlled_input(&self) -> ControlledInput {
         match self.input {
             InputChoice::Black => ControlledInput::Black,
@@ -187,6 +212,18 @@ impl Settings {
                     "0" | "no" | "false" => s.analysis = false,
                     _ => notices.push(format!("analysis=\"{v}\" is not 0 or 1; the analysis stays off")),
                 },
+                "attack" => match AttackMethod::parse(v) {
+                    Some(m) => s.attack.method = m,
+                    None => notices.push(format!(
+                        "attack=\"{v}\" is unknown; using evolve ({})",
+                        AttackMethod::ALL.map(|m| m.slug()).join(", ")
+                    )),
+                },
+                "pgd-norm" => match v {
+                    "l2" => s.attack.suite.pgd_norm = StepNorm::L2,
+                    "linf" => s.attack.suite.pgd_norm = StepNorm::Linf,
+                    _ => notices.push(format!("pgd-norm=\"{v}\" is unknown; using linf (l2 or linf)")),
+                },
                 "backend" => match BackendPref::parse(v) {
                     Some(b) => s.backend = b,
                     None => notices.push(format!("backend=\"{v}\" is unknown; choosing automatically (auto, webgpu or cpu)")),
@@ -198,7 +235,12 @@ impl Settings {
                         None => notices.push(format!("debug=\"{v}\" is unknown (lose-device, panic, calibrate); ignoring it")),
                     },
                 },
-                _ => {}
+                other => {
+                    if let Some(p) = SUITE_PARAMS.iter().copied().find(|p| p.key() == other) {
+                        let x = clamp_float(key, v, p.range(), d.suite.get(p), &mut notices);
+                        s.attack.suite.set(p, x);
+                    }
+                }
             }
         }
         if let (Method::TopMask { percent }, Some(p)) = (&mut s.abstraction.method, top_percent) {
@@ -242,6 +284,18 @@ impl Settings {
         }
         if !self.attack.early_stop {
             put("early", "0".into());
+        }
+        if self.attack.method != AttackMethod::Evolve {
+            put("attack", self.attack.method.slug().into());
+        }
+        for &p in self.attack.method.params() {
+            let v = self.attack.suite.get(p);
+            if v != d.attack.suite.get(p) {
+                match p {
+                    Param::PgdNorm => put(p.key(), if v >= 0.5 { "linf" } else { "l2" }.into()),
+                    _ => put(p.key(), v.to_string()),
+                }
+            }
         }
         if self.backend != BackendPref::Auto {
             put("backend", self.backend.slug().into());
@@ -344,6 +398,25 @@ mod tests {
         let (back, _) = Settings::from_query(&s.to_query());
         assert_eq!(back, s);
         assert!(Settings::default().to_query().is_empty());
+        for (attack, extra) in [("cw", ("cw-c", "2.5")), ("pgd", ("pgd-norm", "l2")), ("jsma", ("jsma-theta", "-0.5")), ("ddn", ("iters", "40"))] {
+            let (s, n) = Settings::from_query(&q(&[("attack", attack), extra, ("seed", "3")]));
+            assert!(n.is_empty(), "{n:?}");
+            assert_eq!(s.attack.method.slug(), attack);
+            assert_eq!(s.attack_config().suite.seed, 3, "the run's seed reaches PGD's starts");
+            let (back, _) = Settings::from_query(&s.to_query());
+            assert_eq!(back, s, "{attack}");
+            assert!(s.to_query().iter().any(|(k, v)| (k.as_str(), v.as_str()) == extra), "{attack}: {:?}", s.to_query());
+        }
+    }
+
+    #[test]
+    fn bad_attack_values_get_notices() {
+        let (s, n) = Settings::from_query(&q(&[("attack", "banana"), ("eps", "100"), ("iters", "x"), ("pgd-norm", "l3")]));
+        assert_eq!(s.attack.method, AttackMethod::Evolve);
+        assert_eq!(s.attack.suite.eps, 28.0);
+        assert_eq!(s.attack.suite.iters, 100);
+        assert_eq!(n.len(), 4, "{n:?}");
+        assert!(n[0].contains("fgsm") && n[1].contains("out of range"));
     }
 
     #[test]

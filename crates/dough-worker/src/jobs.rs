@@ -12,6 +12,7 @@ use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::MessageEvent;
 
 use dough_compute::attack::AttackJob;
+use dough_compute::suite::{Goal, Job};
 use dough_compute::{bench, eval};
 use dough_core::attack::{AttackConfig, AttackError, StepNorm, every_target};
 use dough_core::model::{ArchSpec, PIXELS};
@@ -218,8 +219,9 @@ async fn attack(
         Some(seed) => spec.init_weights(seed),
         None => trained,
     };
-    let mut job = AttackJob::new(&spec, &weights, &device, &starts, targets, cfg.clone())?;
-    let stride = cfg.max_steps.div_ceil(MAX_FRAMES).max(1);
+    let goals: Vec<Goal> = targets.iter().map(|&t| Goal::Toward(t)).collect();
+    let mut job = Job::new(&spec, &weights, &device, &starts, &goals, &cfg)?;
+    let stride = job.max_steps().div_ceil(MAX_FRAMES).max(1);
     let mut frames: Vec<(usize, Vec<f32>)> = Vec::new();
     if record_frames {
         frames.push((0, flat.to_vec()));
@@ -274,7 +276,7 @@ const CALIBRATION_STEPS: usize = 8;
 async fn calibrate() -> Result<(f64, usize), AttackError> {
     let (device, spec, w) = current()?;
     let (starts, targets) = every_target(&[0.5; PIXELS]);
-    let cfg = AttackConfig { norm: StepNorm::L2, step_size: 0.01, max_steps: CALIBRATION_WARMUP + CALIBRATION_STEPS + 1, kappa: 1.0, early_stop: false };
+    let cfg = AttackConfig { norm: StepNorm::L2, step_size: 0.01, max_steps: CALIBRATION_WARMUP + CALIBRATION_STEPS + 1, kappa: 1.0, early_stop: false, ..AttackConfig::default() };
     let mut job = AttackJob::new(&spec, &w, &device, &starts, &targets, cfg)?;
     for _ in 0..CALIBRATION_WARMUP {
         job.step().await?;

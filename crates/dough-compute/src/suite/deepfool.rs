@@ -31,6 +31,10 @@ impl Deepfool {
         w.iter().map(|v| v * s).collect()
     }
 
+    pub fn active(&self) -> usize {
+        self.active.iter().filter(|&&a| a).count()
+    }
+
     pub async fn step(&mut self, ctx: &mut Ctx) -> Result<bool, AttackError> {
         let batch = ctx.batch();
         let logits = ctx.net.logits(&ctx.x).await?;

@@ -60,6 +60,10 @@ impl Jsma {
         best.map(|(_, p, q)| (p, q))
     }
 
+    pub fn active(&self) -> usize {
+        self.active.iter().filter(|&&a| a).count()
+    }
+
     pub async fn step(&mut self, ctx: &mut Ctx) -> Result<bool, AttackError> {
         let batch = ctx.batch();
         let probe_x: Vec<f32> = ctx.x.iter().chain(ctx.x.iter()).copied().collect();

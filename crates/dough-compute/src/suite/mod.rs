@@ -208,26 +208,19 @@ fn check_inputs(starts: &[Vec<f32>], goals: &[Goal]) -> Result<(), AttackError> 
 }
 
 impl Job {
-    /// Prepares `method` from `starts[i]` toward (or away from) `goals[i]` on the network
-    /// `spec` + `weights` on `device`. Minimal evolution reads `evolve`, the others `params`.
-    pub fn new(
-        spec: &ArchSpec,
-        weights: &Weights,
-        device: &Device,
-        starts: &[Vec<f32>],
-        goals: &[Goal],
-        method: Method,
-        evolve: &AttackConfig,
-        params: &SuiteParams,
-    ) -> Result<Self, AttackError> {
+    /// Prepares `cfg.method` from `starts[i]` toward (or away from) `goals[i]` on the network
+    /// `spec` + `weights` on `device`. Minimal evolution reads `cfg`'s own fields, the other
+    /// methods `cfg.suite`.
+    pub fn new(spec: &ArchSpec, weights: &Weights, device: &Device, starts: &[Vec<f32>], goals: &[Goal], cfg: &AttackConfig) -> Result<Self, AttackError> {
         check_inputs(starts, goals)?;
+        let (method, params) = (cfg.method, &cfg.suite);
         if method == Method::Evolve {
             let away = matches!(goals[0], Goal::AwayFrom(_));
             if goals.iter().any(|g| matches!(g, Goal::AwayFrom(_)) != away) {
                 return Err(AttackError::BadConfig("minimal evolution runs all samples targeted or all untargeted".into()));
             }
             let classes: Vec<usize> = goals.iter().map(|g| g.class()).collect();
-            let job = AttackJob::new(spec, weights, device, starts, &classes, evolve.clone())?;
+            let job = AttackJob::new(spec, weights, device, starts, &classes, cfg.clone())?;
             return Ok(Job::Evolve(if away { job.away() } else { job }));
         }
         params.validate(method).map_err(AttackError::BadConfig)?;
@@ -271,6 +264,19 @@ impl Job {
         match self {
             Job::Evolve(j) => j.steps_done(),
             Job::Classic(j) => j.done,
+        }
+    }
+
+    /// Samples still moving.
+    pub fn active_count(&self) -> usize {
+        match self {
+            Job::Evolve(j) => j.active_count(),
+            Job::Classic(j) if j.finished => 0,
+            Job::Classic(j) => match &j.state {
+                Classic::Deepfool(s) => s.active(),
+                Classic::Jsma(s) => s.active(),
+                _ => j.ctx.batch(),
+            },
         }
     }
 

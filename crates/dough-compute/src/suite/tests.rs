@@ -8,7 +8,8 @@ use dough_core::suite::Method;
 use dough_core::weights::HostTensor;
 
 fn run(spec: &ArchSpec, w: &Weights, starts: &[Vec<f32>], goals: &[Goal], method: Method, p: &SuiteParams) -> Vec<SampleOutcome> {
-    let job = Job::new(spec, w, &Device::flex(), starts, goals, method, &AttackConfig::default(), p).unwrap();
+    let cfg = AttackConfig { method, suite: p.clone(), ..AttackConfig::default() };
+    let job = Job::new(spec, w, &Device::flex(), starts, goals, &cfg).unwrap();
     pollster::block_on(job.run()).unwrap()
 }
 
@@ -180,7 +181,7 @@ fn untargeted_evolution_moves_away_from_the_label() {
     let logits = pollster::block_on(net.logits(&flat)).unwrap();
     let goals: Vec<Goal> = (0..5).map(|i| Goal::AwayFrom(argmax(&logits[i * CLASSES..(i + 1) * CLASSES]))).collect();
     let cfg = AttackConfig { kappa: 0.6, step_size: 0.05, max_steps: 400, ..AttackConfig::default() };
-    let job = Job::new(&spec, &w, &Device::flex(), &starts, &goals, Method::Evolve, &cfg, &SuiteParams::default()).unwrap();
+    let job = Job::new(&spec, &w, &Device::flex(), &starts, &goals, &cfg).unwrap();
     for (o, g) in pollster::block_on(job.run()).unwrap().iter().zip(&goals) {
         assert!(o.away && o.reached, "{o:?}");
         assert_ne!(o.predicted, g.class());
@@ -193,16 +194,16 @@ fn every_method_rejects_bad_inputs_and_settings() {
     let spec = ArchSpec::Mlp { hidden: vec![8] };
     let w = spec.init_weights(0);
     let d = Device::flex();
-    let cfg = AttackConfig::default();
-    let ok = SuiteParams::default();
-    for m in Method::ALL {
-        let short = Job::new(&spec, &w, &d, &[vec![0.0; 3]], &[Goal::Toward(1)], m, &cfg, &ok);
-        assert!(matches!(short, Err(AttackError::BadInput { .. })), "{m:?}");
-        let far = Job::new(&spec, &w, &d, &[vec![0.0; PIXELS]], &[Goal::Toward(12)], m, &cfg, &ok);
-        assert!(matches!(far, Err(AttackError::BadTarget(12))), "{m:?}");
+    for method in Method::ALL {
+        let cfg = AttackConfig { method, ..AttackConfig::default() };
+        let short = Job::new(&spec, &w, &d, &[vec![0.0; 3]], &[Goal::Toward(1)], &cfg);
+        assert!(matches!(short, Err(AttackError::BadInput { .. })), "{method:?}");
+        let far = Job::new(&spec, &w, &d, &[vec![0.0; PIXELS]], &[Goal::Toward(12)], &cfg);
+        assert!(matches!(far, Err(AttackError::BadTarget(12))), "{method:?}");
     }
-    let nan = SuiteParams { eps: f32::NAN, ..ok.clone() };
-    assert!(matches!(Job::new(&spec, &w, &d, &[vec![0.0; PIXELS]], &[Goal::Toward(1)], Method::Fgsm, &cfg, &nan), Err(AttackError::BadConfig(_))));
-    let zero = SuiteParams { jsma_theta: 0.0, ..ok };
-    assert!(matches!(Job::new(&spec, &w, &d, &[vec![0.0; PIXELS]], &[Goal::Toward(1)], Method::Jsma, &cfg, &zero), Err(AttackError::BadConfig(_))));
+    let ok = SuiteParams::default();
+    let nan = AttackConfig { method: Method::Fgsm, suite: SuiteParams { eps: f32::NAN, ..ok.clone() }, ..AttackConfig::default() };
+    assert!(matches!(Job::new(&spec, &w, &d, &[vec![0.0; PIXELS]], &[Goal::Toward(1)], &nan), Err(AttackError::BadConfig(_))));
+    let zero = AttackConfig { method: Method::Jsma, suite: SuiteParams { jsma_theta: 0.0, ..ok }, ..AttackConfig::default() };
+    assert!(matches!(Job::new(&spec, &w, &d, &[vec![0.0; PIXELS]], &[Goal::Toward(1)], &zero), Err(AttackError::BadConfig(_))));
 }

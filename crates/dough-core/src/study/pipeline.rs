@@ -135,7 +135,7 @@ mod tests {
     fn outcome(target: usize, start: f32, pert: impl Fn(usize) -> f32) -> SampleOutcome {
         let start = vec![start; 784];
         let adversarial = start.iter().enumerate().map(|(i, s)| s + pert(i)).collect();
-        SampleOutcome { target, start, adversarial, predicted: target, confidence: 0.95, steps: 1, l2: 0.0, linf: 0.0, reached: true }
+        SampleOutcome { target, start, adversarial, predicted: target, confidence: 0.95, steps: 1, l2: 0.0, linf: 0.0, l0: 0, reached: true, away: false }
     }
 
     /// Perturbations that add ink exactly on each class's template are identified perfectly;

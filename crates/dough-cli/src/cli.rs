@@ -1,0 +1,305 @@
+//! The command line: one `Command` per subcommand, each with its options and their defaults
+//! (`dough-cli <command> --help` prints them). A new command is one variant here, its options
+//! struct and one arm in `main`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use dough_core::attack::AttackConfig;
+use dough_core::model::ConvSpec;
+use dough_core::study::abstraction::Method;
+
+use crate::values::{self, Arch, Augmentation, Dataset, Input, Norm, Schedule, Template};
+
+#[derive(Parser, Debug)]
+#[command(name = "dough-cli", version, about, arg_required_else_help = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train every model of the zoo that is missing or out of date, store it in half precision,
+    /// measure it and rewrite the manifest
+    Zoo(ZooArgs),
+    /// Print the accuracy table of the manifest
+    Table(TableArgs),
+    /// Compute the dataset templates (class mean, contrast, t-statistic) into public/data/
+    Templates(TemplatesArgs),
+    /// The study of one model: patterns vs dataset templates, with its nulls
+    Study(StudyArgs),
+    /// The study over every model of the zoo into results/REPORT.md with PNG figures
+    Report(ReportArgs),
+    /// Train a network and add it to the manifest (defaults: the shipped mnist-mlp)
+    Train(TrainArgs),
+    /// Write a sample pack of test images
+    Pack(PackArgs),
+    /// Accuracy of a shipped model on the full test set
+    Eval(EvalArgs),
+    /// Attack a shipped model toward every class and print the gallery's numbers
+    Attack(AttackArgs),
+    /// The fixed benchmark workload on the CPU
+    Bench(BenchArgs),
+}
+
+const MODELS: &str = "public/models";
+const DATA_ROOT: &str = "../shared/datasets";
+
+#[derive(Args, Debug)]
+pub struct ZooArgs {
+    /// Train every model again, even those already trained
+    #[arg(long)]
+    pub retrain: bool,
+    /// Only these models (comma-separated names)
+    #[arg(long, value_delimiter = ',', value_name = "NAME1,NAME2")]
+    pub only: Vec<String>,
+    /// List the zoo's models and their recipes, train nothing
+    #[arg(long)]
+    pub list: bool,
+    /// Folder of the weights and manifest.json
+    #[arg(long, default_value = MODELS)]
+    pub models: PathBuf,
+    /// Folder holding one IDX folder per dataset
+    #[arg(long, default_value = DATA_ROOT)]
+    pub data_root: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct TableArgs {
+    /// Folder of the weights and manifest.json
+    #[arg(long, default_value = MODELS)]
+    pub models: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct TemplatesArgs {
+    /// Folder holding one IDX folder per dataset
+    #[arg(long, default_value = DATA_ROOT)]
+    pub data_root: PathBuf,
+}
+
+/// The study's settings, shared by `study` and `report`.
+#[derive(Args, Debug)]
+pub struct StudyOptions {
+    /// Seed of the noise inputs and of the nulls
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Most attack steps per input and target
+    #[arg(long, default_value_t = AttackConfig::default().max_steps)]
+    pub steps: usize,
+    /// Abstraction into patterns: mean, topP (e.g. top10: the P% largest pixels) or sign
+    #[arg(long, value_parser = values::parse_method, default_value = "mean")]
+    pub method: Method,
+    /// Gaussian smoothing of the patterns, in pixels (0: none)
+    #[arg(long, default_value_t = 0.0)]
+    pub sigma: f32,
+    /// The dataset template the patterns are compared with
+    #[arg(long, value_enum, default_value_t = Template::Contrast)]
+    pub template: Template,
+}
+
+#[derive(Args, Debug)]
+pub struct StudyArgs {
+    /// Name of the model in the manifest
+    #[arg(long, default_value = "mnist-mlp")]
+    pub model: String,
+    #[command(flatten)]
+    pub study: StudyOptions,
+    /// Print the whole result as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Folder of the weights and manifest.json
+    #[arg(long, default_value = MODELS)]
+    pub models: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub study: StudyOptions,
+    /// Folder of REPORT.md and its figures
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Only these models (comma-separated names)
+    #[arg(long, value_delimiter = ',', value_name = "NAME1,NAME2")]
+    pub only: Vec<String>,
+    /// Folder of the weights and manifest.json
+    #[arg(long, default_value = MODELS)]
+    pub models: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// The dataset to train on
+    #[arg(long, value_enum, default_value_t = Dataset::Mnist)]
+    pub dataset: Dataset,
+    /// Folder of the dataset's IDX files [default: ../shared/datasets/<dataset>]
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Folder of the weights and manifest.json
+    #[arg(long, default_value = MODELS)]
+    pub models: PathBuf,
+    /// Name of the model [default: <dataset>-<arch>]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Fully connected (mlp) or convolutional (cnn)
+    #[arg(long, value_enum, default_value_t = Arch::Mlp)]
+    pub arch: Arch,
+    /// Hidden widths of an mlp
+    #[arg(long, value_delimiter = ',', default_value = "256,128")]
+    pub hidden: Vec<usize>,
+    /// Conv layers of a cnn, channels:kernel[:pool] each
+    #[arg(long, value_delimiter = ',', value_parser = values::parse_conv, default_value = "32:3,64:3:pool")]
+    pub conv: Vec<ConvSpec>,
+    /// Dense widths of a cnn after its conv layers
+    #[arg(long, value_delimiter = ',', default_value = "128")]
+    pub dense: Vec<usize>,
+    /// Training epochs
+    #[arg(long, default_value_t = 12)]
+    pub epochs: usize,
+    /// Batch size
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    /// Learning rate (Adam)
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Learning-rate schedule
+    #[arg(long, value_enum, default_value_t = Schedule::Cosine)]
+    pub schedule: Schedule,
+    /// Training augmentation (shift2: random shifts of up to 2 pixels)
+    #[arg(long, value_enum, default_value_t = Augmentation::None)]
+    pub augmentation: Augmentation,
+    /// Seed of the initial weights and the batch order
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Dropout rate
+    #[arg(long, default_value_t = 0.0)]
+    pub dropout: f64,
+    /// L-infinity radius of PGD adversarial training (0: standard training)
+    #[arg(long, default_value_t = 0.0)]
+    pub pgd_eps: f64,
+    /// PGD steps per batch in adversarial training
+    #[arg(long, default_value_t = 7)]
+    pub pgd_steps: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct PackArgs {
+    /// The dataset to sample
+    #[arg(long, value_enum, default_value_t = Dataset::Mnist)]
+    pub dataset: Dataset,
+    /// Folder of the dataset's IDX files [default: ../shared/datasets/<dataset>]
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Test images per class
+    #[arg(long, default_value_t = 300)]
+    pub per_class: usize,
+    /// Seed of the random sample per class
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The pack file [default: public/data/<dataset>-samples.dspk]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Name of the model in the manifest
+    #[arg(long, default_value = "mnist-mlp")]
+    pub model: String,
+    /// Folder of the weights and manifest.json
+    #[arg(long, default_value = MODELS)]
+    pub models: PathBuf,
+    /// Folder of the dataset's IDX files [default: ../shared/datasets/<the model's dataset>]
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct AttackArgs {
+    /// Name of the model in the manifest
+    #[arg(long, default_value = "mnist-mlp")]
+    pub model: String,
+    /// Folder of the weights and manifest.json
+    #[arg(long, default_value = MODELS)]
+    pub models: PathBuf,
+    /// The start: black, gray, white, noise or sample:C:I (image I of class C in the pack)
+    #[arg(long, value_parser = values::parse_input, default_value = "black")]
+    pub input: Input,
+    /// Seed of the noise input
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The sample pack of sample:C:I [default: public/data/<dataset>-samples.dspk]
+    #[arg(long)]
+    pub pack: Option<PathBuf>,
+    /// Most steps per target
+    #[arg(long, default_value_t = AttackConfig::default().max_steps)]
+    pub steps: usize,
+    /// Length of each step
+    #[arg(long, default_value_t = AttackConfig::default().step_size)]
+    pub step_size: f32,
+    /// How a step's length is measured
+    #[arg(long, value_enum, default_value_t = Norm::L2)]
+    pub norm: Norm,
+    /// Target confidence at which a target stops
+    #[arg(long, default_value_t = AttackConfig::default().kappa)]
+    pub kappa: f32,
+    /// Take every step, even after the target confidence is reached
+    #[arg(long)]
+    pub no_early_stop: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// The workload's network
+    #[arg(value_enum, default_value_t = Arch::Mlp)]
+    pub arch: Arch,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("dough-cli").chain(args.iter().copied())).map(|c| c.command)
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_match_the_old_parser() {
+        let Ok(Command::Train(t)) = parse(&["train"]) else { panic!("train") };
+        assert_eq!((t.hidden, t.dense, t.epochs, t.batch, t.seed, t.pgd_steps), (vec![256, 128], vec![128], 12, 128, 1, 7));
+        assert_eq!(t.conv.iter().map(|c| (c.channels, c.kernel, c.pool)).collect::<Vec<_>>(), [(32, 3, false), (64, 3, true)]);
+        let Ok(Command::Attack(a)) = parse(&["attack"]) else { panic!("attack") };
+        let d = AttackConfig::default();
+        assert_eq!((a.model.as_str(), a.steps, a.step_size, a.kappa, a.norm, a.no_early_stop), ("mnist-mlp", d.max_steps, d.step_size, d.kappa, Norm::L2, false));
+        let Ok(Command::Bench(b)) = parse(&["bench"]) else { panic!("bench") };
+        assert_eq!(b.arch, Arch::Mlp);
+    }
+
+    #[test]
+    fn switches_and_typed_values() {
+        let Ok(Command::Zoo(z)) = parse(&["zoo", "--retrain", "--only", "a,b"]) else { panic!("zoo") };
+        assert!(z.retrain && !z.list);
+        assert_eq!(z.only, ["a", "b"]);
+        let Ok(Command::Study(s)) = parse(&["study", "--json", "--method", "top10", "--template", "t-stat"]) else { panic!("study") };
+        assert!(s.json);
+        assert_eq!((s.study.method, s.study.template), (Method::TopMask { percent: 10.0 }, Template::TStat));
+        let Ok(Command::Attack(a)) = parse(&["attack", "--input", "sample:3:7"]) else { panic!("attack") };
+        assert_eq!(a.input, Input::Sample { class: 3, index: 7 });
+    }
+
+    #[test]
+    fn rejects_old_syntax_and_typos() {
+        for args in [&["zoo", "--list", "yes"][..], &["attack", "--modle", "x"], &["attack", "--norm", "l3"], &["bench", "gpu"], &["train", "--epochs", "x"]] {
+            assert!(parse(args).is_err(), "{args:?}");
+        }
+    }
+}

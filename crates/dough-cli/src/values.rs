@@ -1,0 +1,151 @@
+//! Typed values of the command-line options: the fixed choices (`clap::ValueEnum`, each mapped to
+//! its `dough_core` type or to the name the core stores) and the parsers of the structured ones.
+
+use clap::ValueEnum;
+use dough_core::attack::StepNorm;
+use dough_core::inputs::ControlledInput;
+use dough_core::manifest::{ArchKind, DatasetId};
+use dough_core::model::ConvSpec;
+use dough_core::study::abstraction::Method;
+use dough_core::study::templates::TemplateKind;
+
+/// The name a value is written with on the command line (`fashion-mnist`, `t-stat`, ...).
+pub fn slug<T: ValueEnum>(v: &T) -> String {
+    v.to_possible_value().expect("no hidden values").get_name().to_string()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Dataset {
+    Mnist,
+    FashionMnist,
+}
+
+impl From<Dataset> for DatasetId {
+    fn from(d: Dataset) -> Self {
+        match d {
+            Dataset::Mnist => DatasetId::Mnist,
+            Dataset::FashionMnist => DatasetId::FashionMnist,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Arch {
+    Mlp,
+    Cnn,
+}
+
+impl From<Arch> for ArchKind {
+    fn from(a: Arch) -> Self {
+        match a {
+            Arch::Mlp => ArchKind::Mlp,
+            Arch::Cnn => ArchKind::Cnn,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Norm {
+    L2,
+    Linf,
+}
+
+impl From<Norm> for StepNorm {
+    fn from(n: Norm) -> Self {
+        match n {
+            Norm::L2 => StepNorm::L2,
+            Norm::Linf => StepNorm::Linf,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Template {
+    ClassMean,
+    Contrast,
+    TStat,
+}
+
+impl From<Template> for TemplateKind {
+    fn from(t: Template) -> Self {
+        match t {
+            Template::ClassMean => TemplateKind::ClassMean,
+            Template::Contrast => TemplateKind::Contrast,
+            Template::TStat => TemplateKind::TStat,
+        }
+    }
+}
+
+/// The learning-rate schedule; the core stores its name (`ModelConfig::schedule`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Schedule {
+    Cosine,
+    Constant,
+}
+
+/// The training augmentation; the core stores its name (`ModelConfig::augmentation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Augmentation {
+    None,
+    Shift2,
+}
+
+/// `mean`, `sign` or `topP` (P: the percent of pixels kept, e.g. `top10`).
+pub fn parse_method(s: &str) -> Result<Method, String> {
+    match s {
+        "mean" => Ok(Method::MeanUnit),
+        "sign" => Ok(Method::Sign),
+        m if m.starts_with("top") => {
+            Ok(Method::TopMask { percent: m[3..].parse().map_err(|_| format!("bad method \"{m}\" (e.g. top10)"))? })
+        }
+        m => Err(format!("unknown method \"{m}\" (mean, topP, sign)")),
+    }
+}
+
+/// The controlled input of `attack`; noise takes its seed from `--seed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    Black,
+    Gray,
+    White,
+    Noise,
+    Sample { class: u8, index: usize },
+}
+
+impl Input {
+    pub fn controlled(self, seed: u64) -> ControlledInput {
+        match self {
+            Input::Black => ControlledInput::Black,
+            Input::Gray => ControlledInput::Gray,
+            Input::White => ControlledInput::White,
+            Input::Noise => ControlledInput::Noise { seed },
+            Input::Sample { class, index } => ControlledInput::Sample { class, index },
+        }
+    }
+}
+
+/// `black`, `gray`, `white`, `noise` or `sample:C:I` (image I of class C in the sample pack).
+pub fn parse_input(s: &str) -> Result<Input, String> {
+    Ok(match s {
+        "black" => Input::Black,
+        "gray" => Input::Gray,
+        "white" => Input::White,
+        "noise" => Input::Noise,
+        other => match other.split(':').collect::<Vec<_>>().as_slice() {
+            ["sample", c, i] => Input::Sample {
+                class: c.parse().map_err(|_| format!("bad class \"{c}\""))?,
+                index: i.parse().map_err(|_| format!("bad index \"{i}\""))?,
+            },
+            _ => return Err(format!("unknown input \"{other}\" (black, gray, white, noise, sample:C:I)")),
+        },
+    })
+}
+
+/// One conv layer written as `channels:kernel[:pool]`, e.g. `64:3:pool`.
+pub fn parse_conv(layer: &str) -> Result<ConvSpec, String> {
+    let parts: Vec<&str> = layer.split(':').collect();
+    let num = |i: usize| {
+        parts.get(i).and_then(|v| v.parse().ok()).ok_or_else(|| format!("bad conv layer \"{layer}\" (channels:kernel[:pool])"))
+    };
+    Ok(ConvSpec { channels: num(0)?, kernel: num(1)?, pool: parts.get(2) == Some(&"pool") })
+}
