@@ -80,6 +80,17 @@ async function rows(page) {
 }
 
 const finals = {};
+const suiteFinals = {};
+// Every method of the suite with few iterations (the cross-backend check compares them).
+const SUITE = [
+  ['fgsm', 'eps=0.1'],
+  ['bim', 'eps=0.1&alpha=0.02&iters=5'],
+  ['pgd', 'eps=0.1&alpha=0.02&iters=5'],
+  ['cw', 'cw-search=2&iters=5'],
+  ['deepfool', 'iters=5'],
+  ['jsma', 'jsma-gamma=0.02'],
+  ['ddn', 'iters=5'],
+];
 
 for (const webgpu of [true, false]) {
   const name = webgpu ? 'webgpu' : 'cpu';
@@ -126,6 +137,30 @@ for (const webgpu of [true, false]) {
       finals[name] = result.rows.map((row) => row.adversarial);
       assert.deepEqual(errors, []);
       await page.close();
+    });
+
+    test('every attack of the suite finishes a gallery with its definition met; final images kept for the cross-backend check', async () => {
+      suiteFinals[name] = {};
+      for (const [method, params] of SUITE) {
+        const { page, errors } = await open(ctx, q(`?input=noise&seed=3&attack=${method}&${params}`));
+        assert.equal(await settled(page), 'done', `${method}: ${await page.textContent('#app')}`);
+        assert.match(await page.textContent('#attack-about'), /\(targeted toward each class\)/);
+        const result = await page.evaluate(() => window.__dough);
+        assert.equal(result.rows.length, 10, method);
+        const attrs = await page.$$eval('tr.gallery-row', (trs) => trs.map((tr) => ({ ...tr.dataset })));
+        for (const [i, a] of attrs.entries()) {
+          const row = result.rows[i];
+          assert.equal(a.reached === 'true', Number(a.predicted) === Number(a.target), `${method} row ${i}: reached means the target is predicted`);
+          assert.ok(Number(a.l0) >= 0 && Number(a.l0) <= 784, `${method} row ${i} l0`);
+          assert.ok(row.adversarial.every((v) => v >= 0 && v <= 1), `${method} row ${i} left [0, 1]`);
+          if (method === 'fgsm') assert.ok(Math.abs(Number(a.linf) - 0.1) < 1e-3, `FGSM moves by eps: ${a.linf}`);
+          if (method === 'bim' || method === 'pgd') assert.ok(Number(a.linf) <= 0.1 + 1e-4, `${method} stays in the ball: ${a.linf}`);
+          if (method === 'jsma') assert.ok(Number(a.l0) <= 15, `JSMA budget: ${a.l0}`);
+        }
+        suiteFinals[name][method] = result.rows.map((row) => row.adversarial);
+        assert.deepEqual(errors, [], method);
+        await page.close();
+      }
     });
 
     test('switching to Fashion-MNIST and a convolutional model reruns the gallery; only selected models are fetched', async () => {
@@ -234,6 +269,18 @@ test('the two backends agree: final images differ by at most 1e-3 per pixel', ()
   finals.webgpu.forEach((img, i) => img.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - finals.cpu[i][j])); }));
   console.log(`  largest per-pixel difference WebGPU vs CPU after 10 steps: ${worst.toExponential(2)}`);
   assert.ok(worst <= 1e-3, `largest difference ${worst}`);
+});
+
+test('the two backends agree on every attack of the suite within 1e-3 per pixel', () => {
+  assert.ok(suiteFinals.webgpu && suiteFinals.cpu, 'both backends must have run the suite');
+  const report = [];
+  for (const [method] of SUITE) {
+    let worst = 0;
+    suiteFinals.webgpu[method].forEach((img, i) => img.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - suiteFinals.cpu[method][i][j])); }));
+    report.push(`${method} ${worst.toExponential(2)}`);
+  }
+  console.log(`  largest per-pixel difference WebGPU vs CPU per attack: ${report.join(', ')}`);
+  for (const line of report) assert.ok(Number(line.split(' ')[1]) <= 1e-3, line);
 });
 
 describe('bad input', () => {
@@ -380,6 +427,42 @@ describe('bad input', () => {
     assert.equal(await page.inputValue('#norm-select'), 'linf');
     assert.equal(await page.inputValue('#abs-select'), 'top');
     assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('the attack selector: picking a method shows its parameters, keeps them in the URL and reruns the gallery', async () => {
+    const { page, errors } = await open(ctx, '?input=gray&analysis=1');
+    assert.equal(await settled(page), 'done');
+    assert.ok(await page.isVisible('#step-input'), 'minimal evolution shows its step size');
+    await page.selectOption('#attack-select', 'fgsm');
+    await page.waitForFunction(() => /attack=fgsm/.test(location.search), null, { timeout: LONG });
+    assert.equal(await settled(page), 'done');
+    assert.ok(!(await page.isVisible('#step-input')), 'FGSM hides the evolution settings');
+    assert.match(await page.textContent('#attack-about'), /FGSM: one signed gradient step of size eps/);
+    await page.fill('#param-eps', '0.2');
+    await page.dispatchEvent('#param-eps', 'change');
+    await page.waitForFunction(() => /eps=0.2/.test(location.search), null, { timeout: LONG });
+    await page.waitForFunction(() => [...document.querySelectorAll('tr.gallery-row')].every((tr) => Math.abs(Number(tr.dataset.linf) - 0.2) < 1e-3), null, { timeout: LONG });
+    // The analysis (run after every gallery here) names the attack it ran.
+    await page.waitForFunction(() => document.querySelector('#study-scores')?.dataset.attack === 'fgsm', null, { timeout: LONG });
+    assert.match(await page.textContent('.analysis-method'), /^FGSM attack/);
+    // Reloading keeps the method and its parameter.
+    await page.goto(page.url());
+    assert.equal(await settled(page), 'done');
+    assert.equal(await page.inputValue('#attack-select'), 'fgsm');
+    assert.equal(await page.inputValue('#param-eps'), '0.2');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('an unknown attack or an out-of-range parameter gets a notice, and a real image past #99 is reachable', async () => {
+    const { page } = await open(ctx, '?attack=banana&eps=500&input=sample&class=3&index=250');
+    assert.equal(await settled(page), 'done');
+    const notices = await page.$$eval('.notice', (els) => els.map((e) => e.textContent));
+    assert.ok(notices.some((n) => /attack="banana" is unknown/.test(n)), notices.join('\n'));
+    assert.equal(await page.inputValue('#attack-select'), 'evolve');
+    assert.equal(await page.getAttribute('#index-input', 'max'), '299');
+    assert.equal(await page.inputValue('#index-input'), '250');
     await page.close();
   });
 

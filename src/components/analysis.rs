@@ -157,15 +157,15 @@ pub fn AnalysisView(
                 let m = r.model.clone();
                 let untrained = r.untrained_null.clone();
                 view! {
-                    <p class="analysis-method">{format!("{} · compared with the {} template", s.abstraction.describe(), s.template.label())}</p>
-                    <table class="scores" id="study-scores">
+                    <p class="analysis-method">{format!("{} attack · {} · compared with the {} template", s.attack.method.label(), s.abstraction.describe(), s.template.label())}</p>
+                    <table class="scores" id="study-scores" data-attack=s.attack.method.slug()>
                         <thead><tr>
                             <th></th>
                             <th scope="col" title="share of classes whose pattern best matches its own template (chance 10%)">"identification"</th>
                             <th scope="col" title="mean diagonal minus mean off-diagonal correlation">"diagonal margin"</th>
                             <th scope="col" title="mean correlation of one target's per-input patterns across inputs">"recurrence, same target"</th>
                             <th scope="col">"recurrence, different targets"</th>
-                            <th scope="col">"reached κ"</th>
+                            <th scope="col" title="share of samples that met the attack's goal">{if s.attack.method == dough_core::suite::Method::Evolve { "reached κ" } else { "reached target" }}</th>
                             <th></th>
                         </tr></thead>
                         <tbody>

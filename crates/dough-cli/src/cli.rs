@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use dough_core::attack::AttackConfig;
 use dough_core::model::ConvSpec;
+use dough_core::settings::Settings;
 use dough_core::study::abstraction::Method;
+use dough_core::suite::Method as AttackMethod;
 
 use crate::values::{self, Arch, Augmentation, Dataset, Input, Norm, Schedule, Template};
 
@@ -41,6 +43,12 @@ pub enum Command {
     Attack(AttackArgs),
     /// The fixed benchmark workload on the CPU
     Bench(BenchArgs),
+    /// Minimality benchmark: the minimal-norm attacks (untargeted) on the first correctly
+    /// classified test images of each model: success rate, L2 / L-inf / L0, iterations, time
+    Minimal(MinimalArgs),
+    /// The study across attack methods: every method's patterns against the dataset templates
+    /// (with the random null) and against each other's (persistence across attacks)
+    Attacks(AttacksArgs),
 }
 
 const MODELS: &str = "public/models";
@@ -248,6 +256,84 @@ pub struct AttackArgs {
     /// Take every step, even after the target confidence is reached
     #[arg(long)]
     pub no_early_stop: bool,
+    #[command(flatten)]
+    pub suite: SuiteOptions,
+}
+
+/// The attack method and its parameters, with the page's names (`attack=`, `eps=`, ...).
+#[derive(Args, Debug, Clone)]
+pub struct SuiteOptions {
+    /// Attack method: evolve (minimal evolution), fgsm, bim, pgd, cw, deepfool, jsma or ddn
+    #[arg(long = "attack", value_parser = values::parse_attack, default_value = "evolve")]
+    pub attack: AttackMethod,
+    /// The method's parameters as KEY=VALUE, comma-separated, with the page's URL keys: eps, alpha,
+    /// iters, pgd-norm, restarts, cw-c, cw-search, cw-conf, cw-lr, overshoot, jsma-gamma,
+    /// jsma-theta, ddn-gamma, ddn-init
+    #[arg(long = "param", value_delimiter = ',', value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+}
+
+impl SuiteOptions {
+    /// `base` with this method and parameters; a bad key or value is an error (the page would
+    /// clamp it with a notice).
+    pub fn apply(&self, base: &AttackConfig) -> Result<AttackConfig, String> {
+        let mut pairs = vec![("attack".to_string(), self.attack.slug().to_string())];
+        for p in &self.params {
+            let (k, v) = p.split_once('=').ok_or_else(|| format!("--param {p}: expected KEY=VALUE"))?;
+            if !AttackMethod::ALL.iter().flat_map(|m| m.params()).any(|q| q.key() == k) {
+                return Err(format!("--param {p}: unknown key \"{k}\""));
+            }
+            pairs.push((k.to_string(), v.to_string()));
+        }
+        let (s, notices) = Settings::from_query(&pairs);
+        if !notices.is_empty() {
+            return Err(notices.join("; "));
+        }
+        Ok(AttackConfig { method: s.attack.method, suite: s.attack.suite, ..base.clone() })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct MinimalArgs {
+    /// Models to measure (comma-separated names)
+    #[arg(long = "model", value_delimiter = ',', default_value = "mnist-mlp")]
+    pub models_list: Vec<String>,
+    /// Folder of the weights and manifest.json
+    #[arg(long, default_value = MODELS)]
+    pub models: PathBuf,
+    /// Folder holding one folder of IDX files per dataset
+    #[arg(long, default_value = DATA_ROOT)]
+    pub data_root: PathBuf,
+    /// Test images per model: the first ones of the test split that the model classifies correctly
+    #[arg(long, default_value_t = 1000)]
+    pub count: usize,
+    /// Images per batch
+    #[arg(long, default_value_t = 250)]
+    pub batch: usize,
+    /// Methods (comma-separated)
+    #[arg(long, value_delimiter = ',', value_parser = values::parse_attack, default_value = "deepfool,cw,ddn,evolve")]
+    pub methods: Vec<AttackMethod>,
+    /// Write the table (markdown) to this file too
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct AttacksArgs {
+    /// Models to study (comma-separated names)
+    #[arg(long = "model", value_delimiter = ',', default_value = "mnist-mlp,mnist-lenet,mnist-lenet-robust,fashion-mnist-mlp,fashion-mnist-lenet")]
+    pub models_list: Vec<String>,
+    /// Folder of the weights and manifest.json
+    #[arg(long, default_value = MODELS)]
+    pub models: PathBuf,
+    #[command(flatten)]
+    pub study: StudyOptions,
+    /// Methods (comma-separated)
+    #[arg(long, value_delimiter = ',', value_parser = values::parse_attack, default_value = "evolve,fgsm,bim,pgd,cw,deepfool,jsma,ddn")]
+    pub methods: Vec<AttackMethod>,
+    /// Write the report (markdown) to this file too
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -3,6 +3,7 @@
 
 mod cli;
 mod report;
+mod suite_cmd;
 mod values;
 mod zoo_cmd;
 
@@ -11,7 +12,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use cli::{AttackArgs, BenchArgs, Cli, Command, EvalArgs, PackArgs, TrainArgs};
-use dough_compute::attack::AttackJob;
+use dough_compute::suite::{Goal, Job};
 use dough_compute::{Device, bench, eval};
 use dough_core::attack::{AttackConfig, every_target};
 use dough_core::idx::{self, Split};
@@ -34,6 +35,8 @@ fn main() {
         Command::Eval(a) => cmd_eval(&a),
         Command::Attack(a) => cmd_attack(&a),
         Command::Bench(a) => cmd_bench(&a),
+        Command::Minimal(a) => suite_cmd::cmd_minimal(&a),
+        Command::Attacks(a) => suite_cmd::cmd_attacks(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
@@ -158,14 +161,17 @@ fn cmd_attack(a: &AttackArgs) -> Result<(), String> {
         early_stop: !a.no_early_stop,
         ..AttackConfig::default()
     };
+    let mut cfg = a.suite.apply(&cfg)?;
+    cfg.suite.seed = a.seed;
     let (starts, targets) = every_target(&start);
+    let goals: Vec<Goal> = targets.into_iter().map(Goal::Toward).collect();
     let t0 = Instant::now();
-    let job = AttackJob::new(&spec, &weights, &device(), &starts, &targets, cfg).map_err(|e| e.to_string())?;
+    let job = Job::new(&spec, &weights, &device(), &starts, &goals, &cfg).map_err(|e| e.to_string())?;
     let out = pollster::block_on(job.run()).map_err(|e| e.to_string())?;
-    println!("{} from {} ({:.2} s)", entry.name, input.describe(), t0.elapsed().as_secs_f64());
-    println!("target  predicted  confidence  steps      L2    Linf");
+    println!("{} from {} with {} ({:.2} s)", entry.name, input.describe(), cfg.method.label(), t0.elapsed().as_secs_f64());
+    println!("target  predicted  confidence  steps      L2    Linf     L0");
     for o in &out {
-        println!("{:>6}  {:>9}  {:>10.4}  {:>5}  {:>6.3}  {:>6.3}", o.target, o.predicted, o.confidence, o.steps, o.l2, o.linf);
+        println!("{:>6}  {:>9}  {:>10.4}  {:>5}  {:>6.3}  {:>6.3}  {:>5}", o.target, o.predicted, o.confidence, o.steps, o.l2, o.linf, o.l0);
     }
     Ok(())
 }

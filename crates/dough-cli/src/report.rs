@@ -142,11 +142,11 @@ fn pattern_tile(p: &[f32]) -> Vec<u8> {
 
 // ---------------------------------------------------------------- report
 
-fn pct(v: f32) -> String {
+pub(crate) fn pct(v: f32) -> String {
     format!("{:.0}%", v * 100.0)
 }
 
-fn matrix_md(names: &[String], m: &[Vec<f32>], fmt: impl Fn(f32) -> String) -> String {
+pub(crate) fn matrix_md(names: &[String], m: &[Vec<f32>], fmt: impl Fn(f32) -> String) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "| | {} |", names.join(" | "));
     let _ = writeln!(s, "|---|{}", "---:|".repeat(names.len()));

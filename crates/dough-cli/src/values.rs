@@ -149,3 +149,10 @@ pub fn parse_conv(layer: &str) -> Result<ConvSpec, String> {
     };
     Ok(ConvSpec { channels: num(0)?, kernel: num(1)?, pool: parts.get(2) == Some(&"pool") })
 }
+
+/// An attack method by its page name (`evolve`, `fgsm`, `bim`, `pgd`, `cw`, `deepfool`, `jsma`, `ddn`).
+pub fn parse_attack(s: &str) -> Result<dough_core::suite::Method, String> {
+    dough_core::suite::Method::parse(s).ok_or_else(|| {
+        format!("unknown attack \"{s}\" (one of {})", dough_core::suite::Method::ALL.map(|m| m.slug()).join(", "))
+    })
+}

@@ -1,5 +1,5 @@
-//! The study's attack on Burn: every controlled input evolved toward every class (the analysis of
-//! the outcomes is in `dough_core::study`).
+//! The study's attack on Burn: every controlled input attacked toward every class with the
+//! configured method (the analysis of the outcomes is in `dough_core::study`).
 
 use burn::prelude::Device;
 
@@ -8,7 +8,7 @@ use dough_core::model::ArchSpec;
 use dough_core::study::pipeline::{Evolved, batch};
 use dough_core::weights::Weights;
 
-use crate::attack::AttackJob;
+use crate::suite::{Goal, Job};
 
 /// Runs the study batch to the end on `device` (native callers; the app steps the job itself).
 pub async fn evolve(
@@ -19,6 +19,7 @@ pub async fn evolve(
     cfg: &AttackConfig,
 ) -> Result<Evolved, AttackError> {
     let (s, t) = batch(starts);
-    let out = AttackJob::new(spec, weights, device, &s, &t, cfg.clone())?.run().await?;
+    let goals: Vec<Goal> = t.into_iter().map(Goal::Toward).collect();
+    let out = Job::new(spec, weights, device, &s, &goals, cfg)?.run().await?;
     Ok(Evolved::from_outcomes(out))
 }

@@ -224,7 +224,7 @@ impl Default for SuiteParams {
             cw_c: 1.0,
             cw_search: 5,
             cw_conf: 0.0,
-            cw_lr: 0.01,
+            cw_lr: 0.05,
             overshoot: 0.02,
             jsma_gamma: 0.1,
             jsma_theta: 1.0,
@@ -311,9 +311,76 @@ impl SuiteParams {
     }
 }
 
+/// One method's row of the minimality benchmark: how often it succeeds and how small its
+/// successful perturbations are (norms over the successful samples only).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MinimalitySummary {
+    pub method: Method,
+    pub images: usize,
+    pub success_rate: f32,
+    pub median_l2: f32,
+    pub mean_l2: f32,
+    pub median_linf: f32,
+    pub median_l0: f32,
+    /// Mean iterations (gradient steps) per image.
+    pub mean_iterations: f32,
+    /// Wall time per image, in milliseconds.
+    pub ms_per_image: f64,
+}
+
+fn median(mut v: Vec<f32>) -> f32 {
+    if v.is_empty() {
+        return f32::NAN;
+    }
+    v.sort_by(f32::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) }
+}
+
+impl MinimalitySummary {
+    pub fn new(method: Method, outcomes: &[crate::attack::SampleOutcome], wall_ms: f64) -> Self {
+        let ok: Vec<&crate::attack::SampleOutcome> = outcomes.iter().filter(|o| o.reached).collect();
+        let n = outcomes.len().max(1);
+        Self {
+            method,
+            images: outcomes.len(),
+            success_rate: ok.len() as f32 / n as f32,
+            median_l2: median(ok.iter().map(|o| o.l2).collect()),
+            mean_l2: if ok.is_empty() { f32::NAN } else { ok.iter().map(|o| o.l2).sum::<f32>() / ok.len() as f32 },
+            median_linf: median(ok.iter().map(|o| o.linf).collect()),
+            median_l0: median(ok.iter().map(|o| o.l0 as f32).collect()),
+            mean_iterations: outcomes.iter().map(|o| o.steps as f32).sum::<f32>() / n as f32,
+            ms_per_image: wall_ms / n as f64,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attack::SampleOutcome;
+
+    #[test]
+    fn minimality_counts_norms_of_successes_only() {
+        let o = |l2: f32, reached: bool, steps: usize| SampleOutcome {
+            target: 0,
+            start: vec![],
+            adversarial: vec![],
+            predicted: 1,
+            confidence: 0.6,
+            steps,
+            l2,
+            linf: l2 / 4.0,
+            l0: 10,
+            reached,
+            away: true,
+        };
+        let s = MinimalitySummary::new(Method::Ddn, &[o(1.0, true, 10), o(3.0, true, 20), o(100.0, false, 30), o(2.0, true, 40)], 400.0);
+        assert_eq!((s.images, s.success_rate), (4, 0.75));
+        assert_eq!((s.median_l2, s.mean_l2, s.median_linf, s.median_l0), (2.0, 2.0, 0.5, 10.0));
+        assert_eq!((s.mean_iterations, s.ms_per_image), (25.0, 100.0));
+        assert!(MinimalitySummary::new(Method::Cw, &[o(1.0, false, 1)], 1.0).median_l2.is_nan());
+    }
 
     #[test]
     fn slugs_round_trip_and_params_clamp() {

@@ -53,6 +53,12 @@ fn best(row: &[f32]) -> Option<usize> {
     (0..row.len()).max_by(|&a, &b| row[a].total_cmp(&row[b]).then(b.cmp(&a)))
 }
 
+/// Identification between every pair of pattern sets: `m[i][j]` = share of set i's patterns
+/// whose best match among set j's is the same class (persistence across models or attacks).
+pub fn identification_matrix(sets: &[Vec<Vec<f32>>]) -> Vec<Vec<f32>> {
+    sets.iter().map(|a| sets.iter().map(|b| Comparison::new(a, b).identification).collect()).collect()
+}
+
 /// Recurrence: do patterns of the same target from different controlled inputs agree more than
 /// patterns of different targets? `per_input[k][t]` is the perturbation (or pattern) of target t
 /// from input k.
@@ -113,6 +119,15 @@ pub fn random_like(like: &[(Vec<f32>, Vec<f32>)], seed: u64) -> Vec<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identification_matrix_is_one_on_the_diagonal_and_sees_shuffles() {
+        let t = |i: usize| (0..4).map(|j| if j == i { 1.0 } else { 0.0 }).collect::<Vec<f32>>();
+        let a = vec![t(0), t(1), t(2), t(3)];
+        let b = vec![t(1), t(0), t(2), t(3)];
+        let m = identification_matrix(&[a, b]);
+        assert_eq!(m, vec![vec![1.0, 0.5], vec![0.5, 1.0]]);
+    }
 
     #[test]
     fn pearson_known_values() {
