@@ -137,12 +137,6 @@ impl Cw {
 
     /// The smallest adversarial example of each sample, or its last image if none was found.
     pub fn result(&self, ctx: &Ctx) -> Vec<f32> {
-        let mut out = ctx.x.clone();
-        for i in 0..ctx.batch() {
-            if self.best_l2[i].is_finite() {
-                out[i * PIXELS..(i + 1) * PIXELS].copy_from_slice(&self.best[i * PIXELS..(i + 1) * PIXELS]);
-            }
-        }
-        out
+        super::best_or_current(ctx, &self.best, &self.best_l2)
     }
 }

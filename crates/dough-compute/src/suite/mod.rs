@@ -168,6 +168,17 @@ impl Ctx {
     }
 }
 
+/// Per sample, the best image found (where `best_l2` is finite), else the current one.
+pub(crate) fn best_or_current(ctx: &Ctx, best: &[f32], best_l2: &[f32]) -> Vec<f32> {
+    let mut out = ctx.x.clone();
+    for (i, l2) in best_l2.iter().enumerate() {
+        if l2.is_finite() {
+            out[i * PIXELS..(i + 1) * PIXELS].copy_from_slice(&best[i * PIXELS..(i + 1) * PIXELS]);
+        }
+    }
+    out
+}
+
 /// A classic method's state machine.
 enum Classic {
     Projected(projected::Projected),
