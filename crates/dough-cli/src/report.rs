@@ -156,19 +156,18 @@ pub(crate) fn matrix_md(names: &[String], m: &[Vec<f32>], fmt: impl Fn(f32) -> S
     s
 }
 
-/// Links to the attack suite's reports (`dough-cli minimal` and `attacks`) that exist in `out`.
-pub(crate) fn suite_links(out: &Path) -> String {
+/// The attack suite's tables (`dough-cli minimal` and `attacks`, written to `out`), included in
+/// the report with their headings one level down, and linked.
+pub(crate) fn suite_section(out: &Path) -> String {
     let mut s = String::new();
-    let files = [
-        ("MINIMALITY.md", "how small the perturbations of DeepFool, C&W L2, DDN and minimal evolution are on real test images (`dough-cli minimal`)"),
-        ("ATTACKS.md", "the study run with every attack method and the persistence of the patterns across methods (`dough-cli attacks`)"),
-    ];
-    for (file, what) in files {
-        if out.join(file).exists() {
-            if s.is_empty() {
-                s += "\n## The attack suite\n\n";
-            }
-            let _ = writeln!(s, "- [{file}]({file}): {what}");
+    for file in ["MINIMALITY.md", "ATTACKS.md"] {
+        let Ok(text) = std::fs::read_to_string(out.join(file)) else { continue };
+        if s.is_empty() {
+            s += "\n## The attack suite\n\n";
+        }
+        let _ = writeln!(s, "(from [{file}]({file}))\n");
+        for line in text.lines() {
+            let _ = writeln!(s, "{}", if line.starts_with('#') { format!("#{line}") } else { line.to_string() });
         }
     }
     s
@@ -363,7 +362,7 @@ pub fn cmd_report(a: &ReportArgs) -> Result<(), String> {
         let _ = writeln!(md, "### Transfer\n\nShare of the adversarial examples made on the row model (quantised to 8-bit gray) that the column model assigns to the same target.\n");
         let _ = writeln!(md, "{}", matrix_md(&names, &transfer, pct));
     }
-    let _ = write!(md, "{}", suite_links(out));
+    let _ = write!(md, "{}", suite_section(out));
     let _ = writeln!(md, "\n_Report generated in {:.1} min on the CPU._", t0.elapsed().as_secs_f64() / 60.0);
     std::fs::write(out.join("REPORT.md"), &md).map_err(|e| e.to_string())?;
     println!("wrote {} ({:.1} min)", out.join("REPORT.md").display(), t0.elapsed().as_secs_f64() / 60.0);
