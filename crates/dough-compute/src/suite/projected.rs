@@ -121,7 +121,7 @@ impl Projected {
                 let goal = ctx.goals[i];
                 let p = softmax(row)[goal.class()].max(1e-30).ln();
                 let score = (goal.met(row), if matches!(goal, super::Goal::Toward(_)) { p } else { -p });
-                if score.0 > self.best_score[i].0 || (score.0 == self.best_score[i].0 && score.1 > self.best_score[i].1) {
+                if (score.0 && !self.best_score[i].0) || (score.0 == self.best_score[i].0 && score.1 > self.best_score[i].1) {
                     self.best_score[i] = score;
                     self.best[i * PIXELS..(i + 1) * PIXELS].copy_from_slice(&ctx.x[i * PIXELS..(i + 1) * PIXELS]);
                 }
