@@ -100,8 +100,7 @@ impl Cw {
                 coef[i * CLASSES + down] = -self.c[i];
             }
         }
-        let device = ctx.net.device.clone();
-        let g = probe.grad(&coef, &device).await?;
+        let g = probe.grad(&coef).await?;
         // Adam on w: d/dw of ||x - x0||^2 + c f, with dx/dw = (1 - tanh^2 w) / 2 = 2 x (1 - x).
         let t = (self.k + 1) as i32;
         let (bc1, bc2) = (1.0 - BETA1.powi(t), 1.0 - BETA2.powi(t));

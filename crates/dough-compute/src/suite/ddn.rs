@@ -59,8 +59,7 @@ impl Ddn {
             }
             coef.extend(ctx.goals[i].ce_coef(row));
         }
-        let device = ctx.net.device.clone();
-        let g = probe.grad(&coef, &device).await?;
+        let g = probe.grad(&coef).await?;
         let alpha = ALPHA_MIN + (1.0 - ALPHA_MIN) * (1.0 + (std::f32::consts::PI * self.k as f32 / steps as f32).cos()) / 2.0;
         let gamma = ctx.params.ddn_gamma;
         for i in 0..ctx.batch() {

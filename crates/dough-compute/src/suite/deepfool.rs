@@ -65,8 +65,7 @@ impl Deepfool {
             coef[r * CLASSES + reference] -= 1.0;
         }
         let probe = ctx.net.probe(&x).await?;
-        let device = ctx.net.device.clone();
-        let g = probe.grad(&coef, &device).await?;
+        let g = probe.grad(&coef).await?;
         // Per sample, the nearest boundary among its rows.
         let mut chosen: Vec<Option<(f32, usize)>> = vec![None; batch]; // (distance, row)
         for (r, &(i, k, reference)) in rows.iter().enumerate() {

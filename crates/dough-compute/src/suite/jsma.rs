@@ -95,8 +95,7 @@ impl Jsma {
                 coef[(batch + i) * CLASSES + k] = 1.0;
             }
         }
-        let device = ctx.net.device.clone();
-        let g = probe.grad(&coef, &device).await?;
+        let g = probe.grad(&coef).await?;
         for i in 0..batch {
             if !self.active[i] {
                 continue;

@@ -108,6 +108,7 @@ pub(crate) struct Probe {
     out: Tensor<2>,
     x: Tensor<2>,
     rows: usize,
+    device: Device,
 }
 
 impl Net {
@@ -131,14 +132,14 @@ impl Net {
         let xt = self.input(x).autodiff().require_grad();
         let out = self.model.forward(xt.clone());
         let logits = out.clone().inner().into_data_async().await.map_err(backend_err)?.try_to_vec::<f32>().map_err(backend_err)?;
-        Ok(Probe { logits, out, x: xt, rows })
+        Ok(Probe { logits, out, x: xt, rows, device: self.device.clone() })
     }
 }
 
 impl Probe {
     /// d/dx of sum over rows and classes of `coef * logits` (`coef`: `[rows * 10]`), `[rows * 784]`.
-    pub async fn grad(self, coef: &[f32], device: &Device) -> Result<Vec<f32>, AttackError> {
-        let c = Tensor::<2>::from_data(TensorData::new(coef.to_vec(), [self.rows, CLASSES]), device).autodiff();
+    pub async fn grad(self, coef: &[f32]) -> Result<Vec<f32>, AttackError> {
+        let c = Tensor::<2>::from_data(TensorData::new(coef.to_vec(), [self.rows, CLASSES]), &self.device).autodiff();
         let loss = (self.out * c).sum();
         let grads = loss.backward();
         let g = self.x.grad(&grads).ok_or_else(|| AttackError::Backend("no gradient for the input".into()))?;

@@ -101,8 +101,7 @@ impl Projected {
         let probe = ctx.net.probe(&ctx.x).await?;
         let coef: Vec<f32> =
             (0..ctx.batch()).flat_map(|i| ctx.goals[i].ce_coef(&probe.logits[i * CLASSES..(i + 1) * CLASSES])).collect();
-        let device = ctx.net.device.clone();
-        let g = probe.grad(&coef, &device).await?;
+        let g = probe.grad(&coef).await?;
         for i in 0..ctx.batch() {
             let (a, b) = (i * PIXELS, (i + 1) * PIXELS);
             let x0 = ctx.starts[a..b].to_vec();
