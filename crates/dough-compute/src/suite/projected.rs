@@ -51,24 +51,7 @@ impl Projected {
 
     /// The start of a restart: the start image, or a random point of the ball around it.
     pub(crate) fn initial(&mut self, starts: &[f32]) -> Vec<f32> {
-        if !self.random_start {
-            return starts.to_vec();
-        }
-        let mut x = starts.to_vec();
-        for row in x.chunks_mut(PIXELS) {
-            let noise: Vec<f32> = match self.norm {
-                StepNorm::Linf => (0..PIXELS).map(|_| self.rng.uniform(-self.eps, self.eps)).collect(),
-                StepNorm::L2 => {
-                    let d: Vec<f32> = (0..PIXELS).map(|_| self.rng.normal()).collect();
-                    let radius = self.eps * self.rng.next_f32() / l2(&d).max(1e-12);
-                    d.iter().map(|v| v * radius).collect()
-                }
-            };
-            for (v, n) in row.iter_mut().zip(noise) {
-                *v = (*v + n).clamp(0.0, 1.0);
-            }
-        }
-        x
+        if self.random_start { ball_point(&mut self.rng, self.norm, self.eps, starts) } else { starts.to_vec() }
     }
 
     /// Moves `x` one step against `g` and projects it into the ball around `x0` and [0, 1].
@@ -134,4 +117,24 @@ impl Projected {
     pub fn result(&self, ctx: &Ctx) -> Vec<f32> {
         if self.restarts > 1 && self.r >= self.restarts { self.best.clone() } else { ctx.x.clone() }
     }
+}
+
+/// A random point of the eps ball around each image of `starts` (uniform per pixel for L-inf;
+/// a uniform radius along a Gaussian direction for L2), clamped to [0, 1]: PGD's random start.
+pub(crate) fn ball_point(rng: &mut SeededRng, norm: StepNorm, eps: f32, starts: &[f32]) -> Vec<f32> {
+    let mut x = starts.to_vec();
+    for row in x.chunks_mut(PIXELS) {
+        let noise: Vec<f32> = match norm {
+            StepNorm::Linf => (0..PIXELS).map(|_| rng.uniform(-eps, eps)).collect(),
+            StepNorm::L2 => {
+                let d: Vec<f32> = (0..PIXELS).map(|_| rng.normal()).collect();
+                let radius = eps * rng.next_f32() / l2(&d).max(1e-12);
+                d.iter().map(|v| v * radius).collect()
+            }
+        };
+        for (v, n) in row.iter_mut().zip(noise) {
+            *v = (*v + n).clamp(0.0, 1.0);
+        }
+    }
+    x
 }

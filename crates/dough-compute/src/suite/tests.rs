@@ -76,6 +76,30 @@ fn pgd_depends_on_its_seed_and_only_on_it() {
     assert_eq!(bim, bim2, "BIM has no randomness");
 }
 
+#[test]
+fn pgd_is_bim_from_pgds_random_start() {
+    // With eps = 1 the ball holds all of [0, 1], so projecting around the start image or around
+    // PGD's random point is the same clamp: PGD from seed s must then be exactly BIM run from
+    // the random point that seed s draws, step for step.
+    let spec = ArchSpec::Mlp { hidden: vec![16] };
+    let w = spec.init_weights(7);
+    let starts = noise_starts(6, 3);
+    let goals = all_targets(6);
+    for seed in [1, 9] {
+        let p = SuiteParams { eps: 1.0, alpha: 0.03, iters: 6, seed, ..SuiteParams::default() };
+        let pgd = run(&spec, &w, &starts, &goals, Method::Pgd, &p);
+        let flat: Vec<f32> = starts.concat();
+        let point = super::projected::ball_point(&mut SeededRng::new(seed), StepNorm::Linf, p.eps, &flat);
+        let from: Vec<Vec<f32>> = point.chunks(PIXELS).map(|c| c.to_vec()).collect();
+        assert_ne!(from, starts, "the random start moves the images");
+        let bim = run(&spec, &w, &from, &goals, Method::Bim, &p);
+        for (a, b) in pgd.iter().zip(&bim) {
+            assert_eq!(a.adversarial, b.adversarial, "seed {seed}: PGD and BIM from PGD's start differ");
+            assert_eq!(a.predicted, b.predicted);
+        }
+    }
+}
+
 /// A one-layer (linear) classifier where only classes 0 and 1 matter: the others have a bias
 /// far below.
 fn linear_two_class() -> (ArchSpec, Weights, Vec<f32>, Vec<f32>) {
