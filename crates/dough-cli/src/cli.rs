@@ -114,6 +114,9 @@ pub struct StudyArgs {
     pub model: String,
     #[command(flatten)]
     pub study: StudyOptions,
+    /// Repeat the study over this many seeds (1,000 apart) and show each number with its 95% interval
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub seeds: u64,
     /// Print the whole result as JSON
     #[arg(long)]
     pub json: bool,
@@ -126,6 +129,12 @@ pub struct StudyArgs {
 pub struct ReportArgs {
     #[command(flatten)]
     pub study: StudyOptions,
+    /// Seeds of the controlled inputs and nulls (1,000 apart): every number gets its 95% interval over them
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub seeds: u64,
+    /// Only refresh the attack suite's section (MINIMALITY.md, ATTACKS.md) of an existing REPORT.md
+    #[arg(long)]
+    pub suite_only: bool,
     /// Folder of REPORT.md and its figures
     #[arg(long, default_value = "results")]
     pub out: PathBuf,

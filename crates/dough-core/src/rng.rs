@@ -32,7 +32,6 @@ impl SeededRng {
         lo + (hi - lo) * self.next_f32()
     }
 
-    /// Uniform integer in [0, n).
     /// A standard normal sample (Box-Muller).
     pub fn normal(&mut self) -> f32 {
         let u1 = (self.next_f32() as f64).max(1e-12);
@@ -40,6 +39,7 @@ impl SeededRng {
         ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
     }
 
+    /// Uniform integer in [0, n).
     pub fn below(&mut self, n: usize) -> usize {
         assert!(n > 0, "below(0)");
         // Multiply-shift: unbiased enough for shuffling datasets of this size.

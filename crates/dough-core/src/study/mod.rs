@@ -3,5 +3,8 @@
 
 pub mod abstraction;
 pub mod metrics;
+pub mod pairs;
 pub mod pipeline;
+pub mod replicates;
+pub mod stats;
 pub mod templates;
