@@ -532,6 +532,12 @@ describe('analysis (CPU backend)', () => {
     console.log(`  largest difference wasm vs native in the correlation matrices: ${worst.toExponential(2)}; identification ${web.result.model.vs_dataset.identification} (native ${native.model.vs_dataset.identification})`);
     assert.ok(worst <= 1e-4, `matrices differ by ${worst}`);
     assert.ok(Math.abs(web.result.model.vs_dataset.identification - native.model.vs_dataset.identification) < 1e-6);
+    // Identification's permutation p-values: the same seeded relabellings in wasm and natively.
+    assert.deepEqual(web.result.p_values, native.p_values);
+    assert.ok(web.result.p_values.model < 0.01, JSON.stringify(web.result.p_values));
+    assert.equal(await page.$$eval('#study-scores td.p-value[data-p]', (c) => c.length), 3);
+    assert.equal(Number(await page.getAttribute('#study-scores tr[data-row="this model"] td.p-value', 'data-p')).toFixed(4), web.result.p_values.model.toFixed(4));
+    assert.match(await page.textContent('#study-seeds'), /^1 seed \(seed 0\)/);
     // The page shows the scores, the heatmap with values on hover, and a pattern per class.
     assert.equal(await page.$$eval('#study-heatmap td.cell', (c) => c.length), 100);
     assert.match(await page.getAttribute('#study-heatmap td.cell', 'title'), /pattern 0 vs template 0: [+-]\d\.\d{3}/);

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use dough_core::colormap::{diverging, diverging_rgba, gray_rgba, symmetric_scale};
 use dough_core::study::abstraction::Method;
 use dough_core::study::pipeline::{Analysis, StudyResult};
+use dough_core::study::stats::p_label;
 use dough_core::study::templates::{TemplateKind, Templates};
 use dough_core::settings::{DEFAULT_TOP_PERCENT, SIGMA_RANGE, Settings, TOP_PERCENT_RANGE};
 
@@ -37,12 +38,13 @@ fn tile(values: &[f32], signed: bool) -> Vec<u8> {
 }
 
 #[component]
-fn ScoreRow(label: &'static str, a: Analysis, model_margin: f32, model_ident: f32, is_model: bool) -> impl IntoView {
+fn ScoreRow(label: &'static str, a: Analysis, p: Option<f32>, model_margin: f32, model_ident: f32, is_model: bool) -> impl IntoView {
     let below = !is_model && (a.vs_dataset.margin >= model_margin || a.vs_dataset.identification > model_ident);
     view! {
         <tr class:null-wins=below data-row=label>
             <th scope="row">{label}</th>
             <td class="num ident">{format!("{:.0}%", a.vs_dataset.identification * 100.0)}</td>
+            <td class="num p-value" data-p=p.map(|p| format!("{p:.6}"))>{p.map(p_label).unwrap_or_default()}</td>
             <td class="num margin">{format!("{:+.3}", a.vs_dataset.margin)}</td>
             <td class="num">{format!("{:+.3}", a.recurrence.same_target)}</td>
             <td class="num">{format!("{:+.3}", a.recurrence.different_target)}</td>
@@ -158,10 +160,14 @@ pub fn AnalysisView(
                 let untrained = r.untrained_null.clone();
                 view! {
                     <p class="analysis-method">{format!("{} attack · {} · compared with the {} template", s.attack.method.label(), s.abstraction.describe(), s.template.label())}</p>
+                    <p class="analysis-seeds" id="study-seeds" data-seeds="1">{format!(
+                        "1 seed (seed {}): the numbers are one draw of the controlled inputs, without an interval; p is exact for this draw. \
+                         The report (results/REPORT.md) repeats the study over 5 seeds and gives each number its 95% interval.", s.seed)}</p>
                     <table class="scores" id="study-scores" data-attack=s.attack.method.slug()>
                         <thead><tr>
                             <th></th>
                             <th scope="col" title="share of classes whose pattern best matches its own template (chance 10%)">"identification"</th>
+                            <th scope="col" title="permutation p-value: share of 9,999 random relabellings of the classes that identify at least as many classes">"p"</th>
                             <th scope="col" title="mean diagonal minus mean off-diagonal correlation">"diagonal margin"</th>
                             <th scope="col" title="mean correlation of one target's per-input patterns across inputs">"recurrence, same target"</th>
                             <th scope="col">"recurrence, different targets"</th>
@@ -169,9 +175,9 @@ pub fn AnalysisView(
                             <th></th>
                         </tr></thead>
                         <tbody>
-                            <ScoreRow label="this model" a=m.clone() model_margin=m.vs_dataset.margin model_ident=m.vs_dataset.identification is_model=true/>
-                            <ScoreRow label="random perturbations (null)" a=r.random_null.clone() model_margin=m.vs_dataset.margin model_ident=m.vs_dataset.identification is_model=false/>
-                            {untrained.map(|u| view! { <ScoreRow label="untrained network (null)" a=u model_margin=m.vs_dataset.margin model_ident=m.vs_dataset.identification is_model=false/> })}
+                            <ScoreRow label="this model" a=m.clone() p=Some(r.p_values.model) model_margin=m.vs_dataset.margin model_ident=m.vs_dataset.identification is_model=true/>
+                            <ScoreRow label="random perturbations (null)" a=r.random_null.clone() p=Some(r.p_values.random_null) model_margin=m.vs_dataset.margin model_ident=m.vs_dataset.identification is_model=false/>
+                            {untrained.map(|u| view! { <ScoreRow label="untrained network (null)" a=u p=r.p_values.untrained_null model_margin=m.vs_dataset.margin model_ident=m.vs_dataset.identification is_model=false/> })}
                         </tbody>
                     </table>
                     <div class="analysis-grid">

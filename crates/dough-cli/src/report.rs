@@ -18,7 +18,7 @@ use dough_core::study::metrics::Comparison;
 use dough_core::study::pairs::{Persistence, means, persistence_matrix, transfer_vs_persistence};
 use dough_core::study::pipeline::{self, Evolved, StudyResult};
 use dough_core::study::replicates::{PERMUTATIONS, Replicated, replicate_seeds};
-use dough_core::study::stats::{Interval, Mantel};
+use dough_core::study::stats::{Interval, Mantel, p_label};
 use dough_core::study::templates::{TemplateKind, Templates};
 use dough_core::weights::Weights;
 
@@ -120,7 +120,7 @@ pub fn cmd_study(a: &StudyArgs) -> Result<(), String> {
                 println!(
                     "{label:>15}: identification {} (p {})  margin {}  recurrence same {} / different {}  reached {}",
                     pct_iv(&sc.identification),
-                    p_fmt(sc.p_value),
+                    p_label(sc.p_value),
                     num_iv(&sc.margin),
                     num_iv(&sc.recurrence_same),
                     num_iv(&sc.recurrence_different),
@@ -175,11 +175,6 @@ pub(crate) fn num_iv(i: &Interval) -> String {
     if i.n > 1 { format!("{:+.3} [{:+.3}, {:+.3}]", i.mean, i.lo, i.hi) } else { format!("{:+.3}", i.mean) }
 }
 
-/// A permutation p-value; at the floor of its permutations it reads "< 0.0002" and the like.
-pub(crate) fn p_fmt(p: f32) -> String {
-    let floor = 1.0 / (PERMUTATIONS + 1) as f32;
-    if p <= floor * 1.5 { format!("≤ {floor:.4}") } else if p < 0.01 { format!("{p:.4}") } else { format!("{p:.2}") }
-}
 
 pub(crate) fn matrix_md(names: &[String], m: &[Vec<f32>], fmt: impl Fn(f32) -> String) -> String {
     let mut s = String::new();
@@ -261,7 +256,7 @@ fn write_scatter(path: &Path, points: &[(f32, f32, bool)]) -> Result<(), String>
 }
 
 fn mantel_row(label: &str, m: &Mantel) -> String {
-    format!("| {label} | {} | {:+.3} | {} |", m.pairs, m.rho, p_fmt(m.p_value))
+    format!("| {label} | {} | {:+.3} | {} |", m.pairs, m.rho, p_label(m.p_value))
 }
 
 /// Replaces the attack suite's section of an existing REPORT.md with the current MINIMALITY.md
@@ -352,15 +347,15 @@ pub fn cmd_report(a: &ReportArgs) -> Result<(), String> {
                 r.entry.test_accuracy * 100.0,
                 pct(m.reached.mean),
                 pct_iv(&m.identification),
-                p_fmt(m.p_value),
+                p_label(m.p_value),
                 num_iv(&m.margin),
                 m.recurrence_same.mean,
                 m.recurrence_different.mean,
                 pct_iv(&rn.identification),
-                p_fmt(rn.p_value),
+                p_label(rn.p_value),
                 num_iv(&rn.margin),
                 pct_iv(&u.identification),
-                p_fmt(u.p_value),
+                p_label(u.p_value),
                 num_iv(&u.margin),
                 if beats { "yes" } else { "**no**" }
             );
@@ -394,7 +389,7 @@ pub fn cmd_report(a: &ReportArgs) -> Result<(), String> {
                     acc(&r.entry),
                     acc(&runs[j].entry),
                     pct_iv(&agree.identification),
-                    p_fmt(agree.p_value)
+                    p_label(agree.p_value)
                 );
             }
         }
@@ -436,7 +431,7 @@ pub fn cmd_report(a: &ReportArgs) -> Result<(), String> {
             .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
             .min_by(|a, b| ident_mean[a.0][a.1].total_cmp(&ident_mean[b.0][b.1]).then(pm[b.0][b.1].p_value.total_cmp(&pm[a.0][a.1].p_value)));
         if let Some((i, j)) = weakest {
-            let _ = writeln!(md, "- the weakest pair: {}'s patterns among {}'s, identification {} with p {}", names[i], names[j], pct_iv(&pm[i][j].identification), p_fmt(pm[i][j].p_value));
+            let _ = writeln!(md, "- the weakest pair: {}'s patterns among {}'s, identification {} with p {}", names[i], names[j], pct_iv(&pm[i][j].identification), p_label(pm[i][j].p_value));
         }
         let significant = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).filter(|&(i, j)| pm[i][j].p_value < 0.01).count();
         let _ = writeln!(md, "- {significant} of {} ordered pairs identify more classes than relabelled patterns would with p < 0.01", n * (n - 1));

@@ -5,10 +5,11 @@
 use std::path::PathBuf;
 
 use dough_compute::Device;
-use dough_compute::study::evolve;
+use dough_compute::study::{evolve, transfer_matrix};
 use dough_core::attack::AttackConfig;
 use dough_core::manifest;
 use dough_core::study::abstraction::Abstraction;
+use dough_core::study::pairs::{transfer_images, transfer_rate};
 use dough_core::study::pipeline;
 use dough_core::study::templates::{TemplateKind, Templates};
 use dough_core::weights::Weights;
@@ -49,6 +50,21 @@ fn mnist_mlp_patterns_beat_their_nulls_and_the_native_numbers_are_recorded() {
     assert_eq!(r.model.reached, 1.0, "every sample reaches its target");
     assert!(r.model.vs_dataset.identification > r.random_null.vs_dataset.identification);
     assert!(r.model.vs_dataset.margin > r.random_null.vs_dataset.margin);
+    assert!(r.p_values.model < 0.01, "identification beats relabelled classes: p = {}", r.p_values.model);
+    assert!(r.p_values.random_null > r.p_values.model, "{:?}", r.p_values);
+
+    // Transfer from this run: the model keeps (nearly) all of its own examples after 8-bit
+    // quantisation, and the matrix agrees with predicting the quantised images directly.
+    let robust = entries.iter().find(|e| e.name == "mnist-mlp-robust").unwrap();
+    let rb = std::fs::read(root().join("public/models").join(&robust.file)).unwrap();
+    let (rspec, rweights) = (robust.arch_spec().unwrap(), Weights::from_safetensors(&rb).unwrap());
+    let nets = [(&spec, &weights), (&rspec, &rweights)];
+    let m = pollster::block_on(transfer_matrix(&nets, &[&evolved], &device)).unwrap();
+    assert!(m[0][0] >= 0.9, "own examples after quantisation: {}", m[0][0]);
+    let (bytes, targets) = transfer_images(&evolved);
+    let direct = pollster::block_on(dough_compute::eval::predict(&rspec, &rweights, &device, &bytes, 7)).unwrap();
+    assert_eq!(m[0][1], transfer_rate(&direct, &targets));
+    assert!(m[0][1] < m[0][0], "the robust model is fooled less: {m:?}");
 
     let out = root().join("target/study-native-mnist-mlp.json");
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();

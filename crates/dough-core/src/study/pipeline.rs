@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::abstraction::Abstraction;
 use super::metrics::{Comparison, Recurrence, random_like, recurrence};
+use super::stats::{PERMUTATIONS, identification_p_value};
 use crate::attack::SampleOutcome;
 use crate::inputs::ControlledInput;
 use crate::model::CLASSES;
@@ -96,6 +97,18 @@ pub struct Analysis {
     pub reached: f32,
 }
 
+impl Analysis {
+    /// The template each class's pattern matches best.
+    pub fn best_matches(&self) -> Vec<usize> {
+        (0..self.vs_dataset.matrix.len()).map(|c| self.vs_dataset.best_match(c).unwrap_or(usize::MAX)).collect()
+    }
+
+    /// Identification's permutation p-value against shuffled class labels (one seed).
+    pub fn p_value(&self, seed: u64) -> f32 {
+        identification_p_value(&[self.best_matches()], PERMUTATIONS, seed)
+    }
+}
+
 pub fn analyse(evolved: &Evolved, abs: &Abstraction, templates: &[Vec<f32>]) -> Analysis {
     let patterns = evolved.patterns(abs);
     let per_input: Vec<Vec<Vec<f32>>> = evolved
@@ -116,15 +129,30 @@ pub struct StudyResult {
     pub untrained_null: Option<Analysis>,
     /// The model's patterns (one per class), for figures.
     pub patterns: Vec<Vec<f32>>,
+    /// Identification's permutation p-values against shuffled class labels.
+    #[serde(default)]
+    pub p_values: PValues,
+}
+
+/// How often a random relabelling of the classes identifies at least as many classes as the
+/// model's patterns (and each null's) do.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PValues {
+    pub model: f32,
+    pub random_null: f32,
+    pub untrained_null: Option<f32>,
 }
 
 pub fn study(evolved: &Evolved, untrained: Option<&Evolved>, abs: &Abstraction, templates: &[Vec<f32>], seed: u64) -> StudyResult {
-    StudyResult {
-        model: analyse(evolved, abs, templates),
-        random_null: analyse(&evolved.randomized(seed), abs, templates),
-        untrained_null: untrained.map(|u| analyse(u, abs, templates)),
-        patterns: evolved.patterns(abs),
-    }
+    let model = analyse(evolved, abs, templates);
+    let random_null = analyse(&evolved.randomized(seed), abs, templates);
+    let untrained_null = untrained.map(|u| analyse(u, abs, templates));
+    let p_values = PValues {
+        model: model.p_value(seed),
+        random_null: random_null.p_value(seed),
+        untrained_null: untrained_null.as_ref().map(|u| u.p_value(seed)),
+    };
+    StudyResult { model, random_null, untrained_null, patterns: evolved.patterns(abs), p_values }
 }
 
 #[cfg(test)]
@@ -155,6 +183,8 @@ mod tests {
         let abs = Abstraction { method: Method::MeanUnit, sigma: 0.0 };
         let r = study(&evolved, None, &abs, &templates, 7);
         assert_eq!(r.model.vs_dataset.identification, 1.0);
+        assert!((r.p_values.model - 1.0 / (PERMUTATIONS + 1) as f32).abs() < 1e-9, "all ten identified: p at its floor");
+        assert!(r.p_values.random_null > 0.05, "{:?}", r.p_values);
         assert!(r.model.vs_dataset.margin > 0.9);
         assert!(r.model.recurrence.same_target > 0.99 && r.model.recurrence.different_target < 0.0);
         assert!(r.random_null.vs_dataset.margin < 0.2, "{:?}", r.random_null.vs_dataset.margin);

@@ -5,10 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::pipeline::{Analysis, StudyResult};
+pub use super::stats::PERMUTATIONS;
 use super::stats::{Interval, identification_p_value};
-
-/// Permutations behind every p-value of the study (p >= 1 / 10,000).
-pub const PERMUTATIONS: usize = 9_999;
 
 /// The seeds of `n` replicates from a base seed. They lie 1,000 apart because one run draws its
 /// noise inputs from its seed and the next two.
@@ -31,8 +29,7 @@ pub struct Scores {
 impl Scores {
     pub fn of(analyses: &[&Analysis], permutations: usize, seed: u64) -> Self {
         let over = |f: &dyn Fn(&Analysis) -> f32| Interval::of(&analyses.iter().map(|a| f(a)).collect::<Vec<_>>());
-        let best: Vec<Vec<usize>> =
-            analyses.iter().map(|a| (0..a.vs_dataset.matrix.len()).map(|c| a.vs_dataset.best_match(c).unwrap_or(usize::MAX)).collect()).collect();
+        let best: Vec<Vec<usize>> = analyses.iter().map(|a| a.best_matches()).collect();
         Self {
             identification: over(&|a| a.vs_dataset.identification).within(0.0, 1.0),
             margin: over(&|a| a.vs_dataset.margin),

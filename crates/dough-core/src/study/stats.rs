@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::metrics::pearson;
 use crate::rng::SeededRng;
 
+/// Permutations behind every p-value of the study (p >= 1 / 10,000).
+pub const PERMUTATIONS: usize = 9_999;
+
 /// A mean with its 95% interval over `n` replicates (Student t on the sample standard deviation;
 /// with one replicate the interval is the value itself).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -81,6 +84,13 @@ pub fn ranks(v: &[f32]) -> Vec<f32> {
 /// Spearman's rank correlation (Pearson on tie-averaged ranks; 0 when either side is constant).
 pub fn spearman(a: &[f32], b: &[f32]) -> f32 {
     pearson(&ranks(a), &ranks(b))
+}
+
+/// A p-value of [`PERMUTATIONS`] permutations as the page and the report print it: at its floor
+/// (no permutation did as well) "≤ 0.0001", below 0.01 with four decimals, else two.
+pub fn p_label(p: f32) -> String {
+    let floor = 1.0 / (PERMUTATIONS + 1) as f32;
+    if p <= floor * 1.5 { format!("≤ {floor:.4}") } else if p < 0.01 { format!("{p:.4}") } else { format!("{p:.2}") }
 }
 
 /// A permutation p-value: (1 + hits) / (1 + permutations), never 0.
@@ -195,6 +205,13 @@ mod tests {
         let wide = Interval::of(&[0.0, 1.0]).within(0.0, 1.0);
         assert_eq!((wide.lo, wide.hi), (0.0, 1.0));
         assert!(Interval::of(&[]).mean.is_nan());
+    }
+
+    #[test]
+    fn p_labels() {
+        assert_eq!(p_label(1.0 / 10_000.0), "≤ 0.0001");
+        assert_eq!(p_label(0.0042), "0.0042");
+        assert_eq!(p_label(0.5), "0.50");
     }
 
     #[test]
