@@ -365,6 +365,20 @@ impl Compute {
         }
     }
 
+    /// Compare mode: class probabilities (10 per image, in order) of `images` from the model
+    /// `entry` (its verified bytes travel along); the worker's current model stays.
+    pub async fn predict_with(&self, entry: &ModelEntry, bytes: &[u8], images: &[Vec<f32>]) -> Result<Vec<f32>, ClientError> {
+        let id = self.new_id();
+        let msg = Request::PredictWith { id, entry: entry.clone(), count: images.len() };
+        let p = Packet { msg, f32: pack_images(images), u8: bytes.to_vec() };
+        let answer = self.request(p, id, None).await?;
+        match answer.msg {
+            Reply::Probabilities { .. } => Ok(answer.f32),
+            Reply::Cancelled { .. } => Err(ClientError::Failed("the compute worker was replaced".into())),
+            other => Err(ClientError::Failed(format!("unexpected reply {other:?}"))),
+        }
+    }
+
     /// Milliseconds per attack step of the current model (gallery batch) on this worker.
     pub async fn calibrate(&self) -> Result<f64, ClientError> {
         let id = self.new_id();

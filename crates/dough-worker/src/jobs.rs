@@ -15,6 +15,7 @@ use dough_compute::attack::AttackJob;
 use dough_compute::suite::{Goal, Job};
 use dough_compute::{bench, eval};
 use dough_core::attack::{AttackConfig, AttackError, StepNorm, every_target};
+use dough_core::manifest::ModelEntry;
 use dough_core::model::{ArchSpec, PIXELS};
 use dough_core::protocol::web::from_js;
 use dough_core::protocol::{BackendKind, Fault, JobProgress, Packet, Reply, Request, pack_done, unpack_images};
@@ -88,7 +89,7 @@ pub fn listen() {
 
 fn request_id(r: &Request) -> Option<u32> {
     match r {
-        Request::Attack { id, .. } | Request::Predict { id } | Request::Calibrate { id } | Request::Bench { id, .. } => Some(*id),
+        Request::Attack { id, .. } | Request::Predict { id } | Request::PredictWith { id, .. } | Request::Calibrate { id } | Request::Bench { id, .. } => Some(*id),
         _ => None,
     }
 }
@@ -149,6 +150,10 @@ async fn handle(p: Packet<Request>) {
             }
         }
         Request::Predict { id } => match predict(&p.f32).await {
+            Ok(probs) => post(Packet::with_f32(Reply::Probabilities { id }, probs)),
+            Err(e) => failed(Some(id), e),
+        },
+        Request::PredictWith { id, entry, count } => match predict_with(&entry, count, &p.f32, &p.u8).await {
             Ok(probs) => post(Packet::with_f32(Reply::Probabilities { id }, probs)),
             Err(e) => failed(Some(id), e),
         },
@@ -264,6 +269,17 @@ async fn attack(
 async fn predict(image: &[f32]) -> Result<Vec<f32>, AttackError> {
     let (device, spec, w) = current()?;
     eval::probabilities(&spec, &w, &device, image).await
+}
+
+/// Compare mode: `count` images through another model than the current one (sent with its bytes).
+async fn predict_with(entry: &ModelEntry, count: usize, images: &[f32], bytes: &[u8]) -> Result<Vec<f32>, AttackError> {
+    let device = with(|s| s.compute.as_ref().map(|c| c.device.clone())).ok_or_else(|| AttackError::Backend("the worker has no backend yet".into()))?;
+    if images.len() != count * PIXELS {
+        return Err(AttackError::BadConfig(format!("{} image values for {count} images", images.len())));
+    }
+    let spec = entry.arch_spec().map_err(|e| AttackError::BadConfig(e.to_string()))?;
+    let w = Weights::from_safetensors(bytes).map_err(|e| AttackError::BadConfig(format!("model {}: {e}", entry.name)))?;
+    eval::probabilities_batch(&spec, &w, &device, images).await
 }
 
 /// Warm-up steps before the calibration's clock starts (shader compilation, first uploads).
