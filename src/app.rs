@@ -20,7 +20,7 @@ use dough_core::study::templates::Templates;
 use crate::assets::{self, LoadedModel};
 use crate::backend::{self, BackendState};
 use crate::components::analysis::{AnalysisView, StudyStatus};
-use crate::components::compare::{ComparePicker, CompareSummary};
+use crate::components::compare::{ComparePatterns, ComparePicker, CompareSummary, OwnStatus};
 use crate::components::controls::Controls;
 use crate::components::draw::{DrawPanel, Scrubber};
 use crate::components::export::ExportBar;
@@ -355,9 +355,12 @@ impl Page {
         }
     }
 
-    /// Stops the gallery run in flight (the worker stops at its next step).
+    /// Stops the gallery run in flight (the worker stops at its next step), B's own run included.
     fn stop_gallery(self) {
         bump(self.run.token);
+        if self.compare.own_status.get_untracked() == OwnStatus::Running {
+            self.compare.own_status.set(OwnStatus::Idle);
+        }
         if let Some((c, id)) = self.run.in_flight.get_value() {
             c.cancel(id);
         }
@@ -402,7 +405,7 @@ impl Page {
                 Err(e) => return self.fail(format!("The attack failed: {e}")),
             };
             let progress = self.run.progress;
-            let (id, done) = compute.attack(&batch.starts, &batch.targets, &settings.attack_config(), None, batch.record_frames, move |p| progress.set(p));
+            let (id, done) = compute.attack(&batch.starts, &batch.targets, &settings.attack_config(), None, batch.record_frames, None, move |p| progress.set(p));
             self.run.in_flight.set_value(Some((compute.clone(), id)));
             let result = done.await;
             if stale() {
@@ -433,6 +436,7 @@ impl Page {
                     }
                     self.run.rows.set(rows);
                     self.run.status.set(Status::Done);
+                    self.run_b_own();
                     if settings.analysis {
                         self.run_study();
                     }
@@ -493,7 +497,7 @@ impl Page {
                     return;
                 }
                 let progress = self.study.progress;
-                let (id, done) = compute.attack(&batch.starts, &batch.targets, &settings.attack_config(), untrained, false, move |p| progress.set(p));
+                let (id, done) = compute.attack(&batch.starts, &batch.targets, &settings.attack_config(), untrained, false, None, move |p| progress.set(p));
                 self.study.in_flight.set_value(Some((compute.clone(), id)));
                 let result = done.await;
                 if stale() {
@@ -676,6 +680,26 @@ pub fn App() -> impl IntoView {
     });
     let on_preset = Callback::new(move |_| page.set_pair(dough_core::compare::PRESET.0.into(), Some(dough_core::compare::PRESET.1.into())));
     let on_swap = Callback::new(move |_| page.swap_models());
+    // Compare mode: A's and B's patterns side by side (from A's gallery and B's own run).
+    let pair = Memo::new(move |_| {
+        let abs = page.run.settings.with(|s| s.abstraction);
+        page.compare.own.with(|own| {
+            let own = own.as_ref()?;
+            page.run.rows.with(|rows| dough_core::compare::pattern_pair(rows, &own.rows, &abs)).map(|p| (own.model.clone(), p))
+        })
+    });
+    Effect::new(move |_| {
+        if let Some((b, p)) = pair.get() {
+            let published = serde_json::json!({
+                "a_model": page.models.entry.get_untracked().map(|e| e.name),
+                "b_model": b,
+                "matrix": p.comparison.matrix,
+                "identification": p.comparison.identification,
+            });
+            platform::publish_field("compare_patterns", &published.to_string());
+        }
+    });
+    let a_name = Signal::derive(move || page.models.entry.with(|e| e.as_ref().map(|e| e.name.clone()).unwrap_or_default()));
     shortcuts::listen(on_command);
 
     view! {
@@ -714,6 +738,7 @@ pub fn App() -> impl IntoView {
                 readings=page.compare.readings/>
             <CompareSummary rows=page.run.rows readings=page.compare.readings/>
             <Gallery rows=page.run.rows names=names current=current_row frames=page.run.frames frame=page.run.frame readings=page.compare.readings/>
+            <ComparePatterns pair=pair status=page.compare.own_status names=names a_name=a_name settings=page.run.settings/>
             <AnalysisView settings=page.run.settings names=names status=page.study.status result=result templates=page.study.templates
                 on_settings=on_analysis_settings on_run=on_study busy=study_busy/>
         </main>

@@ -322,11 +322,12 @@ impl Compute {
         cfg: &AttackConfig,
         untrained_seed: Option<u64>,
         record_frames: bool,
+        with_model: Option<(&ModelEntry, &[u8])>,
         progress: impl FnMut(JobProgress) + 'static,
     ) -> (u32, impl std::future::Future<Output = Result<AttackEnd, ClientError>> + 'static) {
         let id = self.new_id();
-        let msg = Request::Attack { id, targets: targets.to_vec(), cfg: cfg.clone(), untrained_seed, record_frames };
-        let p = Packet::with_f32(msg, pack_images(starts));
+        let msg = Request::Attack { id, targets: targets.to_vec(), cfg: cfg.clone(), untrained_seed, record_frames, with_model: with_model.map(|(e, _)| e.clone()) };
+        let p = Packet { msg, f32: pack_images(starts), u8: with_model.map(|(_, b)| b.to_vec()).unwrap_or_default() };
         let this = self.clone();
         let fut = async move {
             let answer = this.request(p, id, Some(Box::new(progress))).await?;

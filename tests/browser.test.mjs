@@ -618,6 +618,34 @@ describe('bad input', () => {
     await page.close();
   });
 
+  test('compare: the patterns of A and B side by side, with the persistence identification from their matrix', async () => {
+    const { page, errors } = await open(ctx, '?compare=mnist-mlp-robust');
+    assert.equal(await settled(page), 'done');
+    await page.waitForSelector('#compare-patterns[data-status="done"]', { timeout: LONG });
+    await page.waitForFunction(() => window.__dough?.compare_patterns, null, { timeout: 20000 });
+    const published = await page.evaluate(() => window.__dough.compare_patterns);
+    assert.equal(published.a_model, 'mnist-mlp');
+    assert.equal(published.b_model, 'mnist-mlp-robust');
+    assert.equal(published.matrix.length, 10);
+    const best = published.matrix.map((row) => {
+      assert.equal(row.length, 10);
+      for (const v of row) assert.ok(v >= -1 - 1e-6 && v <= 1 + 1e-6, `correlation ${v}`);
+      return row.reduce((b, v, j) => (v > row[b] ? j : b), 0);
+    });
+    const hits = best.filter((b, i) => b === i).length;
+    assert.ok(Math.abs(published.identification - hits / 10) < 1e-6, `identification ${published.identification} vs ${hits} hits`);
+    const rowsShown = await page.$$eval('#compare-patterns tr.pattern-row', (trs) => trs.map((tr) => ({
+      best: Number(tr.dataset.best), canvases: tr.querySelectorAll('canvas').length,
+    })));
+    assert.deepEqual(rowsShown.map((r) => r.best), best);
+    assert.ok(rowsShown.every((r) => r.canvases === 2));
+    assert.equal(Number(await page.getAttribute('#compare-patterns', 'data-identification')).toFixed(4), published.identification.toFixed(4));
+    assert.match(await page.textContent('#compare-persistence'), new RegExp(`best for ${hits} of 10 classes`));
+    console.log(`  compare patterns mnist-mlp vs mnist-mlp-robust (black input): identification ${published.identification}; best matches ${JSON.stringify(best)}`);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   test('out-of-range URL values are clamped with a visible notice and the gallery still finishes', async () => {
     const { page, errors } = await open(ctx, '?steps=99999999&kappa=7&input=banana&dataset=klingon&model=nope');
     assert.equal(await settled(page), 'done');

@@ -1,7 +1,8 @@
 //! Compare mode in the app: model B (`compare=` in the URL, the "Compare with" picker, the
 //! "standard vs robust" preset, the swap key) and its readings of the gallery made on model A.
 //! B's file is fetched only when B is chosen; its predictions run in the compute worker, which
-//! gets B's bytes with each request and keeps A as its current model.
+//! gets B's bytes with each request and keeps A as its current model. After a whole gallery,
+//! B also runs the same attack on the same input (its own run), for the patterns side by side.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -12,8 +13,16 @@ use dough_core::manifest::ModelEntry;
 
 use super::{Page, Status};
 use crate::assets::{self, LoadedModel};
-use crate::compute::{ClientError, Compute};
+use crate::components::compare::OwnStatus;
+use crate::compute::{AttackEnd, ClientError, Compute};
 use crate::platform;
+
+/// B's own run of the gallery's attack on the gallery's input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnRun {
+    pub model: String,
+    pub rows: Vec<SampleOutcome>,
+}
 
 /// Model B, its verified file, and its readings of the rows shown.
 #[derive(Clone, Copy)]
@@ -22,11 +31,20 @@ pub(super) struct CompareStore {
     pub loaded: StoredValue<Option<LoadedModel>, LocalStorage>,
     /// B's readings, for the rows they were made for (set together with those rows).
     pub readings: RwSignal<Option<ModelReadings>>,
+    /// B's own run on the input of the gallery shown, and where it stands.
+    pub own: RwSignal<Option<OwnRun>>,
+    pub own_status: RwSignal<OwnStatus>,
 }
 
 impl CompareStore {
     pub fn new() -> Self {
-        Self { entry: RwSignal::new(None), loaded: StoredValue::new_local(None), readings: RwSignal::new(None) }
+        Self {
+            entry: RwSignal::new(None),
+            loaded: StoredValue::new_local(None),
+            readings: RwSignal::new(None),
+            own: RwSignal::new(None),
+            own_status: RwSignal::new(OwnStatus::Idle),
+        }
     }
 }
 
@@ -52,6 +70,10 @@ impl Page {
         self.compare.loaded.set_value(b);
         if self.compare.readings.with_untracked(|r| r.as_ref().map(|r| &r.model) != name.as_ref()) {
             self.compare.readings.set(None);
+        }
+        if self.compare.own.with_untracked(|r| r.as_ref().map(|r| &r.model) != name.as_ref()) {
+            self.compare.own.set(None);
+            self.compare.own_status.set(OwnStatus::Idle);
         }
         self.run.settings.update(|s| s.compare = name);
         platform::replace_query(&self.run.settings.with_untracked(|s| s.to_query()));
@@ -112,6 +134,7 @@ impl Page {
             } else {
                 self.use_compare(b_file);
                 self.read_shown_rows();
+                self.run_b_own();
             }
         });
     }
@@ -137,6 +160,45 @@ impl Page {
             let readings = self.read_rows(&compute, &rows).await;
             if self.run.token.get_value() == token && self.run.rows.with_untracked(|r| r.len() == rows.len()) {
                 self.compare.readings.set(readings);
+            }
+        });
+    }
+
+    /// B's own run: the gallery's attack on the gallery's input, on model B (whole galleries
+    /// only: the patterns need every class). Runs as part of the gallery: a new run or Cancel
+    /// stops it.
+    pub(super) fn run_b_own(self) {
+        let rows = self.run.rows.get_untracked();
+        let settings = self.run.settings.get_untracked();
+        let token = self.run.token.get_value();
+        let (Some(compute), Some(b)) = (self.engine.compute.get_value(), self.compare.loaded.get_value()) else { return };
+        if !compare::is_full_gallery(&rows) || self.run.status.get_untracked() != Status::Done {
+            self.compare.own.set(None);
+            self.compare.own_status.set(OwnStatus::Idle);
+            return;
+        }
+        self.compare.own.set(None);
+        self.compare.own_status.set(OwnStatus::Running);
+        let starts: Vec<Vec<f32>> = rows.iter().map(|o| o.start.clone()).collect();
+        let targets: Vec<usize> = rows.iter().map(|o| o.target).collect();
+        spawn_local(async move {
+            let (id, done) = compute.attack(&starts, &targets, &settings.attack_config(), None, false, Some((&b.entry, &b.bytes[..])), |_| {});
+            self.run.in_flight.set_value(Some((compute.clone(), id)));
+            let result = done.await;
+            if self.run.token.get_value() != token {
+                return;
+            }
+            self.run.in_flight.set_value(None);
+            match result {
+                Ok(AttackEnd::Done(rows, _)) => {
+                    self.compare.own.set(Some(OwnRun { model: b.entry.name.clone(), rows }));
+                    self.compare.own_status.set(OwnStatus::Done);
+                }
+                Ok(AttackEnd::Cancelled) | Err(ClientError::Crashed(_)) => self.compare.own_status.set(OwnStatus::Idle),
+                Err(ClientError::Failed(e)) => {
+                    self.notice(format!("Model B's ({}) own run failed: {e}", b.entry.name));
+                    self.compare.own_status.set(OwnStatus::Error);
+                }
             }
         });
     }

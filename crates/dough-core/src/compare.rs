@@ -3,13 +3,18 @@
 //! The page picks B (`compare=<model>` in the URL, or the "Compare with" picker), the worker
 //! computes B's class probabilities on A's adversarial images, and these functions turn them
 //! into per-row readings (B's predicted class, B's confidence in the row's target, whether B is
-//! fooled too) and the agreement count of the summary line. No DOM, no tensor library.
+//! fooled too) and the agreement count of the summary line; and, from B's own run on the same
+//! input, the two models' patterns side by side with the persistence identification between
+//! them. No DOM, no tensor library.
 
 use serde::Serialize;
 
 use crate::attack::SampleOutcome;
 use crate::manifest::DatasetId;
 use crate::model::CLASSES;
+use crate::study::abstraction::Abstraction;
+use crate::study::metrics::Comparison;
+use crate::study::pipeline::Evolved;
 
 /// The preset comparison of the lecture: a standard network against its adversarially trained twin.
 pub const PRESET: (&str, &str) = ("mnist-mlp", "mnist-mlp-robust");
@@ -79,6 +84,34 @@ pub fn summary(b_name: &str, readings: &[Reading]) -> String {
     format!("B ({b_name}) agrees with {} of {n} target{}", agreement(readings), if n == 1 { "" } else { "s" })
 }
 
+/// A's and B's patterns of each class (A's from its gallery, B's from its own run on the same
+/// input, abstracted the same way), and how A's patterns match B's: `comparison.matrix[i][j]`
+/// correlates A's pattern of class i with B's of class j; `identification` is the share of
+/// classes whose A pattern best matches B's pattern of the same class (persistence).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PatternPair {
+    pub a: Vec<Vec<f32>>,
+    pub b: Vec<Vec<f32>>,
+    pub comparison: Comparison,
+}
+
+/// Whether `rows` are a whole gallery: one start toward every class, in class order.
+pub fn is_full_gallery(rows: &[SampleOutcome]) -> bool {
+    rows.len() == CLASSES && rows.iter().enumerate().all(|(i, o)| o.target == i)
+}
+
+/// The patterns of A's and B's galleries side by side; `None` unless both are whole galleries
+/// from the same start image.
+pub fn pattern_pair(a_rows: &[SampleOutcome], b_rows: &[SampleOutcome], abs: &Abstraction) -> Option<PatternPair> {
+    if !is_full_gallery(a_rows) || !is_full_gallery(b_rows) || a_rows[0].start != b_rows[0].start {
+        return None;
+    }
+    let a = Evolved::from_outcomes(a_rows.to_vec()).patterns(abs);
+    let b = Evolved::from_outcomes(b_rows.to_vec()).patterns(abs);
+    let comparison = Comparison::new(&a, &b);
+    Some(PatternPair { a, b, comparison })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +161,50 @@ mod tests {
         assert!(for_rows(&r, std::slice::from_ref(&row)).is_some());
         assert!(for_rows(&r, &[row.clone(), row]).is_none());
         assert!(for_rows(&[], &[]).is_none());
+    }
+
+    /// A whole gallery from a gray start whose perturbation toward class t is `delta(t)`.
+    fn gallery(delta: impl Fn(usize) -> Vec<f32>) -> Vec<SampleOutcome> {
+        (0..CLASSES)
+            .map(|t| {
+                let start = vec![0.5; crate::model::PIXELS];
+                let adversarial: Vec<f32> = start.iter().zip(delta(t)).map(|(s, d)| s + d).collect();
+                SampleOutcome { target: t, start, adversarial, predicted: t, confidence: 0.9, steps: 1, l2: 0.0, linf: 0.0, reached: true, l0: 0, away: false }
+            })
+            .collect()
+    }
+
+    /// Class t's planted pattern: a block of pixels of its own, plus a little of `seed`'s noise.
+    fn planted(t: usize, seed: u64) -> Vec<f32> {
+        let mut rng = crate::rng::SeededRng::new(seed * 31 + t as u64);
+        (0..crate::model::PIXELS).map(|i| (if i / 78 == t { 0.2 } else { 0.0 }) + (rng.next_f32() - 0.5) * 0.02).collect()
+    }
+
+    #[test]
+    fn shared_class_patterns_are_identified_and_shuffled_ones_are_not() {
+        let abs = Abstraction::default();
+        let a = gallery(|t| planted(t, 1));
+        let same = pattern_pair(&a, &gallery(|t| planted(t, 2)), &abs).unwrap();
+        assert_eq!(same.comparison.identification, 1.0);
+        assert_eq!((same.a.len(), same.b.len(), same.comparison.matrix.len()), (CLASSES, CLASSES, CLASSES));
+        assert!(same.comparison.matrix[3][3] > 0.9 && same.comparison.matrix[3][4] < 0.1);
+        // B's patterns of each class belong to the next class: nothing persists.
+        let shifted = pattern_pair(&a, &gallery(|t| planted((t + 1) % CLASSES, 2)), &abs).unwrap();
+        assert_eq!(shifted.comparison.identification, 0.0);
+    }
+
+    #[test]
+    fn patterns_need_two_whole_galleries_from_the_same_start() {
+        let abs = Abstraction::default();
+        let a = gallery(|t| planted(t, 1));
+        assert!(pattern_pair(&a[..9], &a, &abs).is_none());
+        let mut reordered = a.clone();
+        reordered.swap(0, 1);
+        assert!(pattern_pair(&a, &reordered, &abs).is_none());
+        let mut other_start = a.clone();
+        other_start[0].start[0] = 0.0;
+        assert!(pattern_pair(&a, &other_start, &abs).is_none());
+        assert!(is_full_gallery(&a) && !is_full_gallery(&a[..1]));
     }
 
     #[test]

@@ -109,8 +109,18 @@ pub enum Request {
     /// Use this model from now on; its safetensors bytes travel in `u8`.
     Model { entry: ModelEntry },
     /// Attack `targets[i]` from start image `i` (starts in `f32`, 784 values each), on the
-    /// current model, or on an untrained network of its shape from `untrained_seed`.
-    Attack { id: u32, targets: Vec<usize>, cfg: AttackConfig, untrained_seed: Option<u64>, record_frames: bool },
+    /// current model, or on an untrained network of its shape from `untrained_seed`, or (compare
+    /// mode's model B) on the model `with_model`, whose bytes travel in `u8`; the current model
+    /// stays.
+    Attack {
+        id: u32,
+        targets: Vec<usize>,
+        cfg: AttackConfig,
+        untrained_seed: Option<u64>,
+        record_frames: bool,
+        #[serde(default)]
+        with_model: Option<ModelEntry>,
+    },
     /// Stop run `id` (and drop it if it is still queued).
     Cancel { id: u32 },
     /// Class probabilities of one image (784 values in `f32`).

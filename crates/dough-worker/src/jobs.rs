@@ -139,11 +139,15 @@ async fn handle(p: Packet<Request>) {
                 Err(e) => reply(Reply::Failed { id: None, message: e, gpu: false }),
             }
         }
-        Request::Attack { id, targets, cfg, untrained_seed, record_frames } => {
+        Request::Attack { id, targets, cfg, untrained_seed, record_frames, with_model } => {
             if is_cancelled(id) {
                 return reply(Reply::Cancelled { id });
             }
-            match attack(id, &p.f32, &targets, cfg, untrained_seed, record_frames).await {
+            let other = match with_model.as_ref().map(|e| other_model(e, &p.u8)).transpose() {
+                Ok(m) => m,
+                Err(e) => return failed(Some(id), e),
+            };
+            match attack(id, &p.f32, &targets, cfg, untrained_seed, record_frames, other).await {
                 Ok(Some(packet)) => post(packet),
                 Ok(None) => reply(Reply::Cancelled { id }),
                 Err(e) => failed(Some(id), e),
@@ -217,8 +221,12 @@ async fn attack(
     cfg: AttackConfig,
     untrained_seed: Option<u64>,
     record_frames: bool,
+    other: Option<(ArchSpec, Weights)>,
 ) -> Result<Option<Packet<Reply>>, AttackError> {
-    let (device, spec, trained) = current()?;
+    let (device, spec, trained) = match other {
+        Some((spec, w)) => (current_device()?, spec, w),
+        None => current()?,
+    };
     let starts = unpack_images(flat, targets.len()).map_err(|e| AttackError::BadConfig(e.to_string()))?;
     let weights = match untrained_seed {
         Some(seed) => spec.init_weights(seed),
@@ -271,14 +279,24 @@ async fn predict(image: &[f32]) -> Result<Vec<f32>, AttackError> {
     eval::probabilities(&spec, &w, &device, image).await
 }
 
+fn current_device() -> Result<dough_compute::Device, AttackError> {
+    with(|s| s.compute.as_ref().map(|c| c.device.clone())).ok_or_else(|| AttackError::Backend("the worker has no backend yet".into()))
+}
+
+/// Compare mode's model B, sent with a request (the worker's current model stays).
+fn other_model(entry: &ModelEntry, bytes: &[u8]) -> Result<(ArchSpec, Weights), AttackError> {
+    let spec = entry.arch_spec().map_err(|e| AttackError::BadConfig(e.to_string()))?;
+    let w = Weights::from_safetensors(bytes).map_err(|e| AttackError::BadConfig(format!("model {}: {e}", entry.name)))?;
+    Ok((spec, w))
+}
+
 /// Compare mode: `count` images through another model than the current one (sent with its bytes).
 async fn predict_with(entry: &ModelEntry, count: usize, images: &[f32], bytes: &[u8]) -> Result<Vec<f32>, AttackError> {
-    let device = with(|s| s.compute.as_ref().map(|c| c.device.clone())).ok_or_else(|| AttackError::Backend("the worker has no backend yet".into()))?;
+    let device = current_device()?;
     if images.len() != count * PIXELS {
         return Err(AttackError::BadConfig(format!("{} image values for {count} images", images.len())));
     }
-    let spec = entry.arch_spec().map_err(|e| AttackError::BadConfig(e.to_string()))?;
-    let w = Weights::from_safetensors(bytes).map_err(|e| AttackError::BadConfig(format!("model {}: {e}", entry.name)))?;
+    let (spec, w) = other_model(entry, bytes)?;
     eval::probabilities_batch(&spec, &w, &device, images).await
 }
 
