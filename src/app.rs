@@ -2,11 +2,14 @@
 //! itself: Burn lives in the compute worker (`crates/dough-worker`), reached through
 //! [`Compute`]. The page's state is a few stores named after what they hold.
 
+mod compare;
+
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use dough_core::attack::SampleOutcome;
 use dough_core::backend::{BackendPref, Choice, Measurement, Reason};
+use dough_core::compare::ModelReadings;
 use dough_core::manifest::{DatasetId, ModelEntry};
 use dough_core::pack::SamplePack;
 use dough_core::protocol::{AdapterReport, BackendKind, Fault, JobProgress};
@@ -17,6 +20,7 @@ use dough_core::study::templates::Templates;
 use crate::assets::{self, LoadedModel};
 use crate::backend::{self, BackendState};
 use crate::components::analysis::{AnalysisView, StudyStatus};
+use crate::components::compare::{ComparePatterns, ComparePicker, CompareSummary, OwnStatus};
 use crate::components::controls::Controls;
 use crate::components::draw::{DrawPanel, Scrubber};
 use crate::components::export::ExportBar;
@@ -28,6 +32,7 @@ use crate::compute::{AttackEnd, ClientError, Compute, Crash};
 use crate::job::{gallery_batch, study_batch};
 use crate::platform;
 use crate::state::Status;
+use compare::CompareStore;
 
 /// The gallery run: its settings (and so the URL), status, rows, progress and messages.
 #[derive(Clone, Copy)]
@@ -90,6 +95,7 @@ struct Page {
     study: StudyStore,
     drawing: DrawingStore,
     engine: EngineStore,
+    compare: CompareStore,
 }
 
 fn bump(token: StoredValue<u64>) -> u64 {
@@ -125,6 +131,7 @@ impl Page {
             },
             drawing: DrawingStore { custom: RwSignal::new(None), prediction: RwSignal::new(None) },
             engine: EngineStore { backend: RwSignal::new(None), compute: StoredValue::new_local(None) },
+            compare: CompareStore::new(),
         }
     }
 
@@ -158,13 +165,31 @@ impl Page {
         let entry = entry.clone();
         self.run.notices.update(|v| v.extend(notices));
         self.models.entries.set(entries);
-        let model = match assets::load_model(&entry).await {
+        // Compare mode: model B is fetched beside model A, and only when it fits A.
+        let b_entry = self.compare_entry(s.compare.as_deref(), &entry);
+        let b_load = async {
+            match &b_entry {
+                Some(b) => Some(assets::load_model(b).await),
+                None => None,
+            }
+        };
+        let (model, b_model) = futures::join!(assets::load_model(&entry), b_load);
+        let model = match model {
             Ok(m) => m,
             Err(e) => return self.fail(format!("The model could not be loaded: {e}")),
         };
         if let Err(e) = self.use_model(model).await {
             return self.fail(format!("The model could not be loaded: {e}"));
         }
+        let b_model = match (b_model, &b_entry) {
+            (Some(Ok(m)), _) => Some(m),
+            (Some(Err(e)), Some(b)) => {
+                self.notice(format!("Model B ({}) could not be loaded: {e}; compare mode is off.", b.name));
+                None
+            }
+            _ => None,
+        };
+        self.use_compare(b_model);
         self.run(self.run.settings.get_untracked());
         if plan.calibrate
             && let Some(a) = adapter
@@ -314,32 +339,12 @@ impl Page {
         Ok(())
     }
 
-    /// Switches to the model `name` and reruns the gallery with the same settings. If the model
-    /// cannot be loaded, the current model and gallery stay and the page says why.
+    /// Switches to the model `name` and reruns the gallery with the same settings, keeping model B
+    /// if it still fits. If the model cannot be loaded, the current model and gallery stay and the
+    /// page says why.
     fn select_model(self, name: String) {
-        if self.models.entry.with_untracked(|e| e.as_ref().is_some_and(|e| e.name == name)) {
-            return;
-        }
-        let Some(entry) = self.models.entries.with_untracked(|es| es.iter().find(|e| e.name == name).cloned()) else {
-            return self.notice(format!("There is no model named {name}."));
-        };
-        self.stop_gallery();
-        let before = self.run.status.get_untracked();
-        self.run.status.set(Status::Loading);
-        spawn_local(async move {
-            let loaded = match assets::load_model(&entry).await {
-                Ok(m) => self.use_model(m).await,
-                Err(e) => Err(e),
-            };
-            match loaded {
-                Ok(()) => self.run(self.run.settings.get_untracked()),
-                Err(e) => {
-                    self.run.error.set(Some(format!("The model {name} could not be loaded: {e}. The previous model stays selected.")));
-                    self.run.status.set(if before == Status::Running || self.run.rows.with_untracked(|r| r.is_empty()) { Status::Error } else { before });
-                    self.models.entry.update(|_| {}); // re-render the picker on the model still in use
-                }
-            }
-        });
+        let b = self.compare.entry.get_untracked().map(|e| e.name);
+        self.set_pair(name, b);
     }
 
     fn select_dataset(self, dataset: DatasetId) {
@@ -350,9 +355,12 @@ impl Page {
         }
     }
 
-    /// Stops the gallery run in flight (the worker stops at its next step).
+    /// Stops the gallery run in flight (the worker stops at its next step), B's own run included.
     fn stop_gallery(self) {
         bump(self.run.token);
+        if self.compare.own_status.get_untracked() == OwnStatus::Running {
+            self.compare.own_status.set(OwnStatus::Idle);
+        }
         if let Some((c, id)) = self.run.in_flight.get_value() {
             c.cancel(id);
         }
@@ -397,7 +405,7 @@ impl Page {
                 Err(e) => return self.fail(format!("The attack failed: {e}")),
             };
             let progress = self.run.progress;
-            let (id, done) = compute.attack(&batch.starts, &batch.targets, &settings.attack_config(), None, batch.record_frames, move |p| progress.set(p));
+            let (id, done) = compute.attack(&batch.starts, &batch.targets, &settings.attack_config(), None, batch.record_frames, None, move |p| progress.set(p));
             self.run.in_flight.set_value(Some((compute.clone(), id)));
             let result = done.await;
             if stale() {
@@ -406,7 +414,13 @@ impl Page {
             self.run.in_flight.set_value(None);
             match result {
                 Ok(AttackEnd::Done(rows, frames)) => {
-                    publish_result(&self, &settings, &rows);
+                    // Compare mode: model B reads A's adversarial examples before the rows show.
+                    let readings = self.read_rows(&compute, &rows).await;
+                    if stale() {
+                        return;
+                    }
+                    publish_result(&self, &settings, &rows, readings.as_ref());
+                    self.compare.readings.set(readings);
                     // Render the rows in two slices, each its own task, so that drawing the
                     // gallery never holds the page for long.
                     platform::yield_now().await;
@@ -422,6 +436,7 @@ impl Page {
                     }
                     self.run.rows.set(rows);
                     self.run.status.set(Status::Done);
+                    self.run_b_own();
                     if settings.analysis {
                         self.run_study();
                     }
@@ -482,7 +497,7 @@ impl Page {
                     return;
                 }
                 let progress = self.study.progress;
-                let (id, done) = compute.attack(&batch.starts, &batch.targets, &settings.attack_config(), untrained, false, move |p| progress.set(p));
+                let (id, done) = compute.attack(&batch.starts, &batch.targets, &settings.attack_config(), untrained, false, None, move |p| progress.set(p));
                 self.study.in_flight.set_value(Some((compute.clone(), id)));
                 let result = done.await;
                 if stale() {
@@ -527,7 +542,7 @@ impl Page {
 }
 
 /// `window.__dough`: the last finished run, for tests and tools.
-fn publish_result(page: &Page, settings: &Settings, rows: &[SampleOutcome]) {
+fn publish_result(page: &Page, settings: &Settings, rows: &[SampleOutcome], compare: Option<&ModelReadings>) {
     #[derive(serde::Serialize)]
     struct Published<'a> {
         backend: &'a str,
@@ -535,6 +550,7 @@ fn publish_result(page: &Page, settings: &Settings, rows: &[SampleOutcome]) {
         input: String,
         seed: u64,
         rows: &'a [SampleOutcome],
+        compare: Option<&'a ModelReadings>,
     }
     let backend = page.engine.backend.get_untracked().map(|b| b.choice.kind.slug()).unwrap_or("");
     let p = Published {
@@ -543,6 +559,7 @@ fn publish_result(page: &Page, settings: &Settings, rows: &[SampleOutcome]) {
         input: settings.controlled_input().slug(),
         seed: settings.seed,
         rows,
+        compare,
     };
     if let Ok(json) = serde_json::to_string(&p) {
         platform::publish(&json);
@@ -654,14 +671,43 @@ pub fn App() -> impl IntoView {
             page.select_dataset(other);
         }
         Command::Study => page.run_study(),
+        Command::SwapModels => page.swap_models(),
     });
+    let on_compare = Callback::new(move |b: Option<String>| {
+        if let Some(a) = page.models.entry.get_untracked() {
+            page.set_pair(a.name, b);
+        }
+    });
+    let on_preset = Callback::new(move |_| page.set_pair(dough_core::compare::PRESET.0.into(), Some(dough_core::compare::PRESET.1.into())));
+    let on_swap = Callback::new(move |_| page.swap_models());
+    // Compare mode: A's and B's patterns side by side (from A's gallery and B's own run).
+    let pair = Memo::new(move |_| {
+        let abs = page.run.settings.with(|s| s.abstraction);
+        page.compare.own.with(|own| {
+            let own = own.as_ref()?;
+            page.run.rows.with(|rows| dough_core::compare::pattern_pair(rows, &own.rows, &abs)).map(|p| (own.model.clone(), p))
+        })
+    });
+    Effect::new(move |_| {
+        if let Some((b, p)) = pair.get() {
+            let published = serde_json::json!({
+                "a_model": page.models.entry.get_untracked().map(|e| e.name),
+                "b_model": b,
+                "matrix": p.comparison.matrix,
+                "identification": p.comparison.identification,
+            });
+            platform::publish_field("compare_patterns", &published.to_string());
+        }
+    });
+    let a_name = Signal::derive(move || page.models.entry.with(|e| e.as_ref().map(|e| e.name.clone()).unwrap_or_default()));
     shortcuts::listen(on_command);
 
     view! {
         <main id="app" class:presenting=move || presenting.get() data-status=move || page.run.status.get().slug()
             data-backend=move || page.engine.backend.get().map(|b| b.choice.kind.slug())
             data-backend-reason=move || page.engine.backend.get().map(|b| b.choice.reason.slug())
-            data-recovered=move || page.engine.backend.get().and_then(|b| b.recovered)>
+            data-recovered=move || page.engine.backend.get().and_then(|b| b.recovered)
+            data-compare=move || page.compare.readings.with(|r| r.as_ref().map(|r| r.model.clone()))>
             <div class="toolbar">
                 <button type="button" id="present-toggle" class="secondary" aria-pressed=move || presenting.get().to_string()
                     on:click=move |_| on_command.run(Command::TogglePresentation)>
@@ -678,6 +724,8 @@ pub fn App() -> impl IntoView {
             <section class="status" aria-label="Status">
                 <BackendLine backend=page.engine.backend/>
                 <ModelPicker entries=page.models.entries current=page.models.entry on_dataset=on_dataset on_model=on_model busy=busy/>
+                <ComparePicker entries=page.models.entries current=page.models.entry compare=page.compare.entry
+                    on_compare=on_compare on_preset=on_preset on_swap=on_swap busy=busy/>
                 <ModelCard entry=page.models.entry/>
                 <SaveOffline entries=page.models.entries/>
                 <Progress status=page.run.status progress=page.run.progress on_cancel=on_cancel/>
@@ -686,8 +734,11 @@ pub fn App() -> impl IntoView {
             <Controls settings=page.run.settings names=names on_change=on_change busy=busy pack_counts=page.run.pack_counts.into()/>
             <DrawPanel names=names custom=page.drawing.custom prediction=page.drawing.prediction on_attack=on_attack_drawing open=draw_open/>
             <Scrubber frames=page.run.frames frame=page.run.frame/>
-            <ExportBar rows=page.run.rows entry=page.models.entry backend=page.engine.backend settings=page.run.settings names=names analysis=result error=page.run.error/>
-            <Gallery rows=page.run.rows names=names current=current_row frames=page.run.frames frame=page.run.frame/>
+            <ExportBar rows=page.run.rows entry=page.models.entry backend=page.engine.backend settings=page.run.settings names=names analysis=result error=page.run.error
+                readings=page.compare.readings/>
+            <CompareSummary rows=page.run.rows readings=page.compare.readings/>
+            <Gallery rows=page.run.rows names=names current=current_row frames=page.run.frames frame=page.run.frame readings=page.compare.readings/>
+            <ComparePatterns pair=pair status=page.compare.own_status names=names a_name=a_name settings=page.run.settings/>
             <AnalysisView settings=page.run.settings names=names status=page.study.status result=result templates=page.study.templates
                 on_settings=on_analysis_settings on_run=on_study busy=study_busy/>
         </main>

@@ -322,11 +322,12 @@ impl Compute {
         cfg: &AttackConfig,
         untrained_seed: Option<u64>,
         record_frames: bool,
+        with_model: Option<(&ModelEntry, &[u8])>,
         progress: impl FnMut(JobProgress) + 'static,
     ) -> (u32, impl std::future::Future<Output = Result<AttackEnd, ClientError>> + 'static) {
         let id = self.new_id();
-        let msg = Request::Attack { id, targets: targets.to_vec(), cfg: cfg.clone(), untrained_seed, record_frames };
-        let p = Packet::with_f32(msg, pack_images(starts));
+        let msg = Request::Attack { id, targets: targets.to_vec(), cfg: cfg.clone(), untrained_seed, record_frames, with_model: with_model.map(|(e, _)| e.clone()) };
+        let p = Packet { msg, f32: pack_images(starts), u8: with_model.map(|(_, b)| b.to_vec()).unwrap_or_default() };
         let this = self.clone();
         let fut = async move {
             let answer = this.request(p, id, Some(Box::new(progress))).await?;
@@ -362,6 +363,20 @@ impl Compute {
         match answer.msg {
             Reply::Probabilities { .. } if answer.f32.len() == dough_core::model::CLASSES => Ok(answer.f32),
             _ => Err(ClientError::Failed("no prediction (the worker was replaced)".into())),
+        }
+    }
+
+    /// Compare mode: class probabilities (10 per image, in order) of `images` from the model
+    /// `entry` (its verified bytes travel along); the worker's current model stays.
+    pub async fn predict_with(&self, entry: &ModelEntry, bytes: &[u8], images: &[Vec<f32>]) -> Result<Vec<f32>, ClientError> {
+        let id = self.new_id();
+        let msg = Request::PredictWith { id, entry: entry.clone(), count: images.len() };
+        let p = Packet { msg, f32: pack_images(images), u8: bytes.to_vec() };
+        let answer = self.request(p, id, None).await?;
+        match answer.msg {
+            Reply::Probabilities { .. } => Ok(answer.f32),
+            Reply::Cancelled { .. } => Err(ClientError::Failed("the compute worker was replaced".into())),
+            other => Err(ClientError::Failed(format!("unexpected reply {other:?}"))),
         }
     }
 

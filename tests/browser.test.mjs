@@ -79,6 +79,20 @@ async function rows(page) {
   })));
 }
 
+
+// Compare mode: the gallery rows with model B's readings, and the summary line's numbers.
+async function compareRows(page) {
+  return page.$$eval('tr.gallery-row', (trs) => trs.map((tr) => ({
+    target: Number(tr.dataset.target), bPredicted: tr.dataset.bPredicted, bConfidence: tr.dataset.bConfidence,
+  })));
+}
+async function compareSummary(page) {
+  const text = await page.textContent('#compare-summary');
+  const m = /^B \((.+)\) agrees with (\d+) of (\d+) targets?$/.exec(text.trim());
+  assert.ok(m, `summary line: ${text}`);
+  return { model: m[1], agree: Number(m[2]), total: Number(m[3]) };
+}
+
 const finals = {};
 const suiteFinals = {};
 // Every method of the suite with few iterations (the cross-backend check compares them).
@@ -185,6 +199,59 @@ for (const webgpu of [true, false]) {
       await page.reload();
       assert.equal(await settled(page), 'done');
       assert.equal(await page.evaluate(() => window.__dough.model), 'fashion-mnist-lenet');
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+
+    test('compare mode: model B reads model A\'s gallery, the summary counts the transfers, the exports carry B\'s readings, X swaps', async () => {
+      const { page, errors } = await open(ctx, q('?compare=mnist-mlp-robust'));
+      assert.equal(await settled(page), 'done', await page.textContent('#app'));
+      assert.equal(await page.evaluate(() => window.__dough.model), 'mnist-mlp');
+      assert.equal(await page.getAttribute('#app', 'data-compare'), 'mnist-mlp-robust');
+      const r = await compareRows(page);
+      assert.equal(r.length, 10);
+      for (const row of r) {
+        assert.match(row.bPredicted ?? '', /^[0-9]$/, `row ${row.target}: data-b-predicted ${row.bPredicted}`);
+        const c = Number(row.bConfidence);
+        assert.ok(row.bConfidence !== undefined && c >= 0 && c <= 1, `row ${row.target}: data-b-confidence ${row.bConfidence}`);
+      }
+      const transfers = r.filter((row) => Number(row.bPredicted) === row.target).length;
+      const summary = await compareSummary(page);
+      console.log(`  [${name}] compare mnist-mlp -> mnist-mlp-robust: B agrees with ${summary.agree} of ${summary.total}; B per row ${JSON.stringify(r.map((x) => [x.target, Number(x.bPredicted), Number(x.bConfidence)]))}`);
+      assert.deepEqual(summary, { model: 'mnist-mlp-robust', agree: transfers, total: 10 });
+      // Only the two models in use are fetched.
+      const models = await page.evaluate(() => performance.getEntriesByType('resource')
+        .map((e) => e.name.split('/').pop()).filter((n) => n.endsWith('.safetensors')));
+      assert.deepEqual([...new Set(models)].sort(), ['mnist-mlp-robust.safetensors', 'mnist-mlp.safetensors']);
+      // The exports carry B's name, prediction and confidence per row, as the rows show them.
+      const grab = async (id) => {
+        const [dl] = await Promise.all([page.waitForEvent('download'), page.click(id)]);
+        return fs.readFileSync(await dl.path()).toString();
+      };
+      const json = JSON.parse(await grab('#export-json'));
+      assert.equal(json.compare, 'mnist-mlp-robust');
+      assert.deepEqual(json.settings.find(([k]) => k === 'compare'), ['compare', 'mnist-mlp-robust']);
+      assert.equal(json.rows.length, 10);
+      for (const [i, row] of json.rows.entries()) {
+        assert.equal(row.b_model, 'mnist-mlp-robust');
+        assert.equal(row.b_predicted, Number(r[i].bPredicted), `row ${i} b_predicted`);
+        assert.ok(Math.abs(row.b_confidence - Number(r[i].bConfidence)) <= 1e-4, `row ${i} b_confidence ${row.b_confidence} vs ${r[i].bConfidence}`);
+        assert.equal(row.b_fooled, row.b_predicted === row.target, `row ${i} b_fooled`);
+      }
+      const csv = await grab('#export-csv');
+      assert.match(csv, /^target,target_name,predicted,confidence,steps,l2,linf,l0,reached,b_model,b_predicted,b_confidence,b_fooled$/m);
+      assert.equal(csv.split('\n').filter((l) => /^\d,.*,mnist-mlp-robust,\d,/.test(l)).length, 10, csv);
+      // X swaps A and B: the gallery is made on the robust model and read by the standard one.
+      await page.keyboard.press('?');
+      assert.match(await page.textContent('#shortcuts'), /swap models A and B/);
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('x');
+      await page.waitForFunction(() => window.__dough?.model === 'mnist-mlp-robust' && document.querySelector('#app').dataset.compare === 'mnist-mlp', null, { timeout: LONG });
+      assert.equal(await settled(page), 'done');
+      assert.match(page.url(), /model=mnist-mlp-robust/);
+      assert.match(page.url(), /compare=mnist-mlp(&|$)/);
+      const swapped = await compareRows(page);
+      assert.equal((await compareSummary(page)).agree, swapped.filter((row) => Number(row.bPredicted) === row.target).length);
       assert.deepEqual(errors, []);
       await page.close();
     });
@@ -494,6 +561,89 @@ describe('bad input', () => {
     } finally {
       await own.close();
     }
+  });
+
+  test('compare: an invalid compare= value gets a notice and the gallery still finishes without B', async () => {
+    for (const [value, why] of [['banana', /compare="banana" is not in the manifest/], ['fashion-mnist-mlp', /Fashion-MNIST model/], ['mnist-mlp', /model A itself/]]) {
+      const { page, errors } = await open(ctx, `?compare=${value}`);
+      assert.equal(await settled(page), 'done', value);
+      const notices = await page.$$eval('.notice', (els) => els.map((e) => e.textContent));
+      assert.ok(notices.some((n) => why.test(n)), `${value}: ${notices.join('\n')}`);
+      assert.equal(await page.$('#compare-summary'), null, value);
+      assert.equal(await page.getAttribute('#app', 'data-compare'), null, value);
+      assert.ok((await compareRows(page)).every((row) => row.bPredicted === undefined), value);
+      assert.equal(await page.evaluate(() => window.__dough.model), 'mnist-mlp');
+      assert.doesNotMatch(page.url(), /compare=/);
+      const models = await page.evaluate(() => performance.getEntriesByType('resource')
+        .map((e) => e.name.split('/').pop()).filter((n) => n.endsWith('.safetensors')));
+      assert.deepEqual([...new Set(models)], ['mnist-mlp.safetensors'], value);
+      assert.deepEqual(errors, [], value);
+      await page.close();
+    }
+  });
+
+  test('compare: the "standard vs robust" preset, picking model B and turning it off', async () => {
+    const { page, errors } = await open(ctx, '?model=mnist-mlp-s2');
+    assert.equal(await settled(page), 'done');
+    assert.equal(await page.$('#compare-summary'), null);
+    await page.click('#compare-preset');
+    await page.waitForFunction(() => window.__dough?.model === 'mnist-mlp' && document.querySelector('#app').dataset.compare === 'mnist-mlp-robust', null, { timeout: LONG });
+    assert.equal(await settled(page), 'done');
+    assert.match(page.url(), /compare=mnist-mlp-robust/);
+    assert.equal((await compareSummary(page)).model, 'mnist-mlp-robust');
+    // Another model B reads the gallery already shown (A's rows stay).
+    const before = await page.evaluate(() => JSON.stringify(window.__dough.rows.map((r) => r.steps)));
+    await page.selectOption('#compare-select', 'mnist-lenet');
+    await page.waitForFunction(() => document.querySelector('#app').dataset.compare === 'mnist-lenet', null, { timeout: LONG });
+    const r = await compareRows(page);
+    assert.ok(r.every((row) => /^[0-9]$/.test(row.bPredicted)), JSON.stringify(r));
+    assert.deepEqual(await compareSummary(page), { model: 'mnist-lenet', agree: r.filter((row) => Number(row.bPredicted) === row.target).length, total: 10 });
+    assert.equal(await page.evaluate(() => JSON.stringify(window.__dough.rows.map((r) => r.steps))), before);
+    assert.match(page.url(), /compare=mnist-lenet/);
+    // None turns compare mode off.
+    await page.selectOption('#compare-select', '');
+    await page.waitForFunction(() => !document.querySelector('#compare-summary') && !document.querySelector('#app').dataset.compare, null, { timeout: LONG });
+    assert.ok((await compareRows(page)).every((row) => row.bPredicted === undefined));
+    assert.doesNotMatch(page.url(), /compare=/);
+    // Switching dataset drops a model B of the other dataset, with a notice.
+    await page.click('#compare-preset');
+    await page.waitForFunction(() => document.querySelector('#app').dataset.compare === 'mnist-mlp-robust', null, { timeout: LONG });
+    await page.selectOption('#dataset-select', 'fashion-mnist');
+    await page.waitForFunction(() => window.__dough?.model === 'fashion-mnist-mlp', null, { timeout: LONG });
+    assert.equal(await settled(page), 'done');
+    const notices = await page.$$eval('.notice', (els) => els.map((e) => e.textContent));
+    assert.ok(notices.some((n) => /compare=mnist-mlp-robust is a MNIST model/.test(n)), notices.join('\n'));
+    assert.equal(await page.$('#compare-summary'), null);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('compare: the patterns of A and B side by side, with the persistence identification from their matrix', async () => {
+    const { page, errors } = await open(ctx, '?compare=mnist-mlp-robust');
+    assert.equal(await settled(page), 'done');
+    await page.waitForSelector('#compare-patterns[data-status="done"]', { timeout: LONG });
+    await page.waitForFunction(() => window.__dough?.compare_patterns, null, { timeout: 20000 });
+    const published = await page.evaluate(() => window.__dough.compare_patterns);
+    assert.equal(published.a_model, 'mnist-mlp');
+    assert.equal(published.b_model, 'mnist-mlp-robust');
+    assert.equal(published.matrix.length, 10);
+    const best = published.matrix.map((row) => {
+      assert.equal(row.length, 10);
+      for (const v of row) assert.ok(v >= -1 - 1e-6 && v <= 1 + 1e-6, `correlation ${v}`);
+      return row.reduce((b, v, j) => (v > row[b] ? j : b), 0);
+    });
+    const hits = best.filter((b, i) => b === i).length;
+    assert.ok(Math.abs(published.identification - hits / 10) < 1e-6, `identification ${published.identification} vs ${hits} hits`);
+    const rowsShown = await page.$$eval('#compare-patterns tr.pattern-row', (trs) => trs.map((tr) => ({
+      best: Number(tr.dataset.best), canvases: tr.querySelectorAll('canvas').length,
+    })));
+    assert.deepEqual(rowsShown.map((r) => r.best), best);
+    assert.ok(rowsShown.every((r) => r.canvases === 2));
+    assert.equal(Number(await page.getAttribute('#compare-patterns', 'data-identification')).toFixed(4), published.identification.toFixed(4));
+    assert.match(await page.textContent('#compare-persistence'), new RegExp(`best for ${hits} of 10 classes`));
+    console.log(`  compare patterns mnist-mlp vs mnist-mlp-robust (black input): identification ${published.identification}; best matches ${JSON.stringify(best)}`);
+    assert.deepEqual(errors, []);
+    await page.close();
   });
 
   test('out-of-range URL values are clamped with a visible notice and the gallery still finishes', async () => {

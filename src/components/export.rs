@@ -5,7 +5,8 @@ use leptos::prelude::*;
 
 use dough_core::attack::SampleOutcome;
 use dough_core::colormap::{diverging_rgba, gray_rgba, symmetric_scale};
-use dough_core::export::{RunExport, heatmap_sheet, rows as export_rows, tile_sheet};
+use dough_core::compare::{ModelReadings, for_rows};
+use dough_core::export::{RunExport, heatmap_sheet, rows as export_rows, tile_sheet, with_compare};
 use dough_core::manifest::ModelEntry;
 use dough_core::settings::Settings;
 use dough_core::study::pipeline::StudyResult;
@@ -22,6 +23,7 @@ pub fn ExportBar(
     names: Signal<[&'static str; 10]>,
     analysis: Memo<Option<StudyResult>>,
     error: RwSignal<Option<String>>,
+    readings: RwSignal<Option<ModelReadings>>,
 ) -> impl IntoView {
     let base = move || {
         let e = entry.get_untracked();
@@ -35,13 +37,21 @@ pub fn ExportBar(
     let numbers = move |csv: bool| {
         let e = entry.get_untracked();
         let a = analysis.get_untracked();
+        let shown = rows.get_untracked();
+        let mut out = export_rows(&shown, &names.get_untracked());
+        // Compare mode: model B's readings, when they belong to the rows shown.
+        let b = readings.get_untracked().filter(|b| for_rows(&b.rows, &shown).is_some());
+        if let Some(b) = &b {
+            out = with_compare(out, &b.model, &b.rows);
+        }
         let x = RunExport {
             dough: env!("CARGO_PKG_VERSION"),
             model: e.as_ref().map(|e| e.name.as_str()).unwrap_or(""),
             dataset: e.as_ref().map(|e| e.dataset.slug()).unwrap_or(""),
             backend: backend.get_untracked().map(|b| b.choice.kind.slug()).unwrap_or(""),
+            compare: b.as_ref().map(|b| b.model.as_str()),
             settings: settings.get_untracked().to_query(),
-            rows: export_rows(&rows.get_untracked(), &names.get_untracked()),
+            rows: out,
             analysis: a.as_ref(),
         };
         if csv {

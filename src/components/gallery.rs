@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use dough_core::attack::SampleOutcome;
 use dough_core::colormap::{diverging, diverging_rgba, gray_rgba, symmetric_scale};
+use dough_core::compare::{ModelReadings, Reading};
 
 use super::draw::frame_image;
 use super::pixels::PixelImage;
@@ -37,8 +38,11 @@ fn Row(
     current: RwSignal<Option<usize>>,
     frames: RwSignal<Vec<(usize, Vec<f32>)>>,
     frame: RwSignal<Option<usize>>,
+    readings: RwSignal<Option<ModelReadings>>,
 ) -> impl IntoView {
     let o = outcome;
+    // Compare mode: what model B says about this row's adversarial example.
+    let b = move || readings.with(|r| r.as_ref().and_then(|r| r.rows.get(index).copied()));
     let start = o.start.clone();
     let last = o.adversarial.clone();
     // The image at the scrubbed step of the animation, or the final one.
@@ -63,6 +67,9 @@ fn Row(
             data-l0=o.l0
             data-l2=format!("{:.4}", o.l2)
             data-linf=format!("{:.4}", o.linf)
+            data-b-predicted=move || b().map(|r| r.predicted.to_string())
+            data-b-confidence=move || b().map(|r| format!("{:.4}", r.confidence))
+            data-b-fooled=move || b().map(|r| r.fooled.to_string())
         >
             <th scope="row" class="target">{target}</th>
             <td><PixelImage rgba=gray_rgba(&o.start) alt="starting input".to_string()/></td>
@@ -80,6 +87,15 @@ fn Row(
             <td class="num">{format!("{:.2}", o.l2)}</td>
             <td class="num">{format!("{:.2}", o.linf)}</td>
             <td class="num">{o.l0}</td>
+            {move || b().map(|r: Reading| {
+                let name = names.get(r.predicted).copied().unwrap_or("?");
+                view! {
+                    <td class="b-predicted" class:fooled=r.fooled title=if r.fooled { "model B predicts the target too: the example transfers" } else { "model B is not fooled" }>
+                        {if r.fooled { format!("{name} ✔ fooled") } else { name.to_string() }}
+                    </td>
+                    <td class="num">{format!("{:.1}%", r.confidence * 100.0)}</td>
+                }
+            })}
         </tr>
     }
 }
@@ -91,7 +107,9 @@ pub fn Gallery(
     current: RwSignal<Option<usize>>,
     frames: RwSignal<Vec<(usize, Vec<f32>)>>,
     frame: RwSignal<Option<usize>>,
+    readings: RwSignal<Option<ModelReadings>>,
 ) -> impl IntoView {
+    let b_name = move || readings.with(|r| r.as_ref().map(|r| r.model.clone()));
     Effect::new(move |_| {
         if let Some(r) = current.get() {
             let el = crate::platform::window().document().and_then(|d| d.query_selector(&format!("tr.gallery-row[data-target=\"{r}\"]")).ok().flatten());
@@ -116,6 +134,10 @@ pub fn Gallery(
                     <th scope="col" title="L2 size of the perturbation">"L2"</th>
                     <th scope="col" title="largest pixel change">"L∞"</th>
                     <th scope="col" title="pixels changed">"L0"</th>
+                    {move || b_name().map(|b| view! {
+                        <th scope="col" class="b-col" title=format!("what model B ({b}) predicts on this adversarial example")>{format!("B ({b}) predicts")}</th>
+                        <th scope="col" class="b-col" title=format!("model B's ({b}) confidence in the row's target")>"B's confidence in target"</th>
+                    })}
                 </tr>
             </thead>
             <tbody>
@@ -123,7 +145,7 @@ pub fn Gallery(
                 <For
                     each=move || rows.get().into_iter().enumerate()
                     key=move |(i, o)| (*i, o.target, o.steps, o.confidence.to_bits(), o.l2.to_bits(), names.get()[0])
-                    children=move |(i, o)| view! { <Row outcome=o index=i names=names.get_untracked() current=current frames=frames frame=frame/> }
+                    children=move |(i, o)| view! { <Row outcome=o index=i names=names.get_untracked() current=current frames=frames frame=frame readings=readings/> }
                 />
             </tbody>
         </table>

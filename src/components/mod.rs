@@ -1,6 +1,7 @@
 //! The page's components: small views fed by signals, reporting user actions by callbacks.
 
 pub mod analysis;
+pub mod compare;
 pub mod controls;
 pub mod draw;
 pub mod export;

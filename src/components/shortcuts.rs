@@ -1,5 +1,5 @@
 //! Keyboard shortcuts and presentation mode: one key for a full-screen, high-contrast, large-type
-//! view; keys for next class, run, cancel, switch model; "?" lists them.
+//! view; keys for next class, run, cancel, switch model, swap the compared models; "?" lists them.
 
 use leptos::ev;
 use leptos::prelude::*;
@@ -16,9 +16,10 @@ pub enum Command {
     NextModel,
     SwitchDataset,
     Study,
+    SwapModels,
 }
 
-pub const SHORTCUTS: [(&str, &str); 9] = [
+pub const SHORTCUTS: [(&str, &str); 10] = [
     ("P", "presentation mode on/off (full screen, large type, high contrast)"),
     ("→ or N", "next class: highlight the next row of the gallery"),
     ("← or B", "previous class"),
@@ -27,6 +28,7 @@ pub const SHORTCUTS: [(&str, &str); 9] = [
     ("M", "switch to the next model of this dataset"),
     ("D", "switch dataset"),
     ("A", "run the study (analysis)"),
+    ("X", "compare mode: swap models A and B"),
     ("?", "show or hide this list"),
 ];
 
@@ -41,6 +43,7 @@ fn command_for(key: &str) -> Option<Command> {
         "m" | "M" => Command::NextModel,
         "d" | "D" => Command::SwitchDataset,
         "a" | "A" => Command::Study,
+        "x" | "X" => Command::SwapModels,
         _ => return None,
     })
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::attack::SampleOutcome;
 use crate::colormap::diverging;
+use crate::compare::Reading;
 use crate::model::SIDE;
 use crate::study::pipeline::StudyResult;
 
@@ -15,6 +16,9 @@ pub struct RunExport<'a> {
     pub model: &'a str,
     pub dataset: &'a str,
     pub backend: &'a str,
+    /// Compare mode: model B's name (its readings are in the rows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compare: Option<&'a str>,
     /// The URL query that reproduces the run.
     pub settings: Vec<(String, String)>,
     pub rows: Vec<RowExport>,
@@ -33,6 +37,16 @@ pub struct RowExport {
     pub linf: f32,
     pub l0: usize,
     pub reached: bool,
+    /// Compare mode: model B's name, predicted class, confidence in the target, and whether it
+    /// predicts the target too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub b_model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub b_predicted: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub b_confidence: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub b_fooled: Option<bool>,
 }
 
 pub fn rows(outcomes: &[SampleOutcome], names: &[&str; 10]) -> Vec<RowExport> {
@@ -48,8 +62,23 @@ pub fn rows(outcomes: &[SampleOutcome], names: &[&str; 10]) -> Vec<RowExport> {
             linf: o.linf,
             l0: o.l0,
             reached: o.reached,
+            b_model: None,
+            b_predicted: None,
+            b_confidence: None,
+            b_fooled: None,
         })
         .collect()
+}
+
+/// Adds model B's readings to the rows (compare mode); `readings` are in row order.
+pub fn with_compare(mut rows: Vec<RowExport>, b_model: &str, readings: &[Reading]) -> Vec<RowExport> {
+    for (r, b) in rows.iter_mut().zip(readings) {
+        r.b_model = Some(b_model.to_string());
+        r.b_predicted = Some(b.predicted);
+        r.b_confidence = Some(b.confidence);
+        r.b_fooled = Some(b.fooled);
+    }
+    rows
 }
 
 impl RunExport<'_> {
@@ -64,10 +93,12 @@ impl RunExport<'_> {
         for (k, v) in &self.settings {
             out += &format!("# {k}={v}\n");
         }
-        out += "target,target_name,predicted,confidence,steps,l2,linf,l0,reached\n";
+        let compare = self.rows.iter().any(|r| r.b_model.is_some());
+        out += "target,target_name,predicted,confidence,steps,l2,linf,l0,reached";
+        out += if compare { ",b_model,b_predicted,b_confidence,b_fooled\n" } else { "\n" };
         for r in &self.rows {
             out += &format!(
-                "{},{},{},{:.6},{},{:.6},{:.6},{},{}\n",
+                "{},{},{},{:.6},{},{:.6},{:.6},{},{}",
                 r.target,
                 csv_field(&r.target_name),
                 r.predicted,
@@ -78,6 +109,16 @@ impl RunExport<'_> {
                 r.l0,
                 r.reached
             );
+            if compare {
+                out += &format!(
+                    ",{},{},{},{}",
+                    csv_field(r.b_model.as_deref().unwrap_or("")),
+                    r.b_predicted.map(|p| p.to_string()).unwrap_or_default(),
+                    r.b_confidence.map(|c| format!("{c:.6}")).unwrap_or_default(),
+                    r.b_fooled.map(|f| f.to_string()).unwrap_or_default()
+                );
+            }
+            out += "\n";
         }
         if let Some(a) = self.analysis {
             out += &format!(
@@ -163,8 +204,9 @@ mod tests {
             model: "m",
             dataset: "fashion-mnist",
             backend: "cpu",
+            compare: None,
             settings: vec![("seed".into(), "3".into())],
-            rows: rows(&[o], &names),
+            rows: rows(std::slice::from_ref(&o), &names),
             analysis: None,
         };
         let csv = e.to_csv();
@@ -173,6 +215,18 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
         assert_eq!(json["rows"][0]["steps"], 12);
         assert_eq!(json["settings"][0][1], "3");
+        assert!(json["rows"][0].get("b_model").is_none() && json.get("compare").is_none(), "no B fields without compare mode");
+        assert!(!csv.contains("b_model"));
+
+        let b = crate::compare::Reading { predicted: 4, confidence: 0.125, fooled: false };
+        let e = RunExport { compare: Some("m-robust"), rows: with_compare(rows(&[o], &names), "m-robust", &[b]), ..e };
+        let csv = e.to_csv();
+        assert!(csv.contains("reached,b_model,b_predicted,b_confidence,b_fooled\n"), "{csv}");
+        assert!(csv.contains(",true,m-robust,4,0.125000,false\n"), "{csv}");
+        let json: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(json["compare"], "m-robust");
+        assert_eq!((json["rows"][0]["b_model"].as_str(), json["rows"][0]["b_predicted"].as_u64()), (Some("m-robust"), Some(4)));
+        assert_eq!((json["rows"][0]["b_confidence"].as_f64(), json["rows"][0]["b_fooled"].as_bool()), (Some(0.125), Some(false)));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod attack;
 pub mod backend;
 pub mod bench;
 pub mod colormap;
+pub mod compare;
 pub mod digest;
 pub mod export;
 pub mod idx;

@@ -109,12 +109,31 @@ pub enum Request {
     /// Use this model from now on; its safetensors bytes travel in `u8`.
     Model { entry: ModelEntry },
     /// Attack `targets[i]` from start image `i` (starts in `f32`, 784 values each), on the
-    /// current model, or on an untrained network of its shape from `untrained_seed`.
-    Attack { id: u32, targets: Vec<usize>, cfg: AttackConfig, untrained_seed: Option<u64>, record_frames: bool },
+    /// current model, or on an untrained network of its shape from `untrained_seed`, or (compare
+    /// mode's model B) on the model `with_model`, whose bytes travel in `u8`; the current model
+    /// stays.
+    Attack {
+        id: u32,
+        targets: Vec<usize>,
+        cfg: AttackConfig,
+        untrained_seed: Option<u64>,
+        record_frames: bool,
+        #[serde(default)]
+        with_model: Option<ModelEntry>,
+    },
     /// Stop run `id` (and drop it if it is still queued).
     Cancel { id: u32 },
     /// Class probabilities of one image (784 values in `f32`).
     Predict { id: u32 },
+    /// Class probabilities of `count` images (784 values each in `f32`) from the model `entry`,
+    /// whose safetensors bytes travel in `u8` (compare mode's model B). The worker's current
+    /// model stays. Answered by `Probabilities` with `count` blocks of 10 values.
+    PredictWith {
+        id: u32,
+        entry: ModelEntry,
+        #[serde(default)]
+        count: usize,
+    },
     /// Time a few attack steps of the real workload (the current model, a gallery batch).
     Calibrate { id: u32 },
     /// The fixed benchmark workload (`?bench=`).
@@ -140,7 +159,7 @@ pub enum Reply {
     Failed { id: Option<u32>, message: String, gpu: bool },
     /// The worker's code panicked; it is dead after this message.
     Panicked { message: String },
-    /// Class probabilities in `f32`.
+    /// Class probabilities in `f32` (10 per image, in the order asked).
     Probabilities { id: u32 },
     Calibrated { id: u32, ms_per_step: f64, steps: usize },
     BenchDone { id: u32, result: BenchResult },

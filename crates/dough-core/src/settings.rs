@@ -69,6 +69,9 @@ pub struct Settings {
     pub model: Option<String>,
     /// Dataset slug; the app checks it against the manifest.
     pub dataset: Option<String>,
+    /// Compare mode: model B, which reads model A's adversarial examples (`compare=`); the app
+    /// checks it against the manifest and model A.
+    pub compare: Option<String>,
     pub input: InputChoice,
     /// Class and index of the real test image (when `input` is `Sample`).
     pub sample_class: u8,
@@ -96,6 +99,7 @@ impl Default for Settings {
         Self {
             model: None,
             dataset: None,
+            compare: None,
             input: InputChoice::Black,
             sample_class: 0,
             sample_index: 0,
@@ -161,6 +165,7 @@ impl Settings {
             match key.as_str() {
                 "model" if !v.is_empty() => s.model = Some(v.to_string()),
                 "dataset" if !v.is_empty() => s.dataset = Some(v.to_string()),
+                "compare" => s.compare = Some(v.to_string()).filter(|v| !v.is_empty() && v != "none"),
                 "input" => match InputChoice::parse(v) {
                     Some(c) => s.input = c,
                     None => notices.push(format!("input=\"{v}\" is unknown; using black (black, gray, white, noise, sample, custom)")),
@@ -259,6 +264,9 @@ impl Settings {
         }
         if let Some(m) = &self.model {
             put("model", m.clone());
+        }
+        if let Some(b) = &self.compare {
+            put("compare", b.clone());
         }
         if self.input != d.input {
             put("input", self.input.slug().into());
@@ -388,6 +396,7 @@ mod tests {
             ("template", "t-stat"),
             ("analysis", "1"),
             ("target", "4"),
+            ("compare", "fashion-mnist-lenet-robust"),
         ]));
         assert!(n.is_empty(), "{n:?}");
         assert_eq!(s.controlled_input(), ControlledInput::Sample { class: 7, index: 3 });
@@ -395,6 +404,7 @@ mod tests {
         assert_eq!((s.dataset.as_deref(), s.model.as_deref()), (Some("fashion-mnist"), Some("fashion-mnist-lenet")));
         assert_eq!(s.abstraction, Abstraction { method: Method::TopMask { percent: 25.0 }, sigma: 1.5 });
         assert_eq!((s.template, s.analysis, s.target), (TemplateKind::TStat, true, Some(4)));
+        assert_eq!(s.compare.as_deref(), Some("fashion-mnist-lenet-robust"));
         let (back, _) = Settings::from_query(&s.to_query());
         assert_eq!(back, s);
         assert!(Settings::default().to_query().is_empty());
@@ -407,6 +417,19 @@ mod tests {
             assert_eq!(back, s, "{attack}");
             assert!(s.to_query().iter().any(|(k, v)| (k.as_str(), v.as_str()) == extra), "{attack}: {:?}", s.to_query());
         }
+    }
+
+    #[test]
+    fn compare_is_read_and_none_or_empty_turn_it_off() {
+        let (s, n) = Settings::from_query(&q(&[("compare", " mnist-mlp-robust ")]));
+        assert!(n.is_empty(), "{n:?}");
+        assert_eq!(s.compare.as_deref(), Some("mnist-mlp-robust"));
+        assert!(s.to_query().contains(&("compare".to_string(), "mnist-mlp-robust".to_string())));
+        for off in ["", "none"] {
+            let (s, _) = Settings::from_query(&q(&[("compare", "mnist-mlp"), ("compare", off)]));
+            assert_eq!(s.compare, None, "compare={off:?}");
+        }
+        assert!(!Settings::default().to_query().iter().any(|(k, _)| k == "compare"));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use dough_compute::attack::AttackJob;
 use dough_compute::suite::{Goal, Job};
 use dough_compute::{bench, eval};
 use dough_core::attack::{AttackConfig, AttackError, StepNorm, every_target};
+use dough_core::manifest::ModelEntry;
 use dough_core::model::{ArchSpec, PIXELS};
 use dough_core::protocol::web::from_js;
 use dough_core::protocol::{BackendKind, Fault, JobProgress, Packet, Reply, Request, pack_done, unpack_images};
@@ -88,7 +89,7 @@ pub fn listen() {
 
 fn request_id(r: &Request) -> Option<u32> {
     match r {
-        Request::Attack { id, .. } | Request::Predict { id } | Request::Calibrate { id } | Request::Bench { id, .. } => Some(*id),
+        Request::Attack { id, .. } | Request::Predict { id } | Request::PredictWith { id, .. } | Request::Calibrate { id } | Request::Bench { id, .. } => Some(*id),
         _ => None,
     }
 }
@@ -138,17 +139,25 @@ async fn handle(p: Packet<Request>) {
                 Err(e) => reply(Reply::Failed { id: None, message: e, gpu: false }),
             }
         }
-        Request::Attack { id, targets, cfg, untrained_seed, record_frames } => {
+        Request::Attack { id, targets, cfg, untrained_seed, record_frames, with_model } => {
             if is_cancelled(id) {
                 return reply(Reply::Cancelled { id });
             }
-            match attack(id, &p.f32, &targets, cfg, untrained_seed, record_frames).await {
+            let other = match with_model.as_ref().map(|e| other_model(e, &p.u8)).transpose() {
+                Ok(m) => m,
+                Err(e) => return failed(Some(id), e),
+            };
+            match attack(id, &p.f32, &targets, cfg, untrained_seed, record_frames, other).await {
                 Ok(Some(packet)) => post(packet),
                 Ok(None) => reply(Reply::Cancelled { id }),
                 Err(e) => failed(Some(id), e),
             }
         }
         Request::Predict { id } => match predict(&p.f32).await {
+            Ok(probs) => post(Packet::with_f32(Reply::Probabilities { id }, probs)),
+            Err(e) => failed(Some(id), e),
+        },
+        Request::PredictWith { id, entry, count } => match predict_with(&entry, count, &p.f32, &p.u8).await {
             Ok(probs) => post(Packet::with_f32(Reply::Probabilities { id }, probs)),
             Err(e) => failed(Some(id), e),
         },
@@ -212,8 +221,12 @@ async fn attack(
     cfg: AttackConfig,
     untrained_seed: Option<u64>,
     record_frames: bool,
+    other: Option<(ArchSpec, Weights)>,
 ) -> Result<Option<Packet<Reply>>, AttackError> {
-    let (device, spec, trained) = current()?;
+    let (device, spec, trained) = match other {
+        Some((spec, w)) => (current_device()?, spec, w),
+        None => current()?,
+    };
     let starts = unpack_images(flat, targets.len()).map_err(|e| AttackError::BadConfig(e.to_string()))?;
     let weights = match untrained_seed {
         Some(seed) => spec.init_weights(seed),
@@ -264,6 +277,27 @@ async fn attack(
 async fn predict(image: &[f32]) -> Result<Vec<f32>, AttackError> {
     let (device, spec, w) = current()?;
     eval::probabilities(&spec, &w, &device, image).await
+}
+
+fn current_device() -> Result<dough_compute::Device, AttackError> {
+    with(|s| s.compute.as_ref().map(|c| c.device.clone())).ok_or_else(|| AttackError::Backend("the worker has no backend yet".into()))
+}
+
+/// Compare mode's model B, sent with a request (the worker's current model stays).
+fn other_model(entry: &ModelEntry, bytes: &[u8]) -> Result<(ArchSpec, Weights), AttackError> {
+    let spec = entry.arch_spec().map_err(|e| AttackError::BadConfig(e.to_string()))?;
+    let w = Weights::from_safetensors(bytes).map_err(|e| AttackError::BadConfig(format!("model {}: {e}", entry.name)))?;
+    Ok((spec, w))
+}
+
+/// Compare mode: `count` images through another model than the current one (sent with its bytes).
+async fn predict_with(entry: &ModelEntry, count: usize, images: &[f32], bytes: &[u8]) -> Result<Vec<f32>, AttackError> {
+    let device = current_device()?;
+    if images.len() != count * PIXELS {
+        return Err(AttackError::BadConfig(format!("{} image values for {count} images", images.len())));
+    }
+    let (spec, w) = other_model(entry, bytes)?;
+    eval::probabilities_batch(&spec, &w, &device, images).await
 }
 
 /// Warm-up steps before the calibration's clock starts (shader compilation, first uploads).

@@ -1,0 +1,230 @@
+//! Compare mode in the app: model B (`compare=` in the URL, the "Compare with" picker, the
+//! "standard vs robust" preset, the swap key) and its readings of the gallery made on model A.
+//! B's file is fetched only when B is chosen; its predictions run in the compute worker, which
+//! gets B's bytes with each request and keeps A as its current model. After a whole gallery,
+//! B also runs the same attack on the same input (its own run), for the patterns side by side.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use dough_core::attack::SampleOutcome;
+use dough_core::compare::{self, ModelReadings};
+use dough_core::manifest::ModelEntry;
+
+use super::{Page, Status};
+use crate::assets::{self, LoadedModel};
+use crate::components::compare::OwnStatus;
+use crate::compute::{AttackEnd, ClientError, Compute};
+use crate::platform;
+
+/// B's own run of the gallery's attack on the gallery's input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnRun {
+    pub model: String,
+    pub rows: Vec<SampleOutcome>,
+}
+
+/// Model B, its verified file, and its readings of the rows shown.
+#[derive(Clone, Copy)]
+pub(super) struct CompareStore {
+    pub entry: RwSignal<Option<ModelEntry>>,
+    pub loaded: StoredValue<Option<LoadedModel>, LocalStorage>,
+    /// B's readings, for the rows they were made for (set together with those rows).
+    pub readings: RwSignal<Option<ModelReadings>>,
+    /// B's own run on the input of the gallery shown, and where it stands.
+    pub own: RwSignal<Option<OwnRun>>,
+    pub own_status: RwSignal<OwnStatus>,
+}
+
+impl CompareStore {
+    pub fn new() -> Self {
+        Self {
+            entry: RwSignal::new(None),
+            loaded: StoredValue::new_local(None),
+            readings: RwSignal::new(None),
+            own: RwSignal::new(None),
+            own_status: RwSignal::new(OwnStatus::Idle),
+        }
+    }
+}
+
+impl Page {
+    /// Model B named `wanted` beside model A, if it can be (same dataset, not A itself, in the
+    /// manifest); otherwise a notice, and `None`.
+    pub(super) fn compare_entry(self, wanted: Option<&str>, a: &ModelEntry) -> Option<ModelEntry> {
+        let wanted = wanted?;
+        let found = self.models.entries.with_untracked(|es| es.iter().find(|e| e.name == wanted).cloned());
+        match compare::check(wanted, found.as_ref().map(|e| e.dataset), &a.name, a.dataset) {
+            Ok(()) => found,
+            Err(notice) => {
+                self.notice(notice);
+                None
+            }
+        }
+    }
+
+    /// Makes `b` model B (`None`: compare mode off) and keeps the URL in step.
+    pub(super) fn use_compare(self, b: Option<LoadedModel>) {
+        let name = b.as_ref().map(|b| b.entry.name.clone());
+        self.compare.entry.set(b.as_ref().map(|b| b.entry.clone()));
+        self.compare.loaded.set_value(b);
+        if self.compare.readings.with_untracked(|r| r.as_ref().map(|r| &r.model) != name.as_ref()) {
+            self.compare.readings.set(None);
+        }
+        if self.compare.own.with_untracked(|r| r.as_ref().map(|r| &r.model) != name.as_ref()) {
+            self.compare.own.set(None);
+            self.compare.own_status.set(OwnStatus::Idle);
+        }
+        self.run.settings.update(|s| s.compare = name);
+        platform::replace_query(&self.run.settings.with_untracked(|s| s.to_query()));
+    }
+
+    /// A verified file for `entry`: one already loaded (model A's or B's), else fetched.
+    async fn model_file(self, entry: &ModelEntry) -> Result<LoadedModel, String> {
+        let have = |m: Option<LoadedModel>| m.filter(|m| m.entry.name == entry.name);
+        if let Some(m) = have(self.compare.loaded.get_value()).or_else(|| have(self.models.loaded.get_value())) {
+            return Ok(m);
+        }
+        assets::load_model(entry).await
+    }
+
+    /// Sets model A to `a` and model B to `b` (`None`: compare mode off). Reruns the gallery if A
+    /// changes; if only B changes, B reads the gallery already shown. If A cannot be loaded, both
+    /// stay as they were and the page says why; if B cannot, compare mode is off with a notice.
+    pub(super) fn set_pair(self, a: String, b: Option<String>) {
+        let Some(a_entry) = self.models.entries.with_untracked(|es| es.iter().find(|e| e.name == a).cloned()) else {
+            return self.notice(format!("There is no model named {a}."));
+        };
+        let b_entry = self.compare_entry(b.as_deref(), &a_entry);
+        let a_changed = self.models.entry.with_untracked(|e| e.as_ref().is_none_or(|e| e.name != a));
+        let b_changed = self.compare.entry.with_untracked(|e| e.as_ref().map(|e| &e.name) != b_entry.as_ref().map(|e| &e.name));
+        if !a_changed && !b_changed {
+            return;
+        }
+        let before = self.run.status.get_untracked();
+        if a_changed {
+            self.stop_gallery();
+            self.run.status.set(Status::Loading);
+        }
+        spawn_local(async move {
+            let b_file = match &b_entry {
+                None => None,
+                Some(e) => match self.model_file(e).await {
+                    Ok(m) => Some(m),
+                    Err(err) => {
+                        self.notice(format!("Model B ({}) could not be loaded: {err}; compare mode is off.", e.name));
+                        None
+                    }
+                },
+            };
+            if a_changed {
+                let loaded = match self.model_file(&a_entry).await {
+                    Ok(m) => self.use_model(m).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = loaded {
+                    self.run.error.set(Some(format!("The model {a} could not be loaded: {e}. The previous model stays selected.")));
+                    self.run.status.set(if before == Status::Running || self.run.rows.with_untracked(|r| r.is_empty()) { Status::Error } else { before });
+                    self.models.entry.update(|_| {}); // re-render the picker on the model still in use
+                    self.compare.entry.update(|_| {});
+                    return;
+                }
+                self.use_compare(b_file);
+                self.run(self.run.settings.get_untracked());
+            } else {
+                self.use_compare(b_file);
+                self.read_shown_rows();
+                self.run_b_own();
+            }
+        });
+    }
+
+    /// Swaps models A and B (the swap key); a notice when compare mode is off.
+    pub(super) fn swap_models(self) {
+        let (a, b) = (self.models.entry.get_untracked(), self.compare.entry.get_untracked());
+        match (a, b) {
+            (Some(a), Some(b)) => self.set_pair(b.name, Some(a.name)),
+            _ => self.notice("X swaps models A and B: pick a model under \"Compare with\" first.".into()),
+        }
+    }
+
+    /// B reads the gallery shown now (B changed, A did not). Dropped if a new run starts.
+    fn read_shown_rows(self) {
+        let rows = self.run.rows.get_untracked();
+        let token = self.run.token.get_value();
+        let Some(compute) = self.engine.compute.get_value() else { return };
+        if rows.is_empty() || self.run.status.get_untracked() != Status::Done || self.compare.loaded.with_value(|b| b.is_none()) {
+            return;
+        }
+        spawn_local(async move {
+            let readings = self.read_rows(&compute, &rows).await;
+            if self.run.token.get_value() == token && self.run.rows.with_untracked(|r| r.len() == rows.len()) {
+                self.compare.readings.set(readings);
+            }
+        });
+    }
+
+    /// B's own run: the gallery's attack on the gallery's input, on model B (whole galleries
+    /// only: the patterns need every class). Runs as part of the gallery: a new run or Cancel
+    /// stops it.
+    pub(super) fn run_b_own(self) {
+        let rows = self.run.rows.get_untracked();
+        let settings = self.run.settings.get_untracked();
+        let token = self.run.token.get_value();
+        let (Some(compute), Some(b)) = (self.engine.compute.get_value(), self.compare.loaded.get_value()) else { return };
+        if !compare::is_full_gallery(&rows) || self.run.status.get_untracked() != Status::Done {
+            self.compare.own.set(None);
+            self.compare.own_status.set(OwnStatus::Idle);
+            return;
+        }
+        self.compare.own.set(None);
+        self.compare.own_status.set(OwnStatus::Running);
+        let starts: Vec<Vec<f32>> = rows.iter().map(|o| o.start.clone()).collect();
+        let targets: Vec<usize> = rows.iter().map(|o| o.target).collect();
+        spawn_local(async move {
+            let (id, done) = compute.attack(&starts, &targets, &settings.attack_config(), None, false, Some((&b.entry, &b.bytes[..])), |_| {});
+            self.run.in_flight.set_value(Some((compute.clone(), id)));
+            let result = done.await;
+            if self.run.token.get_value() != token {
+                return;
+            }
+            self.run.in_flight.set_value(None);
+            match result {
+                Ok(AttackEnd::Done(rows, _)) => {
+                    self.compare.own.set(Some(OwnRun { model: b.entry.name.clone(), rows }));
+                    self.compare.own_status.set(OwnStatus::Done);
+                }
+                Ok(AttackEnd::Cancelled) | Err(ClientError::Crashed(_)) => self.compare.own_status.set(OwnStatus::Idle),
+                Err(ClientError::Failed(e)) => {
+                    self.notice(format!("Model B's ({}) own run failed: {e}", b.entry.name));
+                    self.compare.own_status.set(OwnStatus::Error);
+                }
+            }
+        });
+    }
+
+    /// Model B's readings of `rows` (A's adversarial examples), computed in the worker; `None`
+    /// when compare mode is off or B could not read them (then with a notice).
+    pub(super) async fn read_rows(self, compute: &Compute, rows: &[SampleOutcome]) -> Option<ModelReadings> {
+        let b = self.compare.loaded.get_value()?;
+        if rows.is_empty() {
+            return None;
+        }
+        let images: Vec<Vec<f32>> = rows.iter().map(|o| o.adversarial.clone()).collect();
+        let targets: Vec<usize> = rows.iter().map(|o| o.target).collect();
+        let answer = compute.predict_with(&b.entry, &b.bytes, &images).await;
+        let read = match answer {
+            Ok(probs) => compare::readings(&probs, &targets),
+            // The worker died: the app recovers and reruns the gallery, which asks B again.
+            Err(ClientError::Crashed(_)) => return None,
+            Err(ClientError::Failed(e)) => Err(e),
+        };
+        match read {
+            Ok(rows) => Some(ModelReadings { model: b.entry.name.clone(), rows }),
+            Err(e) => {
+                self.notice(format!("Model B ({}) could not read the gallery: {e}", b.entry.name));
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Compare mode's controls and summary: the "Compare with" picker (model B, any model of model
+//! A's dataset but A), the "standard vs robust" preset, the swap button, the line that says
+//! how many of A's adversarial examples B classifies as their target, and the two models'
+//! patterns side by side with the persistence identification between them.
+
+use leptos::prelude::*;
+
+use dough_core::attack::SampleOutcome;
+use dough_core::colormap::{diverging_rgba, symmetric_scale};
+use dough_core::compare::{self, ModelReadings, PatternPair};
+use dough_core::manifest::ModelEntry;
+use dough_core::settings::Settings;
+
+use super::pixels::PixelImage;
+
+/// Where B's own run (for the patterns side by side) stands: `data-status` of the section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnStatus {
+    Idle,
+    Running,
+    Done,
+    Error,
+}
+
+impl OwnStatus {
+    pub fn slug(self) -> &'static str {
+        match self {
+            OwnStatus::Idle => "idle",
+            OwnStatus::Running => "running",
+            OwnStatus::Done => "done",
+            OwnStatus::Error => "error",
+        }
+    }
+}
+
+#[component]
+pub fn ComparePicker(
+    entries: RwSignal<Vec<ModelEntry>>,
+    current: RwSignal<Option<ModelEntry>>,
+    compare: RwSignal<Option<ModelEntry>>,
+    on_compare: Callback<Option<String>>,
+    on_preset: Callback<()>,
+    on_swap: Callback<()>,
+    busy: Signal<bool>,
+) -> impl IntoView {
+    view! {
+        <div class="picker compare-picker">
+            <label>
+                "Compare with (model B) "
+                <select id="compare-select" disabled=busy on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    on_compare.run(Some(v).filter(|v| !v.is_empty()));
+                }>
+                    {move || {
+                        let a = current.get();
+                        let chosen = compare.get().map(|e| e.name).unwrap_or_default();
+                        let none = view! { <option value="" selected=chosen.is_empty()>"none"</option> };
+                        let others = entries
+                            .get()
+                            .into_iter()
+                            .filter(|e| a.as_ref().is_some_and(|a| a.dataset == e.dataset && a.name != e.name))
+                            .map(|e| {
+                                let selected = e.name == chosen;
+                                let label = format!("{}{}", e.name, if e.config.adversarial.is_some() { " (robust)" } else { "" });
+                                view! { <option value=e.name.clone() selected=selected>{label}</option> }
+                            })
+                            .collect_view();
+                        (none, others)
+                    }}
+                </select>
+            </label>
+            <div class="compare-buttons">
+                <button type="button" class="secondary" id="compare-preset" disabled=busy
+                    title=format!("model A = {}, model B = {}", compare::PRESET.0, compare::PRESET.1)
+                    on:click=move |_| on_preset.run(())>"standard vs robust"</button>
+                <button type="button" class="secondary" id="compare-swap" disabled=move || busy.get() || compare.with(|c| c.is_none())
+                    on:click=move |_| on_swap.run(())>"Swap A and B (X)"</button>
+            </div>
+        </div>
+    }
+}
+
+/// "B (name) agrees with 7 of 10 targets", when B's readings belong to the rows shown.
+#[component]
+pub fn CompareSummary(rows: RwSignal<Vec<SampleOutcome>>, readings: RwSignal<Option<ModelReadings>>) -> impl IntoView {
+    let shown = move || {
+        readings.with(|r| {
+            let r = r.as_ref()?;
+            rows.with(|rows| compare::for_rows(&r.rows, rows).map(|rs| (compare::summary(&r.model, rs), compare::agreement(rs), rs.len())))
+        })
+    };
+    view! {
+        {move || shown().map(|(text, agree, n)| view! {
+            <p class="compare-summary" id="compare-summary" role="status" data-agree=agree data-rows=n
+                title="rows where model B also predicts the target: the adversarial example transfers">{text}</p>
+        })}
+    }
+}
+
+/// A's and B's pattern of every class side by side, and the persistence identification.
+#[component]
+pub fn ComparePatterns(
+    pair: Memo<Option<(String, PatternPair)>>,
+    status: RwSignal<OwnStatus>,
+    names: Signal<[&'static str; 10]>,
+    a_name: Signal<String>,
+    settings: RwSignal<Settings>,
+) -> impl IntoView {
+    let image = |p: &[f32], alt: String| view! { <PixelImage rgba=diverging_rgba(p, symmetric_scale(p)) alt=alt/> };
+    view! {
+        <Show when=move || status.get() != OwnStatus::Idle>
+            <section class="compare-patterns" id="compare-patterns" aria-label="Patterns of model A and model B"
+                data-status=move || status.get().slug()
+                data-identification=move || pair.with(|p| p.as_ref().map(|(_, p)| format!("{:.4}", p.comparison.identification)))>
+                <h2>"Patterns: A vs B"</h2>
+                {move || match (status.get(), pair.get()) {
+                    (OwnStatus::Running, _) => view! { <p class="compare-patterns-note">"Model B runs the same attack on the same input…"</p> }.into_any(),
+                    (OwnStatus::Error, _) | (_, None) => view! { <p class="compare-patterns-note">"B's own run did not finish; no patterns to compare."</p> }.into_any(),
+                    (_, Some((b, p))) => {
+                        let names = names.get();
+                        let a = a_name.get();
+                        let hits = (0..p.a.len()).filter(|&i| p.comparison.best_match(i) == Some(i)).count();
+                        let abs = settings.with(|s| s.abstraction.describe());
+                        view! {
+                            <p class="compare-patterns-note">{format!(
+                                "Each class: the perturbation of A's gallery (A = {a}) beside B's own perturbation from the same input (B = {b}), each abstracted as the analysis does ({abs})."
+                            )}</p>
+                            <p class="compare-persistence" id="compare-persistence">{format!(
+                                "Persistence: A's pattern matches B's pattern of the same class best for {hits} of {} classes (identification {:.2}).",
+                                p.a.len(), p.comparison.identification
+                            )}</p>
+                            <div class="gallery-wrap">
+                            <table class="gallery compare-patterns-table">
+                                <thead><tr>
+                                    <th scope="col">"Class"</th>
+                                    <th scope="col">{format!("A ({a})")}</th>
+                                    <th scope="col">{format!("B ({b})")}</th>
+                                    <th scope="col" title="correlation of A's and B's pattern of this class">"Correlation"</th>
+                                    <th scope="col" title="B's class whose pattern matches A's pattern best">"Best match in B"</th>
+                                </tr></thead>
+                                <tbody>
+                                    {p.a.iter().zip(&p.b).enumerate().map(|(i, (pa, pb))| {
+                                        let best = p.comparison.best_match(i);
+                                        let name = names.get(i).copied().unwrap_or("?");
+                                        view! {
+                                            <tr class="pattern-row" data-class=i data-best=best.map(|b| b.to_string()).unwrap_or_default()>
+                                                <th scope="row">{name}</th>
+                                                <td>{image(pa, format!("model A's pattern of class {name}"))}</td>
+                                                <td>{image(pb, format!("model B's pattern of class {name}"))}</td>
+                                                <td class="num">{format!("{:.2}", p.comparison.matrix[i][i])}</td>
+                                                <td class:bad=best != Some(i)>{best.and_then(|b| names.get(b).copied()).unwrap_or("?")}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            </div>
+                        }.into_any()
+                    }
+                }}
+            </section>
+        </Show>
+    }
+}
