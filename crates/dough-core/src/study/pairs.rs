@@ -98,7 +98,7 @@ mod tests {
         let same = persistence(&[own.clone(), own.clone()], &[own.clone(), own.clone()], 999, 1);
         assert_eq!(same.identification.mean, 1.0);
         assert!(same.p_value < 0.01);
-        let other = persistence(&[own.clone()], &[shifted], 999, 1);
+        let other = persistence(std::slice::from_ref(&own), &[shifted], 999, 1);
         assert_eq!((other.identification.mean, other.p_value), (0.0, 1.0));
         let m = persistence_matrix(&[vec![own.clone()], vec![own]], 99, 1);
         assert_eq!(means(&m.iter().map(|r| r.iter().map(|p| p.identification).collect()).collect::<Vec<_>>()), vec![vec![1.0; 2]; 2]);

@@ -147,11 +147,11 @@ pub fn mantel(a: &[Vec<f32>], b: &[Vec<f32>], strata: Option<&[usize]>, keep: &d
         Some(s) => {
             let mut g: Vec<Vec<usize>> = Vec::new();
             let mut keys: Vec<usize> = Vec::new();
-            for i in 0..n {
-                match keys.iter().position(|k| *k == s[i]) {
+            for (i, key) in s.iter().take(n).enumerate() {
+                match keys.iter().position(|k| k == key) {
                     Some(p) => g[p].push(i),
                     None => {
-                        keys.push(s[i]);
+                        keys.push(*key);
                         g.push(vec![i]);
                     }
                 }
