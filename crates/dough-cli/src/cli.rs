@@ -33,6 +33,9 @@ pub enum Command {
     Study(StudyArgs),
     /// The study over every model of the zoo into results/REPORT.md with PNG figures
     Report(ReportArgs),
+    /// The zoo overview of a set of models (as the page's overview computes it): persistence and
+    /// transfer between every pair, and whether the patterns explain transfer
+    Overview(OverviewArgs),
     /// Train a network and add it to the manifest (defaults: the shipped mnist-mlp)
     Train(TrainArgs),
     /// Write a sample pack of test images
@@ -118,6 +121,27 @@ pub struct StudyArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub seeds: u64,
     /// Print the whole result as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Folder of the weights and manifest.json
+    #[arg(long, default_value = MODELS)]
+    pub models: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct OverviewArgs {
+    /// The models (comma-separated names, of one dataset)
+    #[arg(long = "model", value_delimiter = ',', value_name = "NAME1,NAME2", default_value = "mnist-mlp,mnist-mlp-robust,mnist-mlp-s2", conflicts_with = "dataset")]
+    pub models_list: Vec<String>,
+    /// Every model of this dataset instead
+    #[arg(long, value_enum)]
+    pub dataset: Option<Dataset>,
+    #[command(flatten)]
+    pub study: StudyOptions,
+    /// Seeds of the controlled inputs (1,000 apart)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub seeds: u64,
+    /// Print the whole overview as JSON
     #[arg(long)]
     pub json: bool,
     /// Folder of the weights and manifest.json

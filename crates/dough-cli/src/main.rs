@@ -30,6 +30,7 @@ fn main() {
         Command::Templates(a) => report::cmd_templates(&a),
         Command::Study(a) => report::cmd_study(&a),
         Command::Report(a) => report::cmd_report(&a),
+        Command::Overview(a) => report::cmd_overview(&a),
         Command::Train(a) => cmd_train(&a),
         Command::Pack(a) => cmd_pack(&a),
         Command::Eval(a) => cmd_eval(&a),

@@ -6,23 +6,24 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use dough_compute::Device;
-use dough_compute::study::{evolve, transfer_matrix};
+use dough_compute::study::{OverviewNet, evolve, overview, transfer_matrix};
 use dough_core::attack::AttackConfig;
 use dough_core::colormap::{diverging, diverging_rgba, gray_rgba, symmetric_scale};
 use dough_core::export::{heatmap_sheet, tile_sheet};
 use dough_core::idx::{self, Split};
-use dough_core::manifest::{ArchKind, DatasetId, ModelEntry};
+use dough_core::manifest::{DatasetId, ModelEntry};
 use dough_core::model::{ArchSpec, CLASSES};
 use dough_core::study::abstraction::{Abstraction, Method};
 use dough_core::study::metrics::Comparison;
-use dough_core::study::pairs::{Persistence, means, persistence_matrix, transfer_vs_persistence};
+use dough_core::study::overview::{MIN_MODELS_FOR_MANTEL, Overview, family};
+use dough_core::study::pairs::Persistence;
 use dough_core::study::pipeline::{self, Evolved, StudyResult};
 use dough_core::study::replicates::{PERMUTATIONS, Replicated, replicate_seeds};
 use dough_core::study::stats::{Interval, Mantel, p_label};
 use dough_core::study::templates::{TemplateKind, Templates};
 use dough_core::weights::Weights;
 
-use crate::cli::{ReportArgs, StudyArgs, StudyOptions, TemplatesArgs};
+use crate::cli::{OverviewArgs, ReportArgs, StudyArgs, StudyOptions, TemplatesArgs};
 use crate::{device, load_manifest, load_model};
 
 fn templates_path(dataset: &str) -> PathBuf {
@@ -87,6 +88,44 @@ pub fn run_model(models: &Path, name: &str, s: &StudySettings, seeds: &[u64], de
         untrained.push(pollster::block_on(evolve(&spec, &untrained_w, device, &starts, &s.attack)).map_err(|e| e.to_string())?);
     }
     Ok(ModelRun { entry, spec, weights, evolved, untrained })
+}
+
+/// `dough-cli overview --model a,b,c [--seeds N] [--json]`: persistence and transfer over a
+/// set of models of one dataset, computed as the page's overview computes it.
+pub fn cmd_overview(a: &OverviewArgs) -> Result<(), String> {
+    let s = StudySettings::from_options(&a.study);
+    let seeds = replicate_seeds(s.seed, a.seeds.max(1) as usize);
+    let names: Vec<String> = match a.dataset {
+        Some(d) => load_manifest(&a.models)?.into_iter().filter(|e| e.dataset == d.into()).map(|e| e.name).collect(),
+        None => a.models_list.clone(),
+    };
+    let loaded = names.iter().map(|n| load_model(&a.models, n)).collect::<Result<Vec<_>, _>>()?;
+    if let Some((first, other)) = loaded.first().and_then(|f| loaded.iter().find(|e| e.0.dataset != f.0.dataset).map(|o| (f, o))) {
+        return Err(format!("{} ({}) and {} ({}) are of different datasets", first.0.name, first.0.dataset.slug(), other.0.name, other.0.dataset.slug()));
+    }
+    let nets: Vec<OverviewNet> = loaded.iter().map(|(e, spec, w)| OverviewNet { name: &e.name, family: family(e.arch), spec, weights: w }).collect();
+    let t = Instant::now();
+    let ov = pollster::block_on(overview(&nets, &seeds, &s.attack, &s.abstraction, PERMUTATIONS, s.seed, &device())).map_err(|e| e.to_string())?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&ov).map_err(|e| e.to_string())?);
+        return Ok(());
+    }
+    let plural = if seeds.len() == 1 { "" } else { "s" };
+    let list = seeds.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ");
+    println!("{} models · {} · {} seed{plural} ({list}) · {:.1} s", ov.models.len(), s.abstraction.describe(), seeds.len(), t.elapsed().as_secs_f64());
+    println!("\nPersistence (row model's patterns identified among the column model's), mean over the seeds:\n");
+    println!("{}", matrix_md(&ov.models, &ov.persistence_means(), pct));
+    println!("Transfer (share of the row model's adversarial examples that the column model assigns to their targets):\n");
+    println!("{}", matrix_md(&ov.models, &ov.transfer_means(), pct));
+    match &ov.explained {
+        Some(ex) => {
+            println!("| pairs | n | Spearman rho | p |\n|---|---:|---:|---:|");
+            println!("{}", mantel_row("all", &ex.all));
+            println!("{}", mantel_row("all, family held fixed", &ex.family_held));
+        }
+        None => println!("(transfer vs persistence needs at least {MIN_MODELS_FOR_MANTEL} models)"),
+    }
+    Ok(())
 }
 
 /// The study of one run's `k`-th seed.
@@ -361,10 +400,18 @@ pub fn cmd_report(a: &ReportArgs) -> Result<(), String> {
             );
         }
 
-        // Persistence between every pair of models, over the seeds.
-        let pm = persistence_matrix(&patterns, PERMUTATIONS, s.seed);
-        let ident: Vec<Vec<Interval>> = pm.iter().map(|r| r.iter().map(|p| p.identification).collect()).collect();
-        let ident_mean = means(&ident);
+        // Persistence and transfer between every pair of models, over the seeds (the same
+        // overview the page computes).
+        let nets: Vec<(&ArchSpec, &Weights)> = runs.iter().map(|r| (&r.spec, &r.weights)).collect();
+        let mut per_seed = Vec::new();
+        for k in 0..seeds.len() {
+            let evolved: Vec<&Evolved> = runs.iter().map(|r| &r.evolved[k]).collect();
+            per_seed.push(pollster::block_on(transfer_matrix(&nets, &evolved, &device)).map_err(|e| e.to_string())?);
+        }
+        let families: Vec<usize> = runs.iter().map(|r| family(r.entry.arch)).collect();
+        let ov = Overview::new(names.clone(), families, seeds.clone(), &patterns, &per_seed, PERMUTATIONS, s.seed).map_err(|e| e.to_string())?;
+        let pm = &ov.persistence;
+        let ident_mean = ov.persistence_means();
 
         // Robust vs standard: each adversarially trained model beside its standard twin.
         let _ = writeln!(md, "\n### Robust vs standard\n");
@@ -463,16 +510,7 @@ pub fn cmd_report(a: &ReportArgs) -> Result<(), String> {
             .collect();
         let _ = writeln!(md, "Against the dataset with each abstraction: {}.\n", vs.join("; "));
 
-        // Transfer, seed by seed.
-        let nets: Vec<(&ArchSpec, &Weights)> = runs.iter().map(|r| (&r.spec, &r.weights)).collect();
-        let mut per_seed = Vec::new();
-        for k in 0..seeds.len() {
-            let evolved: Vec<&Evolved> = runs.iter().map(|r| &r.evolved[k]).collect();
-            per_seed.push(pollster::block_on(transfer_matrix(&nets, &evolved, &device)).map_err(|e| e.to_string())?);
-        }
-        let transfer: Vec<Vec<Interval>> =
-            (0..n).map(|i| (0..n).map(|j| Interval::of(&per_seed.iter().map(|m| m[i][j]).collect::<Vec<_>>()).within(0.0, 1.0)).collect()).collect();
-        let transfer_mean = means(&transfer);
+        let transfer_mean = ov.transfer_means();
         let tfig = format!("figures/{slug}-transfer.png");
         write_rate_heatmap(&out.join(&tfig), &transfer_mean, 20)?;
         let _ = writeln!(md, "### Transfer\n\nShare of the adversarial examples made on the row model (quantised to 8-bit gray) that the column model assigns to the same target, mean over the seeds.\n");
@@ -480,8 +518,7 @@ pub fn cmd_report(a: &ReportArgs) -> Result<(), String> {
         let _ = writeln!(md, "{}", matrix_md(&names, &transfer_mean, pct));
 
         // Do the patterns explain transfer?
-        let families: Vec<usize> = runs.iter().map(|r| match r.entry.arch { ArchKind::Mlp => 0, ArchKind::Cnn => 1 }).collect();
-        let ex = transfer_vs_persistence(&ident_mean, &transfer_mean, &families, PERMUTATIONS, s.seed);
+        let ex = ov.explained.as_ref().ok_or_else(|| format!("{}: transfer vs persistence needs at least {MIN_MODELS_FOR_MANTEL} models", ds.title()))?;
         let sfig = format!("figures/{slug}-transfer-vs-persistence.png");
         write_scatter(&out.join(&sfig), &ex.points)?;
         let _ = writeln!(md, "### Do the patterns explain transfer?\n");

@@ -5,11 +5,13 @@
 use std::path::PathBuf;
 
 use dough_compute::Device;
-use dough_compute::study::{evolve, transfer_matrix};
+use dough_compute::study::{OverviewNet, evolve, overview, transfer_matrix};
 use dough_core::attack::AttackConfig;
 use dough_core::manifest;
 use dough_core::study::abstraction::Abstraction;
+use dough_core::study::overview::family;
 use dough_core::study::pairs::{transfer_images, transfer_rate};
+use dough_core::study::replicates::{PERMUTATIONS, replicate_seeds};
 use dough_core::study::pipeline;
 use dough_core::study::templates::{TemplateKind, Templates};
 use dough_core::weights::Weights;
@@ -69,4 +71,37 @@ fn mnist_mlp_patterns_beat_their_nulls_and_the_native_numbers_are_recorded() {
     let out = root().join("target/study-native-mnist-mlp.json");
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     std::fs::write(&out, serde_json::to_string(&r).unwrap()).unwrap();
+}
+
+/// The zoo overview of three shipped MLPs, one seed, as the page computes it (the wasm build is
+/// checked against target/overview-native-mnist.json in tests/browser.test.mjs).
+#[test]
+fn overview_of_three_mlps_is_recorded_for_the_page() {
+    let entries = manifest::parse(&std::fs::read_to_string(root().join("public/models/manifest.json")).unwrap()).unwrap();
+    let loaded: Vec<_> = ["mnist-mlp", "mnist-mlp-robust", "mnist-mlp-s2"]
+        .iter()
+        .map(|n| {
+            let e = entries.iter().find(|e| e.name == *n).unwrap();
+            let bytes = std::fs::read(root().join("public/models").join(&e.file)).unwrap();
+            e.verify(&bytes).unwrap();
+            (e.clone(), e.arch_spec().unwrap(), Weights::from_safetensors(&bytes).unwrap())
+        })
+        .collect();
+    let nets: Vec<OverviewNet> = loaded.iter().map(|(e, spec, w)| OverviewNet { name: &e.name, family: family(e.arch), spec, weights: w }).collect();
+    // The page's defaults: seed 0, one seed, its attack settings and abstraction.
+    let settings = dough_core::settings::Settings::default();
+    let seeds = replicate_seeds(settings.seed, 1);
+    let ov = pollster::block_on(overview(&nets, &seeds, &settings.attack_config(), &settings.abstraction, PERMUTATIONS, settings.seed, &Device::flex())).unwrap();
+    let (p, t) = (ov.persistence_means(), ov.transfer_means());
+    eprintln!("persistence {p:?}\ntransfer {t:?}");
+    for i in 0..3 {
+        assert_eq!(p[i][i], 1.0, "a model's patterns identify themselves");
+        assert!(t[i][i] >= 0.9, "a model keeps its own quantised examples: {}", t[i][i]);
+    }
+    assert!(ov.persistence[0][2].p_value < 0.01, "two seeds of one recipe share their patterns: {:?}", ov.persistence[0][2]);
+    assert!(t[0][1] < t[0][2], "the robust model is fooled less by mnist-mlp's examples than another standard MLP is: {t:?}");
+    assert_eq!(ov.explained.as_ref().map(|e| e.points.len()), Some(6));
+    let out = root().join("target/overview-native-mnist.json");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    std::fs::write(&out, serde_json::to_string(&ov).unwrap()).unwrap();
 }

@@ -3,6 +3,7 @@
 
 pub mod abstraction;
 pub mod metrics;
+pub mod overview;
 pub mod pairs;
 pub mod pipeline;
 pub mod replicates;
