@@ -92,6 +92,41 @@ pub struct Settings {
     pub analysis: bool,
     /// Attack toward this class only; `None`: every class.
     pub target: Option<u8>,
+    /// Seeds of the controlled inputs for the study and the overview (`seeds=`, 1 to
+    /// [`MAX_PAGE_SEEDS`]; 1,000 apart from `seed`).
+    pub seeds: usize,
+    /// The zoo overview and its models (`overview=all` or `overview=a,b,c`); `Some` starts it on load.
+    pub overview: Option<OverviewModels>,
+}
+
+/// Most seeds the page runs for one study or overview (the report runs 5).
+pub const MAX_PAGE_SEEDS: usize = 5;
+
+/// Which models the zoo overview covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OverviewModels {
+    /// Every model of model A's dataset.
+    All,
+    /// These models (checked against the manifest by the app).
+    Named(Vec<String>),
+}
+
+impl OverviewModels {
+    pub fn parse(v: &str) -> Option<Self> {
+        let names: Vec<String> = v.split(',').map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect();
+        match names.as_slice() {
+            [] => None,
+            [one] if one == "all" => Some(OverviewModels::All),
+            _ => Some(OverviewModels::Named(names)),
+        }
+    }
+
+    pub fn to_query(&self) -> String {
+        match self {
+            OverviewModels::All => "all".into(),
+            OverviewModels::Named(n) => n.join(","),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -112,6 +147,8 @@ impl Default for Settings {
             template: TemplateKind::Contrast,
             analysis: false,
             target: None,
+            seeds: 1,
+            overview: None,
         }
     }
 }
@@ -217,6 +254,8 @@ impl Settings {
                     "0" | "no" | "false" => s.analysis = false,
                     _ => notices.push(format!("analysis=\"{v}\" is not 0 or 1; the analysis stays off")),
                 },
+                "seeds" => s.seeds = clamp_int(key, v, 1, MAX_PAGE_SEEDS as i64, 1, &mut notices) as usize,
+                "overview" => s.overview = OverviewModels::parse(v).filter(|_| !matches!(v, "0" | "none" | "off")),
                 "attack" => match AttackMethod::parse(v) {
                     Some(m) => s.attack.method = m,
                     None => notices.push(format!(
@@ -333,6 +372,12 @@ impl Settings {
         if let Some(t) = self.target {
             put("target", t.to_string());
         }
+        if self.seeds != d.seeds {
+            put("seeds", self.seeds.to_string());
+        }
+        if let Some(o) = &self.overview {
+            put("overview", o.to_query());
+        }
         q
     }
 }
@@ -417,6 +462,23 @@ mod tests {
             assert_eq!(back, s, "{attack}");
             assert!(s.to_query().iter().any(|(k, v)| (k.as_str(), v.as_str()) == extra), "{attack}: {:?}", s.to_query());
         }
+    }
+
+    #[test]
+    fn seeds_and_overview_are_read_clamped_and_written_back() {
+        let (s, n) = Settings::from_query(&q(&[("seeds", "3"), ("overview", " mnist-mlp , mnist-mlp-robust,,")]));
+        assert!(n.is_empty(), "{n:?}");
+        assert_eq!(s.seeds, 3);
+        assert_eq!(s.overview, Some(OverviewModels::Named(vec!["mnist-mlp".into(), "mnist-mlp-robust".into()])));
+        let back = s.to_query();
+        assert!(back.contains(&("seeds".into(), "3".into())) && back.contains(&("overview".into(), "mnist-mlp,mnist-mlp-robust".into())), "{back:?}");
+        let (s, n) = Settings::from_query(&q(&[("seeds", "50"), ("overview", "all")]));
+        assert_eq!((s.seeds, s.overview), (MAX_PAGE_SEEDS, Some(OverviewModels::All)));
+        assert!(n[0].contains("seeds=50"), "{n:?}");
+        let (s, n) = Settings::from_query(&q(&[("seeds", "0"), ("overview", "none")]));
+        assert_eq!((s.seeds, s.overview, n.len()), (1, None, 1));
+        assert_eq!(Settings::from_query(&q(&[("overview", "")])).0.overview, None);
+        assert!(!Settings::default().to_query().iter().any(|(k, _)| k == "seeds" || k == "overview"));
     }
 
     #[test]
