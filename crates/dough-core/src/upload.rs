@@ -229,12 +229,12 @@ fn header_len(bytes: &[u8]) -> usize {
 }
 
 fn data_len(bytes: &[u8]) -> usize {
-    bytes.len().saturating_sub(8 + header_len(bytes))
+    bytes.len().saturating_sub(header_len(bytes).saturating_add(8))
 }
 
 /// The end of the last tensor's data according to the header (to say how much is missing).
 fn declared_data_len(bytes: &[u8]) -> Option<u64> {
-    let header: serde_json::Value = serde_json::from_slice(bytes.get(8..8 + header_len(bytes))?).ok()?;
+    let header: serde_json::Value = serde_json::from_slice(bytes.get(8..header_len(bytes).saturating_add(8))?).ok()?;
     header.as_object()?.values().filter_map(|t| t.get("data_offsets")?.get(1)?.as_u64()).max()
 }
 
@@ -461,5 +461,66 @@ fn user_entry(name: &str, dataset: DatasetId, spec: &ArchSpec, bytes: &[u8]) -> 
         sha256: sha256_hex(bytes),
         layers: spec.layers(),
         note: Some("uploaded: not trained by Dough, test accuracy not measured yet".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's PyTorch example, with the README's description.
+    const README_EXAMPLE: &str = r#"[
+      {"kind": "conv2d", "activation": "relu"}, {"kind": "maxpool2d"},
+      {"kind": "conv2d", "activation": "relu"}, {"kind": "maxpool2d"},
+      {"kind": "flatten"},
+      {"kind": "dense", "activation": "relu"},
+      {"kind": "dense", "activation": "none"}
+    ]"#;
+
+    fn file(prefix: &str) -> Vec<u8> {
+        let mut w = Weights::default();
+        for (pos, shape) in [(0, vec![16, 1, 5, 5]), (3, vec![32, 16, 5, 5]), (7, vec![64, 512]), (9, vec![10, 64])] {
+            let (n, out) = (shape.iter().product(), shape[0]);
+            w.insert(format!("{prefix}{pos}.weight"), HostTensor::new(shape, vec![0.01; n]));
+            w.insert(format!("{prefix}{pos}.bias"), HostTensor::new(vec![out], vec![0.0; out]));
+        }
+        w.to_safetensors()
+    }
+
+    #[test]
+    fn readme_example_loads() {
+        let up = load_upload("readme", DatasetId::Mnist, README_EXAMPLE, &file("")).unwrap();
+        let spec = ArchSpec::Cnn {
+            conv: vec![ConvSpec { channels: 16, kernel: 5, pool: true }, ConvSpec { channels: 32, kernel: 5, pool: true }],
+            dense: vec![64],
+        };
+        assert_eq!(up.entry.arch_spec().unwrap(), spec);
+        let names: Vec<&str> = up.weights.tensors.keys().map(String::as_str).collect();
+        assert_eq!(names, ["conv0.bias", "conv0.weight", "conv1.bias", "conv1.weight", "fc0.bias", "fc0.weight", "fc1.bias", "fc1.weight"]);
+    }
+
+    #[test]
+    fn wrapped_sequential_loads_with_named_layers() {
+        let described = r#"[
+          {"kind": "conv2d", "name": "net.0", "activation": "relu"}, {"kind": "maxpool2d"},
+          {"kind": "conv2d", "name": "net.3", "activation": "relu"}, {"kind": "maxpool2d"},
+          {"kind": "dense", "name": "net.7", "activation": "relu"},
+          {"kind": "dense", "name": "net.9"}
+        ]"#;
+        let up = load_upload("wrapped", DatasetId::Mnist, described, &file("net.")).unwrap();
+        assert_eq!(up.weights.param_count(), up.entry.params);
+        // Without the names, "net.0.weight" is not a Sequential position: the tensors are missing.
+        let e = load_upload("wrapped", DatasetId::Mnist, README_EXAMPLE, &file("net.")).unwrap_err();
+        assert!(matches!(e, UploadError::Missing(ref m) if m.contains(&"conv0.weight".to_string())), "{e:?}");
+    }
+
+    #[test]
+    fn sequential_names() {
+        assert_eq!(sequential_index("12.weight"), Some(12));
+        assert_eq!(sequential_index("0.bias"), Some(0));
+        assert_eq!(sequential_index("fc0.weight"), None);
+        assert_eq!(sequential_index("0.running_mean"), None);
+        assert_eq!(sequential_index("net.0.weight"), None);
+        assert_eq!(sequential_index(".weight"), None);
     }
 }
