@@ -3,7 +3,7 @@
 //!
 //! The checks run in this order: the description (JSON, then whether Dough can run it on 28x28
 //! one-channel inputs with 10 outputs), the file's size, its safetensors header (not safetensors,
-//! truncated), the parameter count, every tensor's dtype, the tensor names (Dough's own `conv{i}` /
+//! truncated), every tensor's dtype, the parameter count, the tensor names (Dough's own `conv{i}` /
 //! `fc{i}`, the names the description gives, or a PyTorch `nn.Sequential` state_dict's `{index}.`
 //! prefixes, matched in order), every shape, and last every value (NaN or infinite). Nothing is
 //! kept from a refused upload, so the caller's current model stays as it is.
@@ -207,7 +207,7 @@ fn plan(layers: &[UploadLayer]) -> Result<Vec<Planned>, UploadError> {
     Ok(out)
 }
 
-/// The parsed header: every tensor's view, by name.
+/// The file, size-checked and parsed: refuses what is too large, not safetensors, or cut short.
 fn open(bytes: &[u8]) -> Result<SafeTensors<'_>, UploadError> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(UploadError::TooLarge { bytes: bytes.len(), limit: MAX_FILE_BYTES });
