@@ -22,5 +22,6 @@ pub mod rng;
 pub mod settings;
 pub mod study;
 pub mod suite;
+pub mod upload;
 pub mod weights;
 pub mod zoo;
