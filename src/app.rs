@@ -3,6 +3,7 @@
 //! [`Compute`]. The page's state is a few stores named after what they hold.
 
 mod compare;
+mod overview;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -25,6 +26,7 @@ use crate::components::controls::Controls;
 use crate::components::draw::{DrawPanel, Scrubber};
 use crate::components::export::ExportBar;
 use crate::components::gallery::Gallery;
+use crate::components::overview::OverviewView;
 use crate::components::model_card::{ModelCard, ModelPicker, SaveOffline};
 use crate::components::shortcuts::{self, Command, ShortcutHelp, fullscreen};
 use crate::components::status::{BackendLine, Messages, Progress};
@@ -33,6 +35,7 @@ use crate::job::{gallery_batch, study_batch};
 use crate::platform;
 use crate::state::Status;
 use compare::CompareStore;
+use overview::OverviewStore;
 
 /// The gallery run: its settings (and so the URL), status, rows, progress and messages.
 #[derive(Clone, Copy)]
@@ -96,6 +99,7 @@ struct Page {
     drawing: DrawingStore,
     engine: EngineStore,
     compare: CompareStore,
+    overview: OverviewStore,
 }
 
 fn bump(token: StoredValue<u64>) -> u64 {
@@ -132,6 +136,7 @@ impl Page {
             drawing: DrawingStore { custom: RwSignal::new(None), prediction: RwSignal::new(None) },
             engine: EngineStore { backend: RwSignal::new(None), compute: StoredValue::new_local(None) },
             compare: CompareStore::new(),
+            overview: OverviewStore::new(),
         }
     }
 
@@ -440,6 +445,7 @@ impl Page {
                     if settings.analysis {
                         self.run_study();
                     }
+                    self.maybe_start_overview_from_url();
                 }
                 Ok(AttackEnd::Cancelled) => {}
                 // The worker died: `recover` moves to a fresh worker and reruns.
@@ -580,6 +586,26 @@ pub fn App() -> impl IntoView {
     let on_analysis_settings = Callback::new(move |s: Settings| page.set_analysis_settings(s));
     let on_study = Callback::new(move |_| page.run_study());
     let study_busy = Signal::derive(move || page.run.status.get() != Status::Done || page.study.status.get() == StudyStatus::Running);
+    let dataset_entries = Signal::derive(move || {
+        let d = page.models.entry.with(|e| e.as_ref().map(|e| e.dataset));
+        page.models.entries.get().into_iter().filter(|e| Some(e.dataset) == d).collect::<Vec<_>>()
+    });
+    let overview_result = Memo::new(move |_| {
+        let abs = page.run.settings.with(|s| s.abstraction);
+        let names: Vec<String> = dataset_entries.with(|es| es.iter().map(|e| e.name.clone()).collect());
+        // Only an overview of the dataset shown.
+        page.overview.runs.with(|r| r.as_ref().filter(|r| r.models.iter().all(|m| names.contains(m))).map(|r| r.overview(&abs)))
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(ov)) = overview_result.get()
+            && let Ok(json) = serde_json::to_string(&ov)
+        {
+            platform::publish_field("overview", &json);
+        }
+    });
+    let on_overview_choice = Callback::new(move |(c, k): (Option<dough_core::settings::OverviewModels>, usize)| page.set_overview_choice(c, k));
+    let on_overview_run = Callback::new(move |_| page.run_overview());
+    let on_overview_cancel = Callback::new(move |_| page.stop_overview());
     let result = Memo::new(move |_| {
         let (abs, template, seed) = page.run.settings.with(|s| (s.abstraction, s.template, s.seed));
         let dataset = page.models.entry.with(|e| e.as_ref().map(|e| e.dataset.slug()));
@@ -741,6 +767,9 @@ pub fn App() -> impl IntoView {
             <ComparePatterns pair=pair status=page.compare.own_status names=names a_name=a_name settings=page.run.settings/>
             <AnalysisView settings=page.run.settings names=names status=page.study.status result=result templates=page.study.templates
                 on_settings=on_analysis_settings on_run=on_study busy=study_busy/>
+            <OverviewView entries=dataset_entries choice=Signal::derive(move || page.run.settings.with(|s| s.overview.clone()))
+                seeds=Signal::derive(move || page.run.settings.with(|s| s.seeds)) status=page.overview.status progress=page.overview.progress
+                error=page.overview.error result=overview_result on_choice=on_overview_choice on_run=on_overview_run on_cancel=on_overview_cancel busy=busy/>
         </main>
     }
 }

@@ -80,7 +80,7 @@ impl Page {
     }
 
     /// A verified file for `entry`: one already loaded (model A's or B's), else fetched.
-    async fn model_file(self, entry: &ModelEntry) -> Result<LoadedModel, String> {
+    pub(super) async fn model_file(self, entry: &ModelEntry) -> Result<LoadedModel, String> {
         let have = |m: Option<LoadedModel>| m.filter(|m| m.entry.name == entry.name);
         if let Some(m) = have(self.compare.loaded.get_value()).or_else(|| have(self.models.loaded.get_value())) {
             return Ok(m);

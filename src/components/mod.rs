@@ -7,6 +7,7 @@ pub mod draw;
 pub mod export;
 pub mod gallery;
 pub mod model_card;
+pub mod overview;
 pub mod pixels;
 pub mod shortcuts;
 pub mod status;

@@ -106,6 +106,31 @@ impl Overview {
     pub fn transfer_means(&self) -> Vec<Vec<f32>> {
         means(&self.transfer)
     }
+
+    /// One line per ordered pair (model A, model B): persistence of A's patterns among B's and
+    /// the share of A's adversarial examples that B assigns to their targets, with intervals.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("model_a,model_b,same_family,persistence,persistence_lo,persistence_hi,persistence_p,margin,transfer,transfer_lo,transfer_hi,seeds\n");
+        for (i, a) in self.models.iter().enumerate() {
+            for (j, b) in self.models.iter().enumerate() {
+                let (p, t) = (&self.persistence[i][j], &self.transfer[i][j]);
+                out += &format!(
+                    "{a},{b},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{}\n",
+                    self.families[i] == self.families[j],
+                    p.identification.mean,
+                    p.identification.lo,
+                    p.identification.hi,
+                    p.p_value,
+                    p.margin.mean,
+                    t.mean,
+                    t.lo,
+                    t.hi,
+                    self.seeds.len()
+                );
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -166,9 +191,13 @@ mod tests {
         let tr = o.transfer_means();
         assert!((tr[2][0] - 0.1).abs() < 1e-6 && tr[0][1] == 0.8);
         assert!(o.transfer[2][0].lo < 1e-6 && o.transfer[2][0].hi > 0.1, "{:?}", o.transfer[2][0]);
-        let ex = o.explained.unwrap();
+        let ex = o.explained.clone().unwrap();
         assert_eq!(ex.points.len(), 6);
         assert!(ex.all.rho > 0.5, "{:?}", ex.all);
+        let csv = o.to_csv();
+        assert_eq!(csv.lines().count(), 1 + 9);
+        assert!(csv.lines().nth(3).unwrap().starts_with("a,c,false,0.000000,"), "{csv}");
+        assert!(csv.lines().nth(7).unwrap().starts_with("c,a,false,0.000000,0.000000,0.000000,1.000000,"), "{csv}");
         // Two models: no Mantel test. Too few models or mismatched inputs are errors, not panics.
         let first_seed: Vec<_> = patterns[..2].iter().map(|p| p[..1].to_vec()).collect();
         let two = Overview::new(vec!["a".into(), "b".into()], vec![0, 0], vec![0], &first_seed, &[vec![vec![1.0, 0.5], vec![0.5, 1.0]]], PERMUTATIONS, 0).unwrap();
