@@ -708,10 +708,10 @@ pub fn App() -> impl IntoView {
     let on_swap = Callback::new(move |_| page.swap_models());
     // Compare mode: A's and B's patterns side by side (from A's gallery and B's own run).
     let pair = Memo::new(move |_| {
-        let abs = page.run.settings.with(|s| s.abstraction);
+        let (abs, seed) = page.run.settings.with(|s| (s.abstraction, s.seed));
         page.compare.own.with(|own| {
             let own = own.as_ref()?;
-            page.run.rows.with(|rows| dough_core::compare::pattern_pair(rows, &own.rows, &abs)).map(|p| (own.model.clone(), p))
+            page.run.rows.with(|rows| dough_core::compare::pattern_pair(rows, &own.rows, &abs, seed)).map(|p| (own.model.clone(), p))
         })
     });
     Effect::new(move |_| {
@@ -721,6 +721,10 @@ pub fn App() -> impl IntoView {
                 "b_model": b,
                 "matrix": p.comparison.matrix,
                 "identification": p.comparison.identification,
+                "p_value": p.p_value,
+                "random_null": p.random_null,
+                "random_null_p_value": p.random_null_p_value,
+                "reverse": page.compare.own.with_untracked(|o| o.as_ref().and_then(|o| o.reverse.clone())),
             });
             platform::publish_field("compare_patterns", &published.to_string());
         }
@@ -764,7 +768,8 @@ pub fn App() -> impl IntoView {
                 readings=page.compare.readings/>
             <CompareSummary rows=page.run.rows readings=page.compare.readings/>
             <Gallery rows=page.run.rows names=names current=current_row frames=page.run.frames frame=page.run.frame readings=page.compare.readings/>
-            <ComparePatterns pair=pair status=page.compare.own_status names=names a_name=a_name settings=page.run.settings/>
+            <ComparePatterns pair=pair status=page.compare.own_status names=names a_name=a_name settings=page.run.settings
+                forward=Signal::derive(move || page.compare.readings.get()) reverse=Signal::derive(move || page.compare.own.with(|o| o.as_ref().and_then(|o| o.reverse.clone())))/>
             <AnalysisView settings=page.run.settings names=names status=page.study.status result=result templates=page.study.templates
                 on_settings=on_analysis_settings on_run=on_study busy=study_busy/>
             <OverviewView entries=dataset_entries choice=Signal::derive(move || page.run.settings.with(|s| s.overview.clone()))

@@ -203,6 +203,32 @@ for (const webgpu of [true, false]) {
       await page.close();
     });
 
+    test('zoo overview of two models: persistence and transfer heatmaps, each model keeps its own examples, only their files fetched', async () => {
+      const { page, errors } = await open(ctx, q('?overview=mnist-mlp,mnist-mlp-robust'));
+      assert.equal(await settled(page), 'done');
+      await page.waitForSelector('#overview[data-overview="done"], #overview[data-overview="error"]', { timeout: LONG });
+      assert.equal(await page.getAttribute('#overview', 'data-overview'), 'done', await page.textContent('#overview'));
+      assert.equal(await page.getAttribute('#app', 'data-backend'), name);
+      const ov = await page.evaluate(() => window.__dough.overview);
+      assert.deepEqual(ov.models, ['mnist-mlp', 'mnist-mlp-robust']);
+      const t = ov.transfer.map((r) => r.map((c) => c.mean));
+      const p = ov.persistence.map((r) => r.map((c) => c.identification.mean));
+      console.log(`  [${name}] overview mnist-mlp, mnist-mlp-robust: transfer ${JSON.stringify(t)}; persistence ${JSON.stringify(p)}`);
+      assert.ok(t[0][0] >= 0.9 && t[1][1] >= 0.9, `own examples: ${JSON.stringify(t)}`);
+      assert.ok(t[0][1] < t[0][0], `the robust model is fooled less than mnist-mlp itself: ${JSON.stringify(t)}`);
+      assert.deepEqual([p[0][0], p[1][1]], [1, 1]);
+      assert.equal(ov.explained, null, 'two models: no Mantel test');
+      assert.equal(await page.$$eval('#overview-persistence td.cell', (c) => c.length), 4);
+      const shown = await page.$$eval('#overview-transfer td.cell', (c) => c.map((x) => Number(x.dataset.value)));
+      assert.deepEqual(shown.map((v) => v.toFixed(4)), t.flat().map((v) => v.toFixed(4)));
+      assert.match(page.url(), /overview=mnist-mlp%2Cmnist-mlp-robust|overview=mnist-mlp,mnist-mlp-robust/);
+      const models = await page.evaluate(() => performance.getEntriesByType('resource')
+        .map((e) => e.name.split('/').pop()).filter((n) => n.endsWith('.safetensors')));
+      assert.deepEqual([...new Set(models)].sort(), ['mnist-mlp-robust.safetensors', 'mnist-mlp.safetensors']);
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+
     test('compare mode: model B reads model A\'s gallery, the summary counts the transfers, the exports carry B\'s readings, X swaps', async () => {
       const { page, errors } = await open(ctx, q('?compare=mnist-mlp-robust'));
       assert.equal(await settled(page), 'done', await page.textContent('#app'));
@@ -642,6 +668,24 @@ describe('bad input', () => {
     assert.equal(Number(await page.getAttribute('#compare-patterns', 'data-identification')).toFixed(4), published.identification.toFixed(4));
     assert.match(await page.textContent('#compare-persistence'), new RegExp(`best for ${hits} of 10 classes`));
     console.log(`  compare patterns mnist-mlp vs mnist-mlp-robust (black input): identification ${published.identification}; best matches ${JSON.stringify(best)}`);
+    // The 10x10 heatmap shows the matrix; the score table gives the pair and its random null, with p-values.
+    const cells = await page.$$eval('#compare-heatmap td.cell', (c) => c.map((x) => Number(x.dataset.value)));
+    assert.equal(cells.length, 100);
+    cells.forEach((v, k) => assert.ok(Math.abs(v - published.matrix[Math.floor(k / 10)][k % 10]) < 1e-5, `cell ${k}`));
+    const p = await page.$$eval('#compare-scores td.p-value', (c) => c.map((x) => Number(x.dataset.p)));
+    assert.equal(p.length, 2);
+    assert.equal(p[0].toFixed(4), published.p_value.toFixed(4));
+    assert.equal(p[1].toFixed(4), published.random_null_p_value.toFixed(4));
+    // Random perturbations of B's norms share (almost) nothing with A's patterns.
+    assert.ok(published.random_null.identification <= 0.5 && Math.abs(published.random_null.margin) < 0.2, JSON.stringify(published.random_null));
+    // The reverse direction: A reads B's own adversarial examples; the line counts both directions.
+    assert.equal(published.reverse.model, 'mnist-mlp');
+    assert.equal(published.reverse.rows.length, 10);
+    const reverse = published.reverse.rows.filter((r) => r.fooled).length;
+    const forward = (await compareSummary(page)).agree;
+    assert.equal(await page.getAttribute('#compare-asymmetry', 'data-reverse'), String(reverse));
+    assert.equal(await page.getAttribute('#compare-asymmetry', 'data-forward'), String(forward));
+    console.log(`  transfer both ways on the black input: mnist-mlp-robust fooled by ${forward}/10 of mnist-mlp's examples; mnist-mlp fooled by ${reverse}/10 of mnist-mlp-robust's; null identification ${published.random_null.identification} (p ${published.random_null_p_value}) vs ${published.identification} (p ${published.p_value})`);
     assert.deepEqual(errors, []);
     await page.close();
   });
@@ -705,6 +749,73 @@ describe('analysis (CPU backend)', () => {
     await page.fill('#sigma-input', '1.5');
     await page.dispatchEvent('#sigma-input', 'change');
     await page.waitForFunction(() => window.__dough.analysis.abstraction.sigma === 1.5, null, { timeout: 10000 });
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+});
+
+describe('zoo overview (CPU backend)', () => {
+  let ctx;
+  before(async () => { ctx = await launch(false); });
+  after(async () => { await ctx?.close(); });
+
+  test('the wasm build computes the same persistence and transfer matrices as the native core (within 1e-4), with the Mantel test, scatter and exports', async () => {
+    const fixture = path.resolve(import.meta.dirname, '..', 'target', 'overview-native-mnist.json');
+    assert.ok(fs.existsSync(fixture), `${fixture} is missing: the native tests (cargo test -p dough-compute --test study) write it`);
+    const native = JSON.parse(fs.readFileSync(fixture, 'utf8'));
+    const { page, errors } = await open(ctx, `?overview=${native.models.join(',')}`);
+    assert.equal(await settled(page), 'done');
+    await page.waitForSelector('#overview[data-overview="done"], #overview[data-overview="error"]', { timeout: LONG });
+    assert.equal(await page.getAttribute('#overview', 'data-overview'), 'done', await page.textContent('#overview'));
+    const web = await page.evaluate(() => window.__dough.overview);
+    assert.deepEqual(web.models, native.models);
+    assert.deepEqual(web.seeds, native.seeds);
+    let worst = 0;
+    const n = native.models.length;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        for (const [w, v] of [
+          [web.persistence[i][j].identification.mean, native.persistence[i][j].identification.mean],
+          [web.persistence[i][j].margin.mean, native.persistence[i][j].margin.mean],
+          [web.transfer[i][j].mean, native.transfer[i][j].mean],
+        ]) worst = Math.max(worst, Math.abs(w - v));
+        assert.equal(Math.fround(web.persistence[i][j].p_value), Math.fround(native.persistence[i][j].p_value), `persistence p ${i},${j}`);
+      }
+    }
+    console.log(`  overview ${native.models.join(', ')}: largest difference wasm vs native ${worst.toExponential(2)}; transfer ${JSON.stringify(web.transfer.map((r) => r.map((c) => c.mean)))}; rho ${web.explained.all.rho} p ${web.explained.all.p_value}`);
+    assert.ok(worst <= 1e-4, `matrices differ by ${worst}`);
+    assert.ok(Math.abs(web.explained.all.rho - native.explained.all.rho) <= 1e-4);
+    assert.equal(Math.fround(web.explained.all.p_value), Math.fround(native.explained.all.p_value));
+    // The view: two 3x3 heatmaps, the Mantel table, one point per ordered pair, the count of seeds.
+    assert.equal(await page.$$eval('#overview-persistence td.cell', (c) => c.length), 9);
+    assert.equal(await page.$$eval('#overview-transfer td.cell', (c) => c.length), 9);
+    assert.equal(Number(await page.getAttribute('#overview-mantel tbody tr', 'data-rho')).toFixed(4), web.explained.all.rho.toFixed(4));
+    assert.equal(await page.$$eval('#overview-scatter circle', (c) => c.length), 6);
+    assert.equal(await page.getAttribute('#overview-summary', 'data-seeds'), '1');
+    assert.match(await page.textContent('#overview-summary'), /3 networks · 1 seed \(0\) — fewer than the report's 5/);
+    const grab = async (id) => {
+      const [dl] = await Promise.all([page.waitForEvent('download'), page.click(id)]);
+      return { name: dl.suggestedFilename(), bytes: fs.readFileSync(await dl.path()) };
+    };
+    const csv = (await grab('#overview-csv')).bytes.toString().trim().split('\n');
+    assert.equal(csv.length, 1 + 9);
+    assert.match(csv[0], /^model_a,model_b,same_family,persistence,/);
+    const json = JSON.parse((await grab('#overview-json')).bytes.toString());
+    assert.deepEqual(json.models, native.models);
+    const png = await grab('#overview-png');
+    assert.equal(png.bytes.subarray(1, 4).toString(), 'PNG');
+    // A new abstraction recomputes persistence from the stored runs; transfer stays.
+    const margin = web.persistence[0][1].margin.mean;
+    await page.selectOption('#abs-select', 'sign');
+    await page.waitForFunction((m) => window.__dough.overview.persistence[0][1].margin.mean !== m, margin, { timeout: 10000 });
+    const signed = await page.evaluate(() => window.__dough.overview);
+    assert.deepEqual(signed.transfer, web.transfer);
+    // Fewer than two networks: a clear message, no run.
+    await page.uncheck('input.overview-model[value="mnist-mlp-robust"]');
+    await page.uncheck('input.overview-model[value="mnist-mlp-s2"]');
+    await page.click('#overview-run');
+    await page.waitForSelector('#overview[data-overview="error"]', { timeout: 10000 });
+    assert.match(await page.textContent('#overview-error'), /at least two models/);
     assert.deepEqual(errors, []);
     await page.close();
   });

@@ -22,6 +22,9 @@ use crate::platform;
 pub struct OwnRun {
     pub model: String,
     pub rows: Vec<SampleOutcome>,
+    /// The reverse direction: model A's readings of B's own adversarial examples (`None` if A
+    /// could not read them).
+    pub reverse: Option<ModelReadings>,
 }
 
 /// Model B, its verified file, and its readings of the rows shown.
@@ -191,7 +194,11 @@ impl Page {
             self.run.in_flight.set_value(None);
             match result {
                 Ok(AttackEnd::Done(rows, _)) => {
-                    self.compare.own.set(Some(OwnRun { model: b.entry.name.clone(), rows }));
+                    let reverse = self.read_with_a(&compute, &rows).await;
+                    if self.run.token.get_value() != token {
+                        return;
+                    }
+                    self.compare.own.set(Some(OwnRun { model: b.entry.name.clone(), rows, reverse }));
                     self.compare.own_status.set(OwnStatus::Done);
                 }
                 Ok(AttackEnd::Cancelled) | Err(ClientError::Crashed(_)) => self.compare.own_status.set(OwnStatus::Idle),
@@ -201,6 +208,20 @@ impl Page {
                 }
             }
         });
+    }
+
+    /// The reverse direction: model A's readings of B's own adversarial examples (`rows`).
+    async fn read_with_a(self, compute: &Compute, rows: &[SampleOutcome]) -> Option<ModelReadings> {
+        let a = self.models.loaded.get_value()?;
+        let images: Vec<Vec<f32>> = rows.iter().map(|o| o.adversarial.clone()).collect();
+        let targets: Vec<usize> = rows.iter().map(|o| o.target).collect();
+        match compute.predict_with(&a.entry, &a.bytes, &images).await.map_err(|e| e.to_string()).and_then(|p| compare::readings(&p, &targets)) {
+            Ok(rows) => Some(ModelReadings { model: a.entry.name.clone(), rows }),
+            Err(e) => {
+                self.notice(format!("Model A ({}) could not read B's examples: {e}", a.entry.name));
+                None
+            }
+        }
     }
 
     /// Model B's readings of `rows` (A's adversarial examples), computed in the worker; `None`

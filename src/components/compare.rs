@@ -6,7 +6,8 @@
 use leptos::prelude::*;
 
 use dough_core::attack::SampleOutcome;
-use dough_core::colormap::{diverging_rgba, symmetric_scale};
+use dough_core::colormap::{diverging, diverging_rgba, symmetric_scale};
+use dough_core::study::stats::p_label;
 use dough_core::compare::{self, ModelReadings, PatternPair};
 use dough_core::manifest::ModelEntry;
 use dough_core::settings::Settings;
@@ -97,7 +98,35 @@ pub fn CompareSummary(rows: RwSignal<Vec<SampleOutcome>>, readings: RwSignal<Opt
     }
 }
 
-/// A's and B's pattern of every class side by side, and the persistence identification.
+/// The 10x10 correlations of A's patterns (rows) with B's (columns).
+fn pattern_heatmap(matrix: &[Vec<f32>], names: [&'static str; 10]) -> impl IntoView {
+    view! {
+        <table class="heatmap" id="compare-heatmap" aria-label="correlation of model A's pattern of each class (rows) with model B's pattern of each class (columns)">
+            <thead><tr><th></th>{names.iter().map(|n| view! { <th scope="col">{format!("B {n}")}</th> }).collect_view()}</tr></thead>
+            <tbody>
+                {matrix.iter().enumerate().map(|(i, row)| view! {
+                    <tr>
+                        <th scope="row">{format!("A {}", names[i])}</th>
+                        {row.iter().enumerate().map(|(j, v)| {
+                            let [r, g, b] = diverging(*v);
+                            let text = format!("A's pattern {} vs B's pattern {}: {v:+.3}", names[i], names[j]);
+                            let title = text.clone();
+                            view! {
+                                <td class="cell" class:diag=i == j class:dark=v.abs() > 0.6 style=format!("background:rgb({r},{g},{b})") title=title data-value=format!("{v:.6}")>
+                                    <span class="cell-value">{format!("{v:+.2}")}</span>
+                                    <span class="sr-only">{text}</span>
+                                </td>
+                            }
+                        }).collect_view()}
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// A's and B's pattern of every class side by side, the persistence identification with its
+/// null, the 10x10 heatmap, and transfer in both directions on this input.
 #[component]
 pub fn ComparePatterns(
     pair: Memo<Option<(String, PatternPair)>>,
@@ -105,6 +134,9 @@ pub fn ComparePatterns(
     names: Signal<[&'static str; 10]>,
     a_name: Signal<String>,
     settings: RwSignal<Settings>,
+    /// B's readings of A's gallery (forward) and A's readings of B's own run (reverse).
+    forward: Signal<Option<ModelReadings>>,
+    reverse: Signal<Option<ModelReadings>>,
 ) -> impl IntoView {
     let image = |p: &[f32], alt: String| view! { <PixelImage rgba=diverging_rgba(p, symmetric_scale(p)) alt=alt/> };
     view! {
@@ -129,6 +161,40 @@ pub fn ComparePatterns(
                                 "Persistence: A's pattern matches B's pattern of the same class best for {hits} of {} classes (identification {:.2}).",
                                 p.a.len(), p.comparison.identification
                             )}</p>
+                            {move || {
+                                let fwd = forward.get().map(|r| compare::agreement(&r.rows));
+                                let rev = reverse.get().map(|r| (compare::agreement(&r.rows), r.rows.len()));
+                                rev.map(|(k, n)| view! {
+                                    <p class="compare-asymmetry" id="compare-asymmetry" data-forward=fwd.map(|f| f.to_string()) data-reverse=k>{format!(
+                                        "Transfer both ways on this input: B is fooled by {} of A's examples; A is fooled by {k} of {n} of B's own examples.",
+                                        fwd.map(|f| format!("{f} of {n}")).unwrap_or_else(|| "(not read yet)".into())
+                                    )}</p>
+                                })
+                            }}
+                            <table class="scores" id="compare-scores">
+                                <thead><tr>
+                                    <th></th>
+                                    <th scope="col" title="share of classes whose A pattern best matches B's pattern of the same class">"identification"</th>
+                                    <th scope="col" title="permutation p-value: share of 9,999 random relabellings of the classes that identify at least as many classes">"p"</th>
+                                    <th scope="col" title="mean diagonal minus mean off-diagonal correlation">"margin"</th>
+                                </tr></thead>
+                                <tbody>
+                                    <tr data-row="pair">
+                                        <th scope="row">"A's patterns vs B's"</th>
+                                        <td class="num">{format!("{:.0}%", p.comparison.identification * 100.0)}</td>
+                                        <td class="num p-value" data-p=format!("{:.6}", p.p_value)>{p_label(p.p_value)}</td>
+                                        <td class="num">{format!("{:+.3}", p.comparison.margin)}</td>
+                                    </tr>
+                                    <tr data-row="random null">
+                                        <th scope="row">"A's patterns vs B's random perturbations of the same norms (null)"</th>
+                                        <td class="num">{format!("{:.0}%", p.random_null.identification * 100.0)}</td>
+                                        <td class="num p-value" data-p=format!("{:.6}", p.random_null_p_value)>{p_label(p.random_null_p_value)}</td>
+                                        <td class="num">{format!("{:+.3}", p.random_null.margin)}</td>
+                                    </tr>
+                                </tbody>
+                            </table>
+                            <div class="analysis-grid">
+                            {pattern_heatmap(&p.comparison.matrix, names)}
                             <div class="gallery-wrap">
                             <table class="gallery compare-patterns-table">
                                 <thead><tr>
@@ -154,6 +220,7 @@ pub fn ComparePatterns(
                                     }).collect_view()}
                                 </tbody>
                             </table>
+                            </div>
                             </div>
                         }.into_any()
                     }

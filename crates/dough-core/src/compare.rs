@@ -15,6 +15,7 @@ use crate::model::CLASSES;
 use crate::study::abstraction::Abstraction;
 use crate::study::metrics::Comparison;
 use crate::study::pipeline::Evolved;
+use crate::study::stats::{PERMUTATIONS, identification_p_value};
 
 /// The preset comparison of the lecture: a standard network against its adversarially trained twin.
 pub const PRESET: (&str, &str) = ("mnist-mlp", "mnist-mlp-robust");
@@ -93,6 +94,12 @@ pub struct PatternPair {
     pub a: Vec<Vec<f32>>,
     pub b: Vec<Vec<f32>>,
     pub comparison: Comparison,
+    /// Identification's permutation p-value against shuffled class labels.
+    pub p_value: f32,
+    /// The null: A's patterns against B's perturbations replaced by random ones of the same
+    /// norms (seeded), abstracted the same way.
+    pub random_null: Comparison,
+    pub random_null_p_value: f32,
 }
 
 /// Whether `rows` are a whole gallery: one start toward every class, in class order.
@@ -100,16 +107,19 @@ pub fn is_full_gallery(rows: &[SampleOutcome]) -> bool {
     rows.len() == CLASSES && rows.iter().enumerate().all(|(i, o)| o.target == i)
 }
 
-/// The patterns of A's and B's galleries side by side; `None` unless both are whole galleries
-/// from the same start image.
-pub fn pattern_pair(a_rows: &[SampleOutcome], b_rows: &[SampleOutcome], abs: &Abstraction) -> Option<PatternPair> {
+/// The patterns of A's and B's galleries side by side, with the random null drawn from `seed`;
+/// `None` unless both are whole galleries from the same start image.
+pub fn pattern_pair(a_rows: &[SampleOutcome], b_rows: &[SampleOutcome], abs: &Abstraction, seed: u64) -> Option<PatternPair> {
     if !is_full_gallery(a_rows) || !is_full_gallery(b_rows) || a_rows[0].start != b_rows[0].start {
         return None;
     }
     let a = Evolved::from_outcomes(a_rows.to_vec()).patterns(abs);
-    let b = Evolved::from_outcomes(b_rows.to_vec()).patterns(abs);
+    let b_run = Evolved::from_outcomes(b_rows.to_vec());
+    let b = b_run.patterns(abs);
     let comparison = Comparison::new(&a, &b);
-    Some(PatternPair { a, b, comparison })
+    let random_null = Comparison::new(&a, &b_run.randomized(seed).patterns(abs));
+    let p = |c: &Comparison| identification_p_value(&[(0..c.matrix.len()).map(|i| c.best_match(i).unwrap_or(usize::MAX)).collect()], PERMUTATIONS, seed);
+    Some(PatternPair { p_value: p(&comparison), random_null_p_value: p(&random_null), a, b, comparison, random_null })
 }
 
 #[cfg(test)]
@@ -184,26 +194,30 @@ mod tests {
     fn shared_class_patterns_are_identified_and_shuffled_ones_are_not() {
         let abs = Abstraction::default();
         let a = gallery(|t| planted(t, 1));
-        let same = pattern_pair(&a, &gallery(|t| planted(t, 2)), &abs).unwrap();
+        let same = pattern_pair(&a, &gallery(|t| planted(t, 2)), &abs, 0).unwrap();
         assert_eq!(same.comparison.identification, 1.0);
         assert_eq!((same.a.len(), same.b.len(), same.comparison.matrix.len()), (CLASSES, CLASSES, CLASSES));
         assert!(same.comparison.matrix[3][3] > 0.9 && same.comparison.matrix[3][4] < 0.1);
+        assert!(same.p_value < 0.001, "{}", same.p_value);
+        // The random null of B's perturbations shares nothing with A's patterns.
+        assert!(same.random_null.margin.abs() < 0.2 && same.random_null_p_value > 0.01, "{:?} p {}", same.random_null.margin, same.random_null_p_value);
         // B's patterns of each class belong to the next class: nothing persists.
-        let shifted = pattern_pair(&a, &gallery(|t| planted((t + 1) % CLASSES, 2)), &abs).unwrap();
+        let shifted = pattern_pair(&a, &gallery(|t| planted((t + 1) % CLASSES, 2)), &abs, 0).unwrap();
         assert_eq!(shifted.comparison.identification, 0.0);
+        assert_eq!(shifted.p_value, 1.0);
     }
 
     #[test]
     fn patterns_need_two_whole_galleries_from_the_same_start() {
         let abs = Abstraction::default();
         let a = gallery(|t| planted(t, 1));
-        assert!(pattern_pair(&a[..9], &a, &abs).is_none());
+        assert!(pattern_pair(&a[..9], &a, &abs, 0).is_none());
         let mut reordered = a.clone();
         reordered.swap(0, 1);
-        assert!(pattern_pair(&a, &reordered, &abs).is_none());
+        assert!(pattern_pair(&a, &reordered, &abs, 0).is_none());
         let mut other_start = a.clone();
         other_start[0].start[0] = 0.0;
-        assert!(pattern_pair(&a, &other_start, &abs).is_none());
+        assert!(pattern_pair(&a, &other_start, &abs, 0).is_none());
         assert!(is_full_gallery(&a) && !is_full_gallery(&a[..1]));
     }
 
