@@ -16,6 +16,7 @@ use dough_core::pack::SamplePack;
 use dough_core::protocol::{AdapterReport, BackendKind, Fault, JobProgress};
 use dough_core::settings::{InputChoice, Settings};
 use dough_core::study::pipeline::{self, Evolved};
+use dough_core::study::replicates::{PERMUTATIONS, Replicated, replicate_seeds};
 use dough_core::study::templates::Templates;
 
 use crate::assets::{self, LoadedModel};
@@ -69,12 +70,21 @@ struct ModelStore {
 /// The study: its attacks' outcomes (model, untrained twin), status, progress and templates.
 #[derive(Clone, Copy)]
 struct StudyStore {
-    evolved: RwSignal<Option<(Evolved, Evolved)>>,
+    /// One run per seed of the controlled inputs (`seeds=`), the first from the run's seed.
+    evolved: RwSignal<Option<Vec<StudyRun>>>,
     status: RwSignal<StudyStatus>,
     progress: RwSignal<JobProgress>,
     in_flight: StoredValue<Option<(Compute, u32)>, LocalStorage>,
     token: StoredValue<u64>,
     templates: RwSignal<Option<Templates>>,
+}
+
+/// The study's attacks with one seed of the controlled inputs: the model and its untrained twin.
+#[derive(Clone, Debug, PartialEq)]
+struct StudyRun {
+    seed: u64,
+    trained: Evolved,
+    untrained: Evolved,
 }
 
 /// The user's own input and the network's live guess on it.
@@ -493,35 +503,40 @@ impl Page {
                     }
                 }
             }
-            let batch = match study_batch(&settings) {
-                Ok(b) => b,
-                Err(e) => return self.study_failed(e),
-            };
-            let mut evolved = Vec::new();
-            for untrained in [None, Some(pipeline::untrained_seed(settings.seed))] {
-                if stale() {
-                    return;
+            // One run of the model and one of its untrained twin per seed of the controlled inputs.
+            let mut runs = Vec::new();
+            for seed in replicate_seeds(settings.seed, settings.seeds.max(1)) {
+                let batch = match study_batch(seed) {
+                    Ok(b) => b,
+                    Err(e) => return self.study_failed(e),
+                };
+                let mut evolved = Vec::new();
+                for untrained in [None, Some(pipeline::untrained_seed(seed))] {
+                    if stale() {
+                        return;
+                    }
+                    let progress = self.study.progress;
+                    let (id, done) = compute.attack(&batch.starts, &batch.targets, &settings.attack_config(), untrained, false, None, move |p| progress.set(p));
+                    self.study.in_flight.set_value(Some((compute.clone(), id)));
+                    let result = done.await;
+                    if stale() {
+                        return;
+                    }
+                    match result {
+                        Ok(AttackEnd::Done(rows, _)) => evolved.push(Evolved::from_outcomes(rows)),
+                        Ok(AttackEnd::Cancelled) | Err(ClientError::Crashed(_)) => return,
+                        Err(ClientError::Failed(e)) => return self.study_failed(e),
+                    }
                 }
-                let progress = self.study.progress;
-                let (id, done) = compute.attack(&batch.starts, &batch.targets, &settings.attack_config(), untrained, false, None, move |p| progress.set(p));
-                self.study.in_flight.set_value(Some((compute.clone(), id)));
-                let result = done.await;
-                if stale() {
-                    return;
-                }
-                match result {
-                    Ok(AttackEnd::Done(rows, _)) => evolved.push(Evolved::from_outcomes(rows)),
-                    Ok(AttackEnd::Cancelled) | Err(ClientError::Crashed(_)) => return,
-                    Err(ClientError::Failed(e)) => return self.study_failed(e),
+                let untrained = evolved.pop();
+                let trained = evolved.pop();
+                if let (Some(t), Some(u)) = (trained, untrained) {
+                    runs.push(StudyRun { seed, trained: t, untrained: u });
                 }
             }
             self.study.in_flight.set_value(None);
-            let untrained = evolved.pop();
-            let trained = evolved.pop();
-            if let (Some(t), Some(u)) = (trained, untrained) {
-                self.study.evolved.set(Some((t, u)));
-                self.study.status.set(StudyStatus::Done);
-            }
+            self.study.evolved.set(Some(runs));
+            self.study.status.set(StudyStatus::Done);
         });
     }
 
@@ -606,15 +621,26 @@ pub fn App() -> impl IntoView {
     let on_overview_choice = Callback::new(move |(c, k): (Option<dough_core::settings::OverviewModels>, usize)| page.set_overview_choice(c, k));
     let on_overview_run = Callback::new(move |_| page.run_overview());
     let on_overview_cancel = Callback::new(move |_| page.stop_overview());
-    let result = Memo::new(move |_| {
-        let (abs, template, seed) = page.run.settings.with(|s| (s.abstraction, s.template, s.seed));
+    // The study of every seed run (the first is the one shown in the heatmap and the patterns).
+    let results = Memo::new(move |_| {
+        let (abs, template) = page.run.settings.with(|s| (s.abstraction, s.template));
         let dataset = page.models.entry.with(|e| e.as_ref().map(|e| e.dataset.slug()));
         page.study.evolved.with(|st| {
             page.study.templates.with(|t| match (st, t) {
-                (Some((trained, untrained)), Some(t)) if Some(t.dataset.as_str()) == dataset => {
-                    Some(pipeline::study(trained, Some(untrained), &abs, t.get(template), seed))
-                }
+                (Some(runs), Some(t)) if Some(t.dataset.as_str()) == dataset && !runs.is_empty() => Some(
+                    runs.iter().map(|r| (r.seed, pipeline::study(&r.trained, Some(&r.untrained), &abs, t.get(template), r.seed))).collect::<Vec<_>>(),
+                ),
                 _ => None,
+            })
+        })
+    });
+    let result = Memo::new(move |_| results.with(|r| r.as_ref().and_then(|r| r.first().map(|(_, x)| x.clone()))));
+    let replicated = Memo::new(move |_| {
+        results.with(|r| {
+            r.as_ref().filter(|r| r.len() > 1).map(|r| {
+                let seeds: Vec<u64> = r.iter().map(|(s, _)| *s).collect();
+                let each: Vec<_> = r.iter().map(|(_, x)| x.clone()).collect();
+                Replicated::new(&seeds, &each, PERMUTATIONS)
             })
         })
     });
@@ -627,6 +653,7 @@ pub fn App() -> impl IntoView {
                 "template": s.template,
                 "seed": s.seed,
                 "result": r,
+                "replicated": replicated.get_untracked(),
             });
             platform::publish_field("analysis", &published.to_string());
         }
@@ -771,6 +798,7 @@ pub fn App() -> impl IntoView {
             <ComparePatterns pair=pair status=page.compare.own_status names=names a_name=a_name settings=page.run.settings
                 forward=Signal::derive(move || page.compare.readings.get()) reverse=Signal::derive(move || page.compare.own.with(|o| o.as_ref().and_then(|o| o.reverse.clone())))/>
             <AnalysisView settings=page.run.settings names=names status=page.study.status result=result templates=page.study.templates
+                replicated=replicated
                 on_settings=on_analysis_settings on_run=on_study busy=study_busy/>
             <OverviewView entries=dataset_entries choice=Signal::derive(move || page.run.settings.with(|s| s.overview.clone()))
                 seeds=Signal::derive(move || page.run.settings.with(|s| s.seeds)) status=page.overview.status progress=page.overview.progress

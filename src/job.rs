@@ -30,11 +30,11 @@ pub fn gallery_batch(settings: &Settings, pack: Option<&SamplePack>, custom: Opt
     Ok(Batch { starts, targets, record_frames: settings.input == InputChoice::Custom })
 }
 
-/// The study's batch: every controlled input of the study toward every class (run on the model
-/// and, from `pipeline::untrained_seed`, on its untrained twin).
-pub fn study_batch(settings: &Settings) -> Result<Batch, String> {
+/// The study's batch for one seed: every controlled input of the study toward every class (run
+/// on the model and, from `pipeline::untrained_seed`, on its untrained twin).
+pub fn study_batch(seed: u64) -> Result<Batch, String> {
     let starts: Vec<Vec<f32>> =
-        pipeline::default_inputs(settings.seed).iter().map(|i| i.pixels(None)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+        pipeline::default_inputs(seed).iter().map(|i| i.pixels(None)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
     let (starts, targets) = pipeline::batch(&starts);
     Ok(Batch { starts, targets, record_frames: false })
 }

@@ -6,9 +6,10 @@ use leptos::prelude::*;
 use dough_core::colormap::{diverging, diverging_rgba, gray_rgba, symmetric_scale};
 use dough_core::study::abstraction::Method;
 use dough_core::study::pipeline::{Analysis, StudyResult};
+use dough_core::study::replicates::{Replicated, Scores};
 use dough_core::study::stats::p_label;
 use dough_core::study::templates::{TemplateKind, Templates};
-use dough_core::settings::{DEFAULT_TOP_PERCENT, SIGMA_RANGE, Settings, TOP_PERCENT_RANGE};
+use dough_core::settings::{DEFAULT_TOP_PERCENT, MAX_PAGE_SEEDS, SIGMA_RANGE, Settings, TOP_PERCENT_RANGE};
 
 use super::controls::FloatField;
 use super::pixels::PixelImage;
@@ -37,18 +38,44 @@ fn tile(values: &[f32], signed: bool) -> Vec<u8> {
     if signed { diverging_rgba(values, symmetric_scale(values)) } else { gray_rgba(values) }
 }
 
+/// One row of the score table: one seed's analysis, or (with several seeds) each score's mean
+/// and 95% interval over the seeds. A null "does as well" when its margin reaches the model's
+/// (with intervals: its interval reaches the model's lower end) or it identifies more classes.
 #[component]
-fn ScoreRow(label: &'static str, a: Analysis, p: Option<f32>, model_margin: f32, model_ident: f32, is_model: bool) -> impl IntoView {
-    let below = !is_model && (a.vs_dataset.margin >= model_margin || a.vs_dataset.identification > model_ident);
+fn ScoreRow(label: &'static str, a: Analysis, p: Option<f32>, over: Option<Scores>, model: Option<Scores>, model_margin: f32, model_ident: f32, is_model: bool) -> impl IntoView {
+    let below = !is_model
+        && match (&over, &model) {
+            (Some(o), Some(m)) => o.margin.hi >= m.margin.lo || o.identification.mean > m.identification.mean,
+            _ => a.vs_dataset.margin >= model_margin || a.vs_dataset.identification > model_ident,
+        };
+    let pct = |v: f32| format!("{:.0}%", v * 100.0);
+    let (ident, margin, same, diff, reached, p) = match &over {
+        Some(o) => (
+            format!("{} [{}–{}]", pct(o.identification.mean), pct(o.identification.lo), pct(o.identification.hi)),
+            format!("{:+.3} [{:+.3}, {:+.3}]", o.margin.mean, o.margin.lo, o.margin.hi),
+            format!("{:+.3} [{:+.3}, {:+.3}]", o.recurrence_same.mean, o.recurrence_same.lo, o.recurrence_same.hi),
+            format!("{:+.3} [{:+.3}, {:+.3}]", o.recurrence_different.mean, o.recurrence_different.lo, o.recurrence_different.hi),
+            pct(o.reached.mean),
+            Some(o.p_value),
+        ),
+        None => (
+            pct(a.vs_dataset.identification),
+            format!("{:+.3}", a.vs_dataset.margin),
+            format!("{:+.3}", a.recurrence.same_target),
+            format!("{:+.3}", a.recurrence.different_target),
+            pct(a.reached),
+            p,
+        ),
+    };
     view! {
-        <tr class:null-wins=below data-row=label>
+        <tr class:null-wins=below data-row=label data-ident-lo=over.as_ref().map(|o| format!("{:.6}", o.identification.lo)) data-ident-hi=over.as_ref().map(|o| format!("{:.6}", o.identification.hi))>
             <th scope="row">{label}</th>
-            <td class="num ident">{format!("{:.0}%", a.vs_dataset.identification * 100.0)}</td>
+            <td class="num ident">{ident}</td>
             <td class="num p-value" data-p=p.map(|p| format!("{p:.6}"))>{p.map(p_label).unwrap_or_default()}</td>
-            <td class="num margin">{format!("{:+.3}", a.vs_dataset.margin)}</td>
-            <td class="num">{format!("{:+.3}", a.recurrence.same_target)}</td>
-            <td class="num">{format!("{:+.3}", a.recurrence.different_target)}</td>
-            <td class="num">{format!("{:.0}%", a.reached * 100.0)}</td>
+            <td class="num margin">{margin}</td>
+            <td class="num">{same}</td>
+            <td class="num">{diff}</td>
+            <td class="num">{reached}</td>
             <td>{if is_model { "" } else if below { "the null does as well: no evidence here" } else { "model beats this null" }}</td>
         </tr>
     }
@@ -88,6 +115,8 @@ pub fn AnalysisView(
     names: Signal<[&'static str; 10]>,
     status: RwSignal<StudyStatus>,
     result: Memo<Option<StudyResult>>,
+    /// The scores over every seed run, when more than one ran (`seeds=`).
+    replicated: Memo<Option<Replicated>>,
     templates: RwSignal<Option<Templates>>,
     /// New abstraction or template settings (no new attack needed).
     on_settings: Callback<Settings>,
@@ -147,6 +176,14 @@ pub fn AnalysisView(
                         }).collect_view()}
                     </select>
                 </label>
+                <label>
+                    "Seeds "
+                    <select id="study-seeds-select" on:change=move |ev| {
+                        if let Ok(k) = event_target_value(&ev).parse::<usize>() { change(&|s| s.seeds = k.clamp(1, MAX_PAGE_SEEDS)); }
+                    }>
+                        {(1..=MAX_PAGE_SEEDS).map(|k| view! { <option value=k.to_string() selected=move || settings.with(|s| s.seeds == k)>{k.to_string()}</option> }).collect_view()}
+                    </select>
+                </label>
                 <button id="study-run" type="button" disabled=busy on:click=move |_| on_run.run(())>
                     {move || if status.get() == StudyStatus::Running { "Analysing…" } else { "Run the study" }}
                 </button>
@@ -158,11 +195,22 @@ pub fn AnalysisView(
                 let tpl = templates.get().map(|t| t.get(s.template).to_vec()).unwrap_or_default();
                 let m = r.model.clone();
                 let untrained = r.untrained_null.clone();
+                let rep = replicated.get();
                 view! {
                     <p class="analysis-method">{format!("{} attack · {} · compared with the {} template", s.attack.method.label(), s.abstraction.describe(), s.template.label())}</p>
-                    <p class="analysis-seeds" id="study-seeds" data-seeds="1">{format!(
-                        "1 seed (seed {}): the numbers are one draw of the controlled inputs, without an interval; p is exact for this draw. \
-                         The report (results/REPORT.md) repeats the study over 5 seeds and gives each number its 95% interval.", s.seed)}</p>
+                    {match replicated.get() {
+                        None => view! { <p class="analysis-seeds" id="study-seeds" data-seeds="1">{format!(
+                            "1 seed (seed {}): the numbers are one draw of the controlled inputs, without an interval; p is exact for this draw. \
+                             Choose more seeds for intervals; the report (results/REPORT.md) uses 5.", s.seed)}</p> }.into_any(),
+                        Some(rep) => {
+                            let k = rep.seeds.len();
+                            let list = rep.seeds.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ");
+                            view! { <p class="analysis-seeds" id="study-seeds" data-seeds=k>{format!(
+                                "{k} seeds ({list}): each score is the mean with its 95% interval (Student t over the seeds); p counts relabellings that identify at least as many classes over all {k} seeds.{} \
+                                 The heatmap and the patterns show seed {}.",
+                                if k < 5 { " Fewer seeds than the report's 5." } else { "" }, rep.seeds[0])}</p> }.into_any()
+                        }
+                    }}
                     <table class="scores" id="study-scores" data-attack=s.attack.method.slug()>
                         <thead><tr>
                             <th></th>
@@ -175,9 +223,12 @@ pub fn AnalysisView(
                             <th></th>
                         </tr></thead>
                         <tbody>
-                            <ScoreRow label="this model" a=m.clone() p=Some(r.p_values.model) model_margin=m.vs_dataset.margin model_ident=m.vs_dataset.identification is_model=true/>
-                            <ScoreRow label="random perturbations (null)" a=r.random_null.clone() p=Some(r.p_values.random_null) model_margin=m.vs_dataset.margin model_ident=m.vs_dataset.identification is_model=false/>
-                            {untrained.map(|u| view! { <ScoreRow label="untrained network (null)" a=u p=r.p_values.untrained_null model_margin=m.vs_dataset.margin model_ident=m.vs_dataset.identification is_model=false/> })}
+                            <ScoreRow label="this model" a=m.clone() p=Some(r.p_values.model) over=rep.as_ref().map(|x| x.model.clone()) model=rep.as_ref().map(|x| x.model.clone())
+                                model_margin=m.vs_dataset.margin model_ident=m.vs_dataset.identification is_model=true/>
+                            <ScoreRow label="random perturbations (null)" a=r.random_null.clone() p=Some(r.p_values.random_null) over=rep.as_ref().map(|x| x.random_null.clone()) model=rep.as_ref().map(|x| x.model.clone())
+                                model_margin=m.vs_dataset.margin model_ident=m.vs_dataset.identification is_model=false/>
+                            {untrained.map(|u| view! { <ScoreRow label="untrained network (null)" a=u p=r.p_values.untrained_null over=rep.as_ref().and_then(|x| x.untrained_null.clone()) model=rep.as_ref().map(|x| x.model.clone())
+                                model_margin=m.vs_dataset.margin model_ident=m.vs_dataset.identification is_model=false/> })}
                         </tbody>
                     </table>
                     <div class="analysis-grid">

@@ -111,8 +111,9 @@ fn pattern_heatmap(matrix: &[Vec<f32>], names: [&'static str; 10]) -> impl IntoV
                             let [r, g, b] = diverging(*v);
                             let text = format!("A's pattern {} vs B's pattern {}: {v:+.3}", names[i], names[j]);
                             let title = text.clone();
+                            let dark = v.abs() > 0.6;
                             view! {
-                                <td class="cell" class:diag=i == j class:dark=v.abs() > 0.6 style=format!("background:rgb({r},{g},{b})") title=title data-value=format!("{v:.6}")>
+                                <td class="cell" class:diag=i == j class:dark=dark style=format!("background:rgb({r},{g},{b})") title=title data-value=format!("{v:.6}")>
                                     <span class="cell-value">{format!("{v:+.2}")}</span>
                                     <span class="sr-only">{text}</span>
                                 </td>
