@@ -27,7 +27,7 @@ use crate::components::controls::Controls;
 use crate::components::draw::{DrawPanel, Scrubber};
 use crate::components::export::ExportBar;
 use crate::components::gallery::Gallery;
-use crate::components::overview::OverviewView;
+use crate::components::overview::{OverviewStatus, OverviewView};
 use crate::components::model_card::{ModelCard, ModelPicker, SaveOffline};
 use crate::components::shortcuts::{self, Command, ShortcutHelp, fullscreen};
 use crate::components::status::{BackendLine, Messages, Progress};
@@ -725,6 +725,11 @@ pub fn App() -> impl IntoView {
         }
         Command::Study => page.run_study(),
         Command::SwapModels => page.swap_models(),
+        Command::Overview => {
+            if page.overview.status.get_untracked() != OverviewStatus::Running {
+                page.run_overview();
+            }
+        }
     });
     let on_compare = Callback::new(move |b: Option<String>| {
         if let Some(a) = page.models.entry.get_untracked() {

@@ -692,6 +692,9 @@ describe('bad input', () => {
     const forward = (await compareSummary(page)).agree;
     assert.equal(await page.getAttribute('#compare-asymmetry', 'data-reverse'), String(reverse));
     assert.equal(await page.getAttribute('#compare-asymmetry', 'data-forward'), String(forward));
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#compare-png')]);
+    assert.match(dl.suggestedFilename(), /^dough-patterns-mnist-mlp-vs-mnist-mlp-robust\.png$/);
+    assert.equal(fs.readFileSync(await dl.path()).subarray(1, 4).toString(), 'PNG');
     console.log(`  transfer both ways on the black input: mnist-mlp-robust fooled by ${forward}/10 of mnist-mlp's examples; mnist-mlp fooled by ${reverse}/10 of mnist-mlp-robust's; null identification ${published.random_null.identification} (p ${published.random_null_p_value}) vs ${published.identification} (p ${published.p_value})`);
     assert.deepEqual(errors, []);
     await page.close();
@@ -850,6 +853,14 @@ describe('zoo overview (CPU backend)', () => {
     await page.waitForFunction((m) => window.__dough.overview.persistence[0][1].margin.mean !== m, margin, { timeout: 10000 });
     const signed = await page.evaluate(() => window.__dough.overview);
     assert.deepEqual(signed.transfer, web.transfer);
+    // Presentation mode keeps the matrices and hides the network list; O recomputes from the keyboard.
+    await page.keyboard.press('p');
+    assert.equal(await page.isVisible('#overview-models'), false);
+    assert.equal(await page.isVisible('#overview-persistence'), true);
+    await page.keyboard.press('p');
+    await page.keyboard.press('o');
+    await page.waitForSelector('#overview[data-overview="running"]', { timeout: 10000 });
+    await page.waitForSelector('#overview[data-overview="done"]', { timeout: LONG });
     // Fewer than two networks: a clear message, no run.
     await page.uncheck('input.overview-model[value="mnist-mlp-robust"]');
     await page.uncheck('input.overview-model[value="mnist-mlp-s2"]');

@@ -7,12 +7,14 @@ use leptos::prelude::*;
 
 use dough_core::attack::SampleOutcome;
 use dough_core::colormap::{diverging, diverging_rgba, symmetric_scale};
+use dough_core::export::tile_sheet;
 use dough_core::study::stats::p_label;
 use dough_core::compare::{self, ModelReadings, PatternPair};
 use dough_core::manifest::ModelEntry;
 use dough_core::settings::Settings;
 
 use super::pixels::PixelImage;
+use crate::platform::download_png;
 
 /// Where B's own run (for the patterns side by side) stands: `data-status` of the section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,6 +224,19 @@ pub fn ComparePatterns(
                                 </tbody>
                             </table>
                             </div>
+                            </div>
+                            <div class="export-bar">
+                                <button type="button" class="secondary" id="compare-png" on:click={
+                                    let (pa, pb, a, b) = (p.a.clone(), p.b.clone(), a.clone(), b.clone());
+                                    move |_| {
+                                        // A's patterns on the first row, B's on the second.
+                                        let tiles: Vec<Vec<u8>> = pa.iter().chain(&pb).map(|t| diverging_rgba(t, symmetric_scale(t))).collect();
+                                        let sheet = tile_sheet(&tiles, 10, 4);
+                                        if let Err(e) = download_png(&format!("dough-patterns-{a}-vs-{b}.png"), sheet.width, sheet.height, &sheet.rgba) {
+                                            web_sys::console::warn_1(&format!("Dough: the export failed: {e}").into());
+                                        }
+                                    }
+                                }>"Patterns A vs B (PNG)"</button>
                             </div>
                         }.into_any()
                     }

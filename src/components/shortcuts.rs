@@ -17,9 +17,10 @@ pub enum Command {
     SwitchDataset,
     Study,
     SwapModels,
+    Overview,
 }
 
-pub const SHORTCUTS: [(&str, &str); 10] = [
+pub const SHORTCUTS: [(&str, &str); 11] = [
     ("P", "presentation mode on/off (full screen, large type, high contrast)"),
     ("→ or N", "next class: highlight the next row of the gallery"),
     ("← or B", "previous class"),
@@ -29,6 +30,7 @@ pub const SHORTCUTS: [(&str, &str); 10] = [
     ("D", "switch dataset"),
     ("A", "run the study (analysis)"),
     ("X", "compare mode: swap models A and B"),
+    ("O", "compute the zoo overview (the networks ticked there)"),
     ("?", "show or hide this list"),
 ];
 
@@ -44,6 +46,7 @@ fn command_for(key: &str) -> Option<Command> {
         "d" | "D" => Command::SwitchDataset,
         "a" | "A" => Command::Study,
         "x" | "X" => Command::SwapModels,
+        "o" | "O" => Command::Overview,
         _ => return None,
     })
 }
