@@ -90,6 +90,15 @@ describe('upload (CPU backend)', () => {
     await page.close();
   });
 
+  test('upload: a reload naming an uploaded model gets a notice and the default model', async () => {
+    const { page, errors } = await open('?model=my-mlp');
+    assert.equal(await settled(page), 'done');
+    assert.equal(await model(page), 'mnist-mlp');
+    assert.match(await page.textContent('.notices'), /model="my-mlp" is not in the manifest; showing mnist-mlp/);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   test('upload: bad uploads each say what is wrong and leave the current model running', async () => {
     const { page, errors } = await open();
     assert.equal(await settled(page), 'done');
@@ -124,8 +133,13 @@ describe('upload (CPU backend)', () => {
       assert.equal(await page.$eval('#model-select', (s) => s.value), 'mnist-mlp', what);
       assert.equal(await page.$$eval('#model-select option', (os) => os.filter((o) => /uploaded/.test(o.textContent)).length), 0, what);
     }
-    // Still usable: the F16 CNN loads after all that, and the gallery runs on it.
-    await upload(page, { name: 'my-cnn', description: CNN, file: path.join(FIXTURES, 'cnn-f16.safetensors') });
+    // Still usable: the F16 CNN loads after all that (its description from a JSON file, as a
+    // manifest-style object), and the gallery runs on it.
+    await page.setInputFiles('#upload-description-file', { name: 'cnn.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify({ layers: JSON.parse(CNN) })) });
+    await page.waitForFunction(() => document.querySelector('#upload-description').value.includes('"layers"'));
+    await page.setInputFiles('#upload-weights', path.join(FIXTURES, 'cnn-f16.safetensors'));
+    await page.fill('#upload-name', 'my-cnn');
+    await page.click('#upload-load');
     await page.waitForFunction(() => window.__dough?.model === 'my-cnn', null, { timeout: LONG });
     assert.equal(await settled(page), 'done');
     assert.equal(await page.$$eval('tr.gallery-row', (trs) => trs.length), 10);
