@@ -90,6 +90,18 @@ describe('upload (CPU backend)', () => {
     await page.close();
   });
 
+  test('upload: the analysis runs on an uploaded network', async () => {
+    const { page, errors } = await open('?analysis=1');
+    assert.equal(await settled(page), 'done');
+    await page.waitForSelector('#analysis[data-study="done"]', { timeout: LONG });
+    await upload(page, { name: 'my-mlp', description: MLP, file: path.join(FIXTURES, 'mlp-f32.safetensors') });
+    await page.waitForFunction(() => window.__dough?.analysis?.model === 'my-mlp', null, { timeout: LONG });
+    assert.equal(await page.getAttribute('#analysis', 'data-study'), 'done');
+    assert.equal(await page.$$eval('#study-heatmap td.cell', (c) => c.length), 100);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   test('upload: a reload naming an uploaded model gets a notice and the default model', async () => {
     const { page, errors } = await open('?model=my-mlp');
     assert.equal(await settled(page), 'done');
