@@ -4,6 +4,7 @@
 
 mod compare;
 mod overview;
+mod upload;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -31,6 +32,7 @@ use crate::components::overview::{OverviewStatus, OverviewView};
 use crate::components::model_card::{ModelCard, ModelPicker, SaveOffline};
 use crate::components::shortcuts::{self, Command, ShortcutHelp, fullscreen};
 use crate::components::status::{BackendLine, Messages, Progress};
+use crate::components::upload::UploadForm;
 use crate::compute::{AttackEnd, ClientError, Compute, Crash};
 use crate::job::{gallery_batch, study_batch};
 use crate::platform;
@@ -65,6 +67,8 @@ struct ModelStore {
     entries: RwSignal<Vec<ModelEntry>>,
     entry: RwSignal<Option<ModelEntry>>,
     loaded: StoredValue<Option<LoadedModel>, LocalStorage>,
+    /// The user's uploaded networks (their entries are in `entries` too).
+    uploads: StoredValue<Vec<LoadedModel>, LocalStorage>,
 }
 
 /// The study: its attacks' outcomes (model, untrained twin), status, progress and templates.
@@ -134,7 +138,7 @@ impl Page {
                 pack: StoredValue::new_local(None),
                 pack_counts: RwSignal::new(None),
             },
-            models: ModelStore { entries: RwSignal::new(Vec::new()), entry: RwSignal::new(None), loaded: StoredValue::new_local(None) },
+            models: ModelStore { entries: RwSignal::new(Vec::new()), entry: RwSignal::new(None), loaded: StoredValue::new_local(None), uploads: StoredValue::new_local(Vec::new()) },
             study: StudyStore {
                 evolved: RwSignal::new(None),
                 status: RwSignal::new(StudyStatus::Idle),
@@ -738,6 +742,7 @@ pub fn App() -> impl IntoView {
     });
     let on_preset = Callback::new(move |_| page.set_pair(dough_core::compare::PRESET.0.into(), Some(dough_core::compare::PRESET.1.into())));
     let on_swap = Callback::new(move |_| page.swap_models());
+    let on_upload = Callback::new(move |req| page.load_uploaded(req));
     // Compare mode: A's and B's patterns side by side (from A's gallery and B's own run).
     let pair = Memo::new(move |_| {
         let (abs, seed) = page.run.settings.with(|s| (s.abstraction, s.seed));
@@ -788,6 +793,7 @@ pub fn App() -> impl IntoView {
                 <ModelPicker entries=page.models.entries current=page.models.entry on_dataset=on_dataset on_model=on_model busy=busy/>
                 <ComparePicker entries=page.models.entries current=page.models.entry compare=page.compare.entry
                     on_compare=on_compare on_preset=on_preset on_swap=on_swap busy=busy/>
+                <UploadForm dataset=Signal::derive(move || page.models.entry.with(|e| e.as_ref().map_or(DatasetId::Mnist, |e| e.dataset))) on_load=on_upload busy=busy/>
                 <ModelCard entry=page.models.entry/>
                 <SaveOffline entries=page.models.entries/>
                 <Progress status=page.run.status progress=page.run.progress on_cancel=on_cancel/>

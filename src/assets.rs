@@ -17,6 +17,12 @@ pub struct LoadedModel {
     pub bytes: std::rc::Rc<Vec<u8>>,
 }
 
+/// Whether `entry` is a network the user uploaded (its file is `upload:<name>`, kept in the
+/// page's memory only).
+pub fn is_uploaded(entry: &ModelEntry) -> bool {
+    entry.file.starts_with("upload:")
+}
+
 pub async fn load_manifest() -> Result<Vec<ModelEntry>, String> {
     let text = fetch_text(MANIFEST_URL).await?;
     let entries = manifest::parse(&text).map_err(|e| e.to_string())?;

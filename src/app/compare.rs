@@ -82,10 +82,10 @@ impl Page {
         platform::replace_query(&self.run.settings.with_untracked(|s| s.to_query()));
     }
 
-    /// A verified file for `entry`: one already loaded (model A's or B's), else fetched.
+    /// A verified file for `entry`: one already loaded (model A's or B's, or an upload), else fetched.
     pub(super) async fn model_file(self, entry: &ModelEntry) -> Result<LoadedModel, String> {
         let have = |m: Option<LoadedModel>| m.filter(|m| m.entry.name == entry.name);
-        if let Some(m) = have(self.compare.loaded.get_value()).or_else(|| have(self.models.loaded.get_value())) {
+        if let Some(m) = have(self.compare.loaded.get_value()).or_else(|| have(self.models.loaded.get_value())).or_else(|| self.uploaded(&entry.name)) {
             return Ok(m);
         }
         assets::load_model(entry).await

@@ -11,3 +11,4 @@ pub mod overview;
 pub mod pixels;
 pub mod shortcuts;
 pub mod status;
+pub mod upload;

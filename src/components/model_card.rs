@@ -5,6 +5,8 @@ use leptos::prelude::*;
 
 use dough_core::manifest::{ArchKind, DatasetId, ModelEntry};
 
+use crate::assets::is_uploaded;
+
 /// One line describing the architecture, e.g. "convolutional [32×5×5+pool, 64×5×5+pool] dense [128]".
 pub fn describe_arch(e: &ModelEntry) -> String {
     match e.arch {
@@ -72,7 +74,11 @@ pub fn ModelPicker(
                         let chosen = current.get().map(|e| e.name).unwrap_or_default();
                         entries.get().into_iter().filter(|e| e.dataset == d).map(|e| {
                             let selected = e.name == chosen;
-                            let label = format!("{} — {:.2}%{}", e.name, e.test_accuracy * 100.0, if e.config.adversarial.is_some() { " (robust)" } else { "" });
+                            let label = if is_uploaded(&e) {
+                                format!("{} (uploaded)", e.name)
+                            } else {
+                                format!("{} — {:.2}%{}", e.name, e.test_accuracy * 100.0, if e.config.adversarial.is_some() { " (robust)" } else { "" })
+                            };
                             view! { <option value=e.name.clone() selected=selected>{label}</option> }
                         }).collect_view()
                     }}
@@ -88,7 +94,7 @@ pub fn SaveOffline(entries: RwSignal<Vec<ModelEntry>>) -> impl IntoView {
     let message = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let save = move |_| {
-        let mut urls: Vec<String> = entries.get_untracked().iter().map(|e| format!("models/{}", e.file)).collect();
+        let mut urls: Vec<String> = entries.get_untracked().iter().filter(|e| !is_uploaded(e)).map(|e| format!("models/{}", e.file)).collect();
         urls.push("models/manifest.json".into());
         for d in [DatasetId::Mnist, DatasetId::FashionMnist] {
             urls.push(format!("data/{}-samples.dspk", d.slug()));
@@ -121,7 +127,9 @@ pub fn ModelCard(entry: RwSignal<Option<ModelEntry>>) -> impl IntoView {
                 (Some(r), Some(eps)) => Some(format!("{:.2}% under PGD L∞ at eps {eps}", r * 100.0)),
                 _ => None,
             };
+            let uploaded = is_uploaded(&e);
             let accuracy = match e.test_accuracy_f32 {
+                _ if uploaded => "not measured (an uploaded network)".to_string(),
                 Some(f) => format!("{:.2}% on the 10,000 test images (before half-precision storage: {:.2}%)", e.test_accuracy * 100.0, f * 100.0),
                 None => format!("{:.2}% on the 10,000 test images", e.test_accuracy * 100.0),
             };
@@ -129,7 +137,8 @@ pub fn ModelCard(entry: RwSignal<Option<ModelEntry>>) -> impl IntoView {
                 <section class="model-card" id="model-card" aria-label="Model card">
                     <p class="model-line" id="model-line">
                         "Model: " <strong>{e.name.clone()}</strong>
-                        {format!(" · {} · {} · {} parameters · test accuracy {:.2}%", e.dataset.title(), describe_arch(&e), e.params, e.test_accuracy * 100.0)}
+                        {format!(" · {} · {} · {} parameters · {}", e.dataset.title(), describe_arch(&e), e.params,
+                            if uploaded { "uploaded".to_string() } else { format!("test accuracy {:.2}%", e.test_accuracy * 100.0) })}
                     </p>
                     <details>
                         <summary>"Model card"</summary>
@@ -140,7 +149,11 @@ pub fn ModelCard(entry: RwSignal<Option<ModelEntry>>) -> impl IntoView {
                             <dt>"Test accuracy"</dt><dd>{accuracy}</dd>
                             {robust.map(|r| view! { <dt>"Robust accuracy"</dt><dd>{r}</dd> })}
                             {e.note.clone().map(|n| view! { <dt>"Note"</dt><dd>{n}</dd> })}
-                            <dt>"Weights"</dt><dd><a href=format!("models/{}", e.file)>{e.file.clone()}</a>" · SHA-256 "<code>{e.sha256[..16].to_string()}"…"</code></dd>
+                            <dt>"Weights"</dt><dd>{if uploaded {
+                                "uploaded, kept in this page only".into_any()
+                            } else {
+                                view! { <a href=format!("models/{}", e.file)>{e.file.clone()}</a> }.into_any()
+                            }}" · SHA-256 "<code>{e.sha256[..16].to_string()}"…"</code></dd>
                         </dl>
                     </details>
                 </section>
