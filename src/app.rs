@@ -748,7 +748,7 @@ pub fn App() -> impl IntoView {
         let (abs, seed) = page.run.settings.with(|s| (s.abstraction, s.seed));
         page.compare.own.with(|own| {
             let own = own.as_ref()?;
-            page.run.rows.with(|rows| dough_core::compare::pattern_pair(rows, &own.rows, &abs, seed)).map(|p| (own.model.clone(), p))
+            page.run.rows.with(|rows| dough_core::compare::pattern_pair(rows, &own.rows, own.untrained.as_deref(), &abs, seed)).map(|p| (own.model.clone(), p))
         })
     });
     Effect::new(move |_| {
@@ -761,6 +761,8 @@ pub fn App() -> impl IntoView {
                 "p_value": p.p_value,
                 "random_null": p.random_null,
                 "random_null_p_value": p.random_null_p_value,
+                "untrained_null": p.untrained_null,
+                "untrained_null_p_value": p.untrained_null_p_value,
                 "reverse": page.compare.own.with_untracked(|o| o.as_ref().and_then(|o| o.reverse.clone())),
             });
             platform::publish_field("compare_patterns", &published.to_string());
@@ -802,7 +804,7 @@ pub fn App() -> impl IntoView {
             <Controls settings=page.run.settings names=names on_change=on_change busy=busy pack_counts=page.run.pack_counts.into()/>
             <DrawPanel names=names custom=page.drawing.custom prediction=page.drawing.prediction on_attack=on_attack_drawing open=draw_open/>
             <Scrubber frames=page.run.frames frame=page.run.frame/>
-            <ExportBar rows=page.run.rows entry=page.models.entry backend=page.engine.backend settings=page.run.settings names=names analysis=result error=page.run.error
+            <ExportBar rows=page.run.rows entry=page.models.entry backend=page.engine.backend settings=page.run.settings names=names analysis=result scores=replicated error=page.run.error
                 readings=page.compare.readings/>
             <CompareSummary rows=page.run.rows readings=page.compare.readings/>
             <Gallery rows=page.run.rows names=names current=current_row frames=page.run.frames frame=page.run.frame readings=page.compare.readings/>

@@ -680,9 +680,11 @@ describe('bad input', () => {
     assert.equal(cells.length, 100);
     cells.forEach((v, k) => assert.ok(Math.abs(v - published.matrix[Math.floor(k / 10)][k % 10]) < 1e-5, `cell ${k}`));
     const p = await page.$$eval('#compare-scores td.p-value', (c) => c.map((x) => Number(x.dataset.p)));
-    assert.equal(p.length, 2);
+    assert.equal(p.length, 3, 'the pair, the random null and the untrained null');
     assert.equal(p[0].toFixed(4), published.p_value.toFixed(4));
     assert.equal(p[1].toFixed(4), published.random_null_p_value.toFixed(4));
+    assert.equal(p[2].toFixed(4), published.untrained_null_p_value.toFixed(4));
+    assert.equal(published.untrained_null.matrix.length, 10);
     // Random perturbations of B's norms share (almost) nothing with A's patterns.
     assert.ok(published.random_null.identification <= 0.5 && Math.abs(published.random_null.margin) < 0.2, JSON.stringify(published.random_null));
     // The reverse direction: A reads B's own adversarial examples; the line counts both directions.
@@ -695,7 +697,7 @@ describe('bad input', () => {
     const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#compare-png')]);
     assert.match(dl.suggestedFilename(), /^dough-patterns-mnist-mlp-vs-mnist-mlp-robust\.png$/);
     assert.equal(fs.readFileSync(await dl.path()).subarray(1, 4).toString(), 'PNG');
-    console.log(`  transfer both ways on the black input: mnist-mlp-robust fooled by ${forward}/10 of mnist-mlp's examples; mnist-mlp fooled by ${reverse}/10 of mnist-mlp-robust's; null identification ${published.random_null.identification} (p ${published.random_null_p_value}) vs ${published.identification} (p ${published.p_value})`);
+    console.log(`  transfer both ways on the black input: mnist-mlp-robust fooled by ${forward}/10 of mnist-mlp's examples; mnist-mlp fooled by ${reverse}/10 of mnist-mlp-robust's; null identification ${published.random_null.identification} (p ${published.random_null_p_value}), untrained null ${published.untrained_null.identification} (p ${published.untrained_null_p_value}) vs ${published.identification} (p ${published.p_value})`);
     assert.deepEqual(errors, []);
     await page.close();
   });
@@ -792,6 +794,15 @@ describe('analysis over several seeds (CPU backend)', () => {
     assert.equal(Number(await page.getAttribute('#study-scores tr[data-row="this model"]', 'data-ident-lo')).toFixed(4), web.model.identification.lo.toFixed(4));
     assert.match(await page.textContent('#study-scores tr[data-row="this model"] td.margin'), /^[+-]\d\.\d{3} \[[+-]\d\.\d{3}, [+-]\d\.\d{3}\]$/);
     assert.equal(await page.$eval('#study-seeds-select', (s) => s.value), '2');
+    // The exports carry the intervals and the p-values.
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+    const csv = fs.readFileSync(await dl.path()).toString();
+    assert.match(csv, /# scores over the seeds 0 1000:/);
+    const model = csv.split('\n').find((l) => l.startsWith('model,')).split(',').slice(1).map(Number);
+    assert.ok(Math.abs(model[0] - web.model.identification.mean) < 1e-5 && Math.abs(model[1] - web.model.identification.lo) < 1e-5, csv);
+    assert.ok(Math.abs(model[3] - web.model.p_value) < 1e-5, csv);
+    const [dj] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+    assert.deepEqual(JSON.parse(fs.readFileSync(await dj.path()).toString()).scores.seeds, [0, 1000]);
     assert.deepEqual(errors, []);
     await page.close();
   });

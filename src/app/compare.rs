@@ -10,6 +10,7 @@ use leptos::task::spawn_local;
 use dough_core::attack::SampleOutcome;
 use dough_core::compare::{self, ModelReadings};
 use dough_core::manifest::ModelEntry;
+use dough_core::study::pipeline;
 
 use super::{Page, Status};
 use crate::assets::{self, LoadedModel};
@@ -25,6 +26,9 @@ pub struct OwnRun {
     /// The reverse direction: model A's readings of B's own adversarial examples (`None` if A
     /// could not read them).
     pub reverse: Option<ModelReadings>,
+    /// The same attack from the same input on an untrained network of B's architecture (the
+    /// untrained null of the persistence; `None` if that run failed).
+    pub untrained: Option<Vec<SampleOutcome>>,
 }
 
 /// Model B, its verified file, and its readings of the rows shown.
@@ -198,7 +202,24 @@ impl Page {
                     if self.run.token.get_value() != token {
                         return;
                     }
-                    self.compare.own.set(Some(OwnRun { model: b.entry.name.clone(), rows, reverse }));
+                    // The untrained null: B's architecture with untrained weights, same attack.
+                    let seed = pipeline::untrained_seed(settings.seed);
+                    let (id, done) = compute.attack(&starts, &targets, &settings.attack_config(), Some(seed), false, Some((&b.entry, &b.bytes[..])), |_| {});
+                    self.run.in_flight.set_value(Some((compute.clone(), id)));
+                    let untrained = done.await;
+                    if self.run.token.get_value() != token {
+                        return;
+                    }
+                    self.run.in_flight.set_value(None);
+                    let untrained = match untrained {
+                        Ok(AttackEnd::Done(u, _)) => Some(u),
+                        Ok(AttackEnd::Cancelled) | Err(ClientError::Crashed(_)) => return self.compare.own_status.set(OwnStatus::Idle),
+                        Err(ClientError::Failed(e)) => {
+                            self.notice(format!("The untrained null of model B ({}) failed: {e}; its row is left out.", b.entry.name));
+                            None
+                        }
+                    };
+                    self.compare.own.set(Some(OwnRun { model: b.entry.name.clone(), rows, reverse, untrained }));
                     self.compare.own_status.set(OwnStatus::Done);
                 }
                 Ok(AttackEnd::Cancelled) | Err(ClientError::Crashed(_)) => self.compare.own_status.set(OwnStatus::Idle),

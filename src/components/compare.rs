@@ -194,6 +194,14 @@ pub fn ComparePatterns(
                                         <td class="num p-value" data-p=format!("{:.6}", p.random_null_p_value)>{p_label(p.random_null_p_value)}</td>
                                         <td class="num">{format!("{:+.3}", p.random_null.margin)}</td>
                                     </tr>
+                                    {p.untrained_null.clone().map(|u| view! {
+                                        <tr data-row="untrained null">
+                                            <th scope="row">"A's patterns vs an untrained network of B's architecture (null)"</th>
+                                            <td class="num">{format!("{:.0}%", u.identification * 100.0)}</td>
+                                            <td class="num p-value" data-p=p.untrained_null_p_value.map(|v| format!("{v:.6}"))>{p.untrained_null_p_value.map(p_label).unwrap_or_default()}</td>
+                                            <td class="num">{format!("{:+.3}", u.margin)}</td>
+                                        </tr>
+                                    })}
                                 </tbody>
                             </table>
                             <div class="analysis-grid">

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use dough_core::attack::SampleOutcome;
 use dough_core::colormap::{diverging_rgba, gray_rgba, symmetric_scale};
 use dough_core::compare::{ModelReadings, for_rows};
+use dough_core::study::replicates::Replicated;
 use dough_core::export::{RunExport, heatmap_sheet, rows as export_rows, tile_sheet, with_compare};
 use dough_core::manifest::ModelEntry;
 use dough_core::settings::Settings;
@@ -22,6 +23,8 @@ pub fn ExportBar(
     settings: RwSignal<Settings>,
     names: Signal<[&'static str; 10]>,
     analysis: Memo<Option<StudyResult>>,
+    /// The analysis over several seeds, when it ran on more than one.
+    scores: Memo<Option<Replicated>>,
     error: RwSignal<Option<String>>,
     readings: RwSignal<Option<ModelReadings>>,
 ) -> impl IntoView {
@@ -37,6 +40,7 @@ pub fn ExportBar(
     let numbers = move |csv: bool| {
         let e = entry.get_untracked();
         let a = analysis.get_untracked();
+        let sc = scores.get_untracked();
         let shown = rows.get_untracked();
         let mut out = export_rows(&shown, &names.get_untracked());
         // Compare mode: model B's readings, when they belong to the rows shown.
@@ -53,6 +57,7 @@ pub fn ExportBar(
             settings: settings.get_untracked().to_query(),
             rows: out,
             analysis: a.as_ref(),
+            scores: sc.as_ref(),
         };
         if csv {
             report(download_text(&format!("{}.csv", base()), "text/csv", &x.to_csv()));

@@ -100,6 +100,10 @@ pub struct PatternPair {
     /// norms (seeded), abstracted the same way.
     pub random_null: Comparison,
     pub random_null_p_value: f32,
+    /// The second null: A's patterns against those of an untrained network of B's architecture
+    /// attacked the same way from the same input (when that run is there).
+    pub untrained_null: Option<Comparison>,
+    pub untrained_null_p_value: Option<f32>,
 }
 
 /// Whether `rows` are a whole gallery: one start toward every class, in class order.
@@ -107,19 +111,31 @@ pub fn is_full_gallery(rows: &[SampleOutcome]) -> bool {
     rows.len() == CLASSES && rows.iter().enumerate().all(|(i, o)| o.target == i)
 }
 
-/// The patterns of A's and B's galleries side by side, with the random null drawn from `seed`;
-/// `None` unless both are whole galleries from the same start image.
-pub fn pattern_pair(a_rows: &[SampleOutcome], b_rows: &[SampleOutcome], abs: &Abstraction, seed: u64) -> Option<PatternPair> {
+/// The patterns of A's and B's galleries side by side, with the random null drawn from `seed`
+/// and, given the gallery of B's untrained twin, the untrained null; `None` unless A's and B's
+/// are whole galleries from the same start image (an untrained gallery that is not is left out).
+pub fn pattern_pair(a_rows: &[SampleOutcome], b_rows: &[SampleOutcome], b_untrained: Option<&[SampleOutcome]>, abs: &Abstraction, seed: u64) -> Option<PatternPair> {
     if !is_full_gallery(a_rows) || !is_full_gallery(b_rows) || a_rows[0].start != b_rows[0].start {
         return None;
     }
+    let b_untrained = b_untrained.filter(|u| is_full_gallery(u) && u[0].start == a_rows[0].start);
     let a = Evolved::from_outcomes(a_rows.to_vec()).patterns(abs);
     let b_run = Evolved::from_outcomes(b_rows.to_vec());
     let b = b_run.patterns(abs);
     let comparison = Comparison::new(&a, &b);
     let random_null = Comparison::new(&a, &b_run.randomized(seed).patterns(abs));
+    let untrained_null = b_untrained.map(|u| Comparison::new(&a, &Evolved::from_outcomes(u.to_vec()).patterns(abs)));
     let p = |c: &Comparison| identification_p_value(&[(0..c.matrix.len()).map(|i| c.best_match(i).unwrap_or(usize::MAX)).collect()], PERMUTATIONS, seed);
-    Some(PatternPair { p_value: p(&comparison), random_null_p_value: p(&random_null), a, b, comparison, random_null })
+    Some(PatternPair {
+        p_value: p(&comparison),
+        random_null_p_value: p(&random_null),
+        untrained_null_p_value: untrained_null.as_ref().map(p),
+        a,
+        b,
+        comparison,
+        random_null,
+        untrained_null,
+    })
 }
 
 #[cfg(test)]
@@ -194,31 +210,35 @@ mod tests {
     fn shared_class_patterns_are_identified_and_shuffled_ones_are_not() {
         let abs = Abstraction::default();
         let a = gallery(|t| planted(t, 1));
-        let same = pattern_pair(&a, &gallery(|t| planted(t, 2)), &abs, 0).unwrap();
+        let same = pattern_pair(&a, &gallery(|t| planted(t, 2)), Some(&gallery(|t| planted((t * 7 + 3) % CLASSES, 5))), &abs, 0).unwrap();
         assert_eq!(same.comparison.identification, 1.0);
         assert_eq!((same.a.len(), same.b.len(), same.comparison.matrix.len()), (CLASSES, CLASSES, CLASSES));
         assert!(same.comparison.matrix[3][3] > 0.9 && same.comparison.matrix[3][4] < 0.1);
         assert!(same.p_value < 0.001, "{}", same.p_value);
         // The random null of B's perturbations shares nothing with A's patterns.
         assert!(same.random_null.margin.abs() < 0.2 && same.random_null_p_value > 0.01, "{:?} p {}", same.random_null.margin, same.random_null_p_value);
+        // An "untrained" gallery whose patterns belong to other classes identifies none.
+        assert_eq!((same.untrained_null.as_ref().map(|u| u.identification), same.untrained_null_p_value), (Some(0.0), Some(1.0)));
         // B's patterns of each class belong to the next class: nothing persists.
-        let shifted = pattern_pair(&a, &gallery(|t| planted((t + 1) % CLASSES, 2)), &abs, 0).unwrap();
+        let shifted = pattern_pair(&a, &gallery(|t| planted((t + 1) % CLASSES, 2)), None, &abs, 0).unwrap();
         assert_eq!(shifted.comparison.identification, 0.0);
-        assert_eq!(shifted.p_value, 1.0);
+        assert_eq!((shifted.p_value, shifted.untrained_null.is_none()), (1.0, true));
     }
 
     #[test]
     fn patterns_need_two_whole_galleries_from_the_same_start() {
         let abs = Abstraction::default();
         let a = gallery(|t| planted(t, 1));
-        assert!(pattern_pair(&a[..9], &a, &abs, 0).is_none());
+        assert!(pattern_pair(&a[..9], &a, None, &abs, 0).is_none());
         let mut reordered = a.clone();
         reordered.swap(0, 1);
-        assert!(pattern_pair(&a, &reordered, &abs, 0).is_none());
+        assert!(pattern_pair(&a, &reordered, None, &abs, 0).is_none());
         let mut other_start = a.clone();
         other_start[0].start[0] = 0.0;
-        assert!(pattern_pair(&a, &other_start, &abs, 0).is_none());
+        assert!(pattern_pair(&a, &other_start, None, &abs, 0).is_none());
         assert!(is_full_gallery(&a) && !is_full_gallery(&a[..1]));
+        // An untrained gallery from another start is left out, not compared.
+        assert!(pattern_pair(&a, &a, Some(&other_start), &abs, 0).unwrap().untrained_null.is_none());
     }
 
     #[test]

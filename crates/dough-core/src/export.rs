@@ -8,6 +8,8 @@ use crate::colormap::diverging;
 use crate::compare::Reading;
 use crate::model::SIDE;
 use crate::study::pipeline::StudyResult;
+use crate::study::replicates::Replicated;
+use crate::study::stats::Interval;
 
 /// Everything a run produced, for JSON export.
 #[derive(Serialize)]
@@ -24,6 +26,9 @@ pub struct RunExport<'a> {
     pub rows: Vec<RowExport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub analysis: Option<&'a StudyResult>,
+    /// The analysis over several seeds (`seeds=` above 1): every score with its 95% interval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scores: Option<&'a Replicated>,
 }
 
 #[derive(Serialize)]
@@ -129,6 +134,30 @@ impl RunExport<'_> {
             for (i, row) in a.model.vs_dataset.matrix.iter().enumerate() {
                 out += &format!("{i},{}\n", row.iter().map(|v| format!("{v:.6}")).collect::<Vec<_>>().join(","));
             }
+            let p = &a.p_values;
+            out += &format!(
+                "# identification p-values (permutation test): model {:.6}, random null {:.6}, untrained null {}\n",
+                p.model,
+                p.random_null,
+                p.untrained_null.map(|v| format!("{v:.6}")).unwrap_or_else(|| "none".into())
+            );
+        }
+        if let Some(r) = self.scores {
+            out += &format!("\n# scores over the seeds {}: mean with its 95% interval (low, high)\n", r.seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(" "));
+            out += "row,identification,identification_lo,identification_hi,p_value,margin,margin_lo,margin_hi,recurrence_same,recurrence_same_lo,recurrence_same_hi,recurrence_different,recurrence_different_lo,recurrence_different_hi,reached\n";
+            for (label, sc) in [("model", Some(&r.model)), ("random_null", Some(&r.random_null)), ("untrained_null", r.untrained_null.as_ref())] {
+                let Some(sc) = sc else { continue };
+                let iv = |i: &Interval| format!("{:.6},{:.6},{:.6}", i.mean, i.lo, i.hi);
+                out += &format!(
+                    "{label},{},{:.6},{},{},{},{:.6}\n",
+                    iv(&sc.identification),
+                    sc.p_value,
+                    iv(&sc.margin),
+                    iv(&sc.recurrence_same),
+                    iv(&sc.recurrence_different),
+                    sc.reached.mean
+                );
+            }
         }
         out
     }
@@ -208,6 +237,7 @@ mod tests {
             settings: vec![("seed".into(), "3".into())],
             rows: rows(std::slice::from_ref(&o), &names),
             analysis: None,
+            scores: None,
         };
         let csv = e.to_csv();
         assert!(csv.contains("# seed=3\n"));
@@ -227,6 +257,49 @@ mod tests {
         assert_eq!(json["compare"], "m-robust");
         assert_eq!((json["rows"][0]["b_model"].as_str(), json["rows"][0]["b_predicted"].as_u64()), (Some("m-robust"), Some(4)));
         assert_eq!((json["rows"][0]["b_confidence"].as_f64(), json["rows"][0]["b_fooled"].as_bool()), (Some(0.125), Some(false)));
+    }
+
+    #[test]
+    fn csv_carries_the_p_values_and_the_intervals_over_seeds() {
+        use crate::study::metrics::{Comparison, Recurrence};
+        use crate::study::pipeline::{Analysis, PValues};
+        use crate::study::replicates::PERMUTATIONS;
+        let analysis = |ident: f32, margin: f32| Analysis {
+            vs_dataset: Comparison { matrix: vec![vec![0.5; 2]; 2], identification: ident, margin },
+            recurrence: Recurrence { same_target: 0.4, different_target: 0.1 },
+            reached: 1.0,
+        };
+        let result = |ident: f32, margin: f32| StudyResult {
+            model: analysis(ident, margin),
+            random_null: analysis(0.1, 0.0),
+            untrained_null: None,
+            patterns: Vec::new(),
+            p_values: PValues { model: 0.0001, random_null: 0.5, untrained_null: None },
+        };
+        let results = [result(0.8, 0.3), result(1.0, 0.5)];
+        let rep = Replicated::new(&[0, 1000], &results, PERMUTATIONS);
+        let e = RunExport {
+            dough: "1",
+            model: "m",
+            dataset: "mnist",
+            backend: "cpu",
+            compare: None,
+            settings: Vec::new(),
+            rows: Vec::new(),
+            analysis: Some(&results[0]),
+            scores: Some(&rep),
+        };
+        let csv = e.to_csv();
+        assert!(csv.contains("# identification p-values (permutation test): model 0.000100, random null 0.500000, untrained null none\n"), "{csv}");
+        assert!(csv.contains("# scores over the seeds 0 1000:"), "{csv}");
+        let model = csv.lines().find(|l| l.starts_with("model,")).unwrap();
+        let f: Vec<f32> = model.split(',').skip(1).map(|v| v.parse().unwrap()).collect();
+        assert_eq!(f.len(), 14);
+        assert!((f[0] - 0.9).abs() < 1e-6 && f[1] < 0.9 && f[2] == 1.0, "identification 0.9 within [lo, 1]: {model}");
+        assert!((f[4] - 0.4).abs() < 1e-6 && f[5] < 0.4 && f[6] > 0.4, "margin: {model}");
+        assert!(!csv.contains("untrained_null,"), "no untrained null, no row");
+        let json: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+        assert_eq!(json["scores"]["seeds"], serde_json::json!([0, 1000]));
     }
 
     #[test]
