@@ -3,11 +3,10 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import zlib from 'node:zlib';
 import { serve } from './serve.mjs';
+import { DIST, LONG, launch, openPage, settled } from './page.mjs';
 import { instrument } from './marks.mjs';
 
 // A minimal PNG encoder (RGBA, 8 bit) for upload tests.
@@ -33,11 +32,6 @@ export function png(width, height, pixel) {
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
-const DIST = path.resolve(import.meta.dirname, '..', 'dist');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
-const LONG = 240_000;
 
 let server;
 let origin;
@@ -48,28 +42,8 @@ before(async () => {
 });
 after(() => server?.close());
 
-export async function launch(webgpu, options = {}) {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'dough-chromium-'));
-  return chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [...FLAGS, ...(webgpu ? ['--enable-unsafe-webgpu'] : [])],
-    ...options,
-  });
-}
-
 async function open(ctx, query = '') {
-  const page = await ctx.newPage();
-  const errors = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${origin}/${query}`);
-  return { page, errors };
-}
-
-async function settled(page) {
-  await page.waitForSelector('#app[data-status="done"], #app[data-status="error"]', { timeout: LONG });
-  return page.getAttribute('#app', 'data-status');
+  return openPage(ctx, origin, query);
 }
 
 async function rows(page) {

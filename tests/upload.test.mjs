@@ -3,17 +3,11 @@
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
+import { DIST, LONG, launch, openPage, settled } from './page.mjs';
 
-const DIST = path.resolve(import.meta.dirname, '..', 'dist');
 const FIXTURES = path.resolve(import.meta.dirname, '..', 'crates', 'dough-core', 'tests', 'fixtures', 'byo');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
-const LONG = 240_000;
 
 // The fixtures' networks: nn.Sequential(Linear(784, 32), ReLU, Linear(32, 10)) and a two-conv CNN.
 const MLP = JSON.stringify([{ kind: 'dense', activation: 'relu' }, { kind: 'dense', activation: 'none' }]);
@@ -31,8 +25,7 @@ before(async () => {
   assert.ok(fs.existsSync(path.join(DIST, 'index.html')), 'dist/ is missing: run scripts/build-site.sh first');
   server = await serve(DIST, 0);
   origin = `http://127.0.0.1:${server.address().port}`;
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'dough-chromium-'));
-  ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS });
+  ctx = await launch(false);
 });
 after(async () => {
   await ctx?.close();
@@ -40,17 +33,7 @@ after(async () => {
 });
 
 async function open(query = '') {
-  const page = await ctx.newPage();
-  const errors = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${origin}/${query}`);
-  return { page, errors };
-}
-
-async function settled(page) {
-  await page.waitForSelector('#app[data-status="done"], #app[data-status="error"]', { timeout: LONG });
-  return page.getAttribute('#app', 'data-status');
+  return openPage(ctx, origin, query);
 }
 
 const model = (page) => page.evaluate(() => window.__dough?.model);

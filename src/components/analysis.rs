@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use dough_core::colormap::{diverging, diverging_rgba, gray_rgba, symmetric_scale};
+use dough_core::colormap::{diverging_rgba, gray_rgba, symmetric_scale};
 use dough_core::study::abstraction::Method;
 use dough_core::study::pipeline::{Analysis, StudyResult};
 use dough_core::study::replicates::{Replicated, Scores};
@@ -12,6 +12,7 @@ use dough_core::study::templates::{TemplateKind, Templates};
 use dough_core::settings::{DEFAULT_TOP_PERCENT, MAX_PAGE_SEEDS, SIGMA_RANGE, Settings, TOP_PERCENT_RANGE};
 
 use super::controls::FloatField;
+use super::heatmap::heat_cell;
 use super::pixels::PixelImage;
 
 /// Where the study stands (`data-study` on the analysis section).
@@ -91,16 +92,7 @@ fn Heatmap(matrix: Vec<Vec<f32>>, names: [&'static str; 10], template: TemplateK
                     <tr>
                         <th scope="row">{names[i]}</th>
                         {row.iter().enumerate().map(|(j, v)| {
-                            let [r, g, b] = diverging(*v);
-                            let text = format!("pattern {} vs template {}: {v:+.3}", names[i], names[j]);
-                            let dark = v.abs() > 0.6;
-                            let title = text.clone();
-                            view! {
-                                <td class="cell" class:diag=i == j class:dark=dark style=format!("background:rgb({r},{g},{b})") title=title data-value=format!("{v:.6}")>
-                                    <span class="cell-value">{format!("{v:+.2}")}</span>
-                                    <span class="sr-only">{text}</span>
-                                </td>
-                            }
+                            heat_cell(*v, i == j, format!("{v:+.2}"), format!("pattern {} vs template {}: {v:+.3}", names[i], names[j]), *v)
                         }).collect_view()}
                     </tr>
                 }).collect_view()}

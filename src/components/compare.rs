@@ -6,13 +6,14 @@
 use leptos::prelude::*;
 
 use dough_core::attack::SampleOutcome;
-use dough_core::colormap::{diverging, diverging_rgba, symmetric_scale};
+use dough_core::colormap::{diverging_rgba, symmetric_scale};
 use dough_core::export::tile_sheet;
 use dough_core::study::stats::p_label;
 use dough_core::compare::{self, ModelReadings, PatternPair};
 use dough_core::manifest::ModelEntry;
 use dough_core::settings::Settings;
 
+use super::heatmap::heat_cell;
 use super::pixels::PixelImage;
 use crate::platform::download_png;
 
@@ -110,16 +111,7 @@ fn pattern_heatmap(matrix: &[Vec<f32>], names: [&'static str; 10]) -> impl IntoV
                     <tr>
                         <th scope="row">{format!("A {}", names[i])}</th>
                         {row.iter().enumerate().map(|(j, v)| {
-                            let [r, g, b] = diverging(*v);
-                            let text = format!("A's pattern {} vs B's pattern {}: {v:+.3}", names[i], names[j]);
-                            let title = text.clone();
-                            let dark = v.abs() > 0.6;
-                            view! {
-                                <td class="cell" class:diag=i == j class:dark=dark style=format!("background:rgb({r},{g},{b})") title=title data-value=format!("{v:.6}")>
-                                    <span class="cell-value">{format!("{v:+.2}")}</span>
-                                    <span class="sr-only">{text}</span>
-                                </td>
-                            }
+                            heat_cell(*v, i == j, format!("{v:+.2}"), format!("A's pattern {} vs B's pattern {}: {v:+.3}", names[i], names[j]), *v)
                         }).collect_view()}
                     </tr>
                 }).collect_view()}

@@ -6,6 +6,7 @@ pub mod controls;
 pub mod draw;
 pub mod export;
 pub mod gallery;
+pub mod heatmap;
 pub mod model_card;
 pub mod overview;
 pub mod pixels;

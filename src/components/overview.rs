@@ -4,7 +4,6 @@
 
 use leptos::prelude::*;
 
-use dough_core::colormap::diverging;
 use dough_core::export::heatmap_sheet;
 use dough_core::manifest::ModelEntry;
 use dough_core::protocol::JobProgress;
@@ -12,6 +11,7 @@ use dough_core::settings::{MAX_PAGE_SEEDS, OverviewModels};
 use dough_core::study::overview::Overview;
 use dough_core::study::stats::{Interval, Mantel, p_label};
 
+use super::heatmap::heat_cell;
 use crate::platform::{download_png, download_text};
 
 /// Where the overview stands (`data-overview` on its section).
@@ -80,18 +80,7 @@ fn RateHeatmap(id: &'static str, caption: &'static str, models: Vec<String>, cel
                 {cells.into_iter().enumerate().map(|(i, row)| view! {
                     <tr>
                         <th scope="row" title=models[i].clone()>{short(&models[i]).to_string()}</th>
-                        {row.into_iter().enumerate().map(|(j, (iv, text))| {
-                            let [r, g, b] = diverging(2.0 * iv.mean - 1.0);
-                            let dark = (2.0 * iv.mean - 1.0).abs() > 0.6;
-                            let title = text.clone();
-                            view! {
-                                <td class="cell" class:diag=i == j class:dark=dark style=format!("background:rgb({r},{g},{b})")
-                                    title=title data-value=format!("{:.6}", iv.mean)>
-                                    <span class="cell-value">{format!("{:.0}", iv.mean * 100.0)}</span>
-                                    <span class="sr-only">{text}</span>
-                                </td>
-                            }
-                        }).collect_view()}
+                        {row.into_iter().enumerate().map(|(j, (iv, text))| heat_cell(2.0 * iv.mean - 1.0, i == j, format!("{:.0}", iv.mean * 100.0), text, iv.mean)).collect_view()}
                     </tr>
                 }).collect_view()}
             </tbody>
