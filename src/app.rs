@@ -4,6 +4,7 @@
 
 mod compare;
 mod overview;
+mod train;
 mod upload;
 
 use leptos::prelude::*;
@@ -39,6 +40,7 @@ use crate::platform;
 use crate::state::Status;
 use compare::CompareStore;
 use overview::OverviewStore;
+use train::TrainStore;
 
 /// The gallery run: its settings (and so the URL), status, rows, progress and messages.
 #[derive(Clone, Copy)]
@@ -114,6 +116,7 @@ struct Page {
     engine: EngineStore,
     compare: CompareStore,
     overview: OverviewStore,
+    train: TrainStore,
 }
 
 fn bump(token: StoredValue<u64>) -> u64 {
@@ -151,6 +154,7 @@ impl Page {
             engine: EngineStore { backend: RwSignal::new(None), compute: StoredValue::new_local(None) },
             compare: CompareStore::new(),
             overview: OverviewStore::new(),
+            train: TrainStore::new(),
         }
     }
 
@@ -210,6 +214,9 @@ impl Page {
         };
         self.use_compare(b_model);
         self.run(self.run.settings.get_untracked());
+        if s.train.run {
+            self.start_training();
+        }
         if plan.calibrate
             && let Some(a) = adapter
         {
@@ -743,6 +750,7 @@ pub fn App() -> impl IntoView {
     let on_preset = Callback::new(move |_| page.set_pair(dough_core::compare::PRESET.0.into(), Some(dough_core::compare::PRESET.1.into())));
     let on_swap = Callback::new(move |_| page.swap_models());
     let on_upload = Callback::new(move |req| page.load_uploaded(req));
+    let train_view = page.train_view(names, busy);
     // Compare mode: A's and B's patterns side by side (from A's gallery and B's own run).
     let pair = Memo::new(move |_| {
         let (abs, seed) = page.run.settings.with(|s| (s.abstraction, s.seed));
@@ -796,6 +804,7 @@ pub fn App() -> impl IntoView {
                 <ComparePicker entries=page.models.entries current=page.models.entry compare=page.compare.entry
                     on_compare=on_compare on_preset=on_preset on_swap=on_swap busy=busy/>
                 <UploadForm dataset=Signal::derive(move || page.models.entry.with(|e| e.as_ref().map_or(DatasetId::Mnist, |e| e.dataset))) on_load=on_upload busy=busy/>
+                {train_view}
                 <ModelCard entry=page.models.entry/>
                 <SaveOffline entries=page.models.entries/>
                 <Progress status=page.run.status progress=page.run.progress on_cancel=on_cancel/>

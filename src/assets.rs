@@ -17,10 +17,10 @@ pub struct LoadedModel {
     pub bytes: std::rc::Rc<Vec<u8>>,
 }
 
-/// Whether `entry` is a network the user uploaded (its file is `upload:<name>`, kept in the
-/// page's memory only).
+/// Whether `entry` is a network of this session: uploaded (its file is `upload:<name>`) or
+/// trained in the page (`trained:<name>`), kept in the page's memory only.
 pub fn is_uploaded(entry: &ModelEntry) -> bool {
-    entry.file.starts_with("upload:")
+    entry.file.starts_with("upload:") || entry.file.starts_with("trained:")
 }
 
 pub async fn load_manifest() -> Result<Vec<ModelEntry>, String> {

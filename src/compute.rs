@@ -85,6 +85,32 @@ type Answer = oneshot::Sender<Result<Packet<Reply>, ClientError>>;
 struct Pending {
     answer: Answer,
     progress: Option<Box<dyn FnMut(JobProgress)>>,
+    /// A training run's progress and snapshots, as they come.
+    events: Option<Box<dyn FnMut(TrainEvent)>>,
+}
+
+/// What a training run reports before its end.
+pub enum TrainEvent {
+    Progress { epoch: usize, epochs: usize, batch: usize, batches: usize, loss: Option<f32> },
+    Snapshot(TrainSnapshot),
+}
+
+/// The network after `epoch` epochs (0: untrained).
+pub struct TrainSnapshot {
+    pub epoch: usize,
+    pub test_accuracy: f64,
+    pub seconds: f64,
+    /// The study batch's outcomes (`pipeline::batch` of the controlled inputs).
+    pub rows: Vec<SampleOutcome>,
+    /// Its weights as f32 safetensors.
+    pub safetensors: Vec<u8>,
+}
+
+/// How a training run ended (its last snapshot holds the trained network).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrainEnd {
+    Done,
+    Cancelled,
 }
 
 #[derive(Default)]
@@ -232,13 +258,26 @@ impl Compute {
                 }
                 return;
             }
+            Reply::TrainProgress { id, epoch, epochs, batch, batches, loss } => {
+                let ev = TrainEvent::Progress { epoch: *epoch, epochs: *epochs, batch: *batch, batches: *batches, loss: *loss };
+                return self.train_event(*id, ev);
+            }
+            Reply::TrainSnapshot { id, .. } => {
+                let id = *id;
+                let Packet { msg: Reply::TrainSnapshot { epoch, test_accuracy, seconds, rows, .. }, f32, u8 } = packet else { return };
+                return match unpack_done(rows, &[], &f32) {
+                    Ok((rows, _)) => self.train_event(id, TrainEvent::Snapshot(TrainSnapshot { epoch, test_accuracy, seconds, rows, safetensors: u8 })),
+                    Err(e) => web_sys::console::warn_1(&format!("Dough: unreadable training snapshot: {e}").into()),
+                };
+            }
             Reply::Backend { .. } | Reply::ModelLoaded { .. } | Reply::Failed { id: None, .. } => None,
             Reply::Done { id, .. }
             | Reply::Cancelled { id }
             | Reply::Failed { id: Some(id), .. }
             | Reply::Probabilities { id }
             | Reply::Calibrated { id, .. }
-            | Reply::BenchDone { id, .. } => Some(*id),
+            | Reply::BenchDone { id, .. }
+            | Reply::TrainDone { id } => Some(*id),
         };
         match id {
             None => {
@@ -282,9 +321,24 @@ impl Compute {
         id
     }
 
+    /// Hands a training event to its run's listener (outside the borrow: it may send requests).
+    fn train_event(&self, id: u32, ev: TrainEvent) {
+        let listener = self.inner.pending.borrow_mut().get_mut(&id).and_then(|p| p.events.take());
+        if let Some(mut f) = listener {
+            f(ev);
+            if let Some(p) = self.inner.pending.borrow_mut().get_mut(&id) {
+                p.events = Some(f);
+            }
+        }
+    }
+
     async fn request(&self, p: Packet<Request>, id: u32, progress: Option<Box<dyn FnMut(JobProgress)>>) -> Result<Packet<Reply>, ClientError> {
+        self.request_with(p, id, progress, None).await
+    }
+
+    async fn request_with(&self, p: Packet<Request>, id: u32, progress: Option<Box<dyn FnMut(JobProgress)>>, events: Option<Box<dyn FnMut(TrainEvent)>>) -> Result<Packet<Reply>, ClientError> {
         let (tx, rx) = oneshot::channel();
-        self.inner.pending.borrow_mut().insert(id, Pending { answer: tx, progress });
+        self.inner.pending.borrow_mut().insert(id, Pending { answer: tx, progress, events });
         if let Err(e) = self.send(&p) {
             self.inner.pending.borrow_mut().remove(&id);
             return Err(e);
@@ -341,6 +395,38 @@ impl Compute {
             }
         };
         (id, fut)
+    }
+
+    /// Starts training `recipe` on the training pack `train_pack` (its bytes), measured on the
+    /// test pack `test_pack`, with snapshots that attack the study's controlled inputs from
+    /// `study_seed` with `attack`; returns its id (for [`Compute::cancel`] and
+    /// [`Compute::pause`]) and the future of its end. `events` sees progress and snapshots.
+    pub fn train(
+        &self,
+        recipe: &dough_core::train_recipe::TrainRecipe,
+        train_pack: &[u8],
+        test_pack: &[u8],
+        study_seed: u64,
+        attack: &AttackConfig,
+        events: impl FnMut(TrainEvent) + 'static,
+    ) -> (u32, impl std::future::Future<Output = Result<TrainEnd, ClientError>> + 'static) {
+        let id = self.new_id();
+        let msg = Request::Train { id, arch: recipe.arch_kind(), config: recipe.config(), train_bytes: train_pack.len(), study_seed, attack: attack.clone() };
+        let p = Packet { msg, f32: Vec::new(), u8: [train_pack, test_pack].concat() };
+        let this = self.clone();
+        let fut = async move {
+            match this.request_with(p, id, None, Some(Box::new(events))).await?.msg {
+                Reply::TrainDone { .. } => Ok(TrainEnd::Done),
+                Reply::Cancelled { .. } => Ok(TrainEnd::Cancelled),
+                other => Err(ClientError::Failed(format!("unexpected reply {other:?}"))),
+            }
+        };
+        (id, fut)
+    }
+
+    /// Pauses (or resumes) training run `id` between two batches.
+    pub fn pause(&self, id: u32, paused: bool) {
+        let _ = self.send(&Packet::new(Request::Pause { id, paused }));
     }
 
     /// Stops attack `id`: its caller sees `Cancelled` at once; the worker stops at its next step.

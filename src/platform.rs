@@ -129,6 +129,14 @@ fn download(name: &str, href: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Downloads bytes (a safetensors file) as a file.
+pub fn download_bytes(name: &str, mime: &str, bytes: &[u8]) -> Result<(), String> {
+    // btoa reads every UTF-16 unit below 256 as one byte.
+    let latin1: String = bytes.iter().map(|&b| b as char).collect();
+    let encoded = window().btoa(&latin1).map_err(|e| format!("{e:?}"))?;
+    download(name, &format!("data:{mime};base64,{encoded}"))
+}
+
 /// Downloads text (JSON, CSV) as a file.
 pub fn download_text(name: &str, mime: &str, text: &str) -> Result<(), String> {
     let encoded: String = js_sys::encode_uri_component(text).into();

@@ -12,4 +12,5 @@ pub mod overview;
 pub mod pixels;
 pub mod shortcuts;
 pub mod status;
+pub mod train;
 pub mod upload;

@@ -11,7 +11,7 @@ use dough_core::settings::Settings;
 use dough_core::study::abstraction::Method;
 use dough_core::suite::Method as AttackMethod;
 
-use crate::values::{self, Arch, Augmentation, Dataset, Input, Norm, Schedule, Template};
+use crate::values::{self, Arch, Augmentation, Dataset, Input, Norm, PackSplit, Schedule, Template};
 
 #[derive(Parser, Debug)]
 #[command(name = "dough-cli", version, about, arg_required_else_help = true)]
@@ -233,13 +233,17 @@ pub struct PackArgs {
     /// Folder of the dataset's IDX files [default: ../shared/datasets/<dataset>]
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Test images per class
-    #[arg(long, default_value_t = 300)]
-    pub per_class: usize,
+    /// The split to sample: the test split (the page's sample pack) or the training split (the
+    /// page's training pack, for "Train your own network")
+    #[arg(long, value_enum, default_value_t = PackSplit::Test)]
+    pub split: PackSplit,
+    /// Images per class [default: 300 of the test split, 2000 of the training split]
+    #[arg(long)]
+    pub per_class: Option<usize>,
     /// Seed of the random sample per class
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// The pack file [default: public/data/<dataset>-samples.dspk]
+    /// The pack file [default: public/data/<dataset>-samples.dspk, or <dataset>-train.dspk]
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

@@ -119,10 +119,16 @@ fn cmd_train(a: &TrainArgs) -> Result<(), String> {
 fn cmd_pack(a: &PackArgs) -> Result<(), String> {
     let dataset = values::slug(&a.dataset);
     let data_dir = a.data.clone().unwrap_or_else(|| PathBuf::from(format!("../shared/datasets/{dataset}")));
-    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("public/data/{dataset}-samples.dspk")));
-    let test = idx::load_split(&data_dir, Split::Test).map_err(|e| e.to_string())?;
-    let pack = SamplePack::from_dataset(&dataset, &test, a.per_class, a.seed);
-    let bytes = pack.encode();
+    let (split, file, per_class) = match a.split {
+        values::PackSplit::Test => (Split::Test, "samples", 300),
+        values::PackSplit::Train => (Split::Train, "train", 2000),
+    };
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("public/data/{dataset}-{file}.dspk")));
+    let data = idx::load_split(&data_dir, split).map_err(|e| e.to_string())?;
+    let pack = SamplePack::from_dataset(&dataset, &data, a.per_class.unwrap_or(per_class), a.seed);
+    // The training packs travel compressed (fetched only when training starts); the test
+    // sample packs stay plain.
+    let bytes = if split == Split::Train { pack.encode_gz() } else { pack.encode() };
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }

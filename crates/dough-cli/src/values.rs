@@ -29,6 +29,13 @@ impl From<Dataset> for DatasetId {
     }
 }
 
+/// The split a sample pack is drawn from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PackSplit {
+    Test,
+    Train,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Arch {
     Mlp,

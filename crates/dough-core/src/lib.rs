@@ -22,6 +22,7 @@ pub mod rng;
 pub mod settings;
 pub mod study;
 pub mod suite;
+pub mod train_recipe;
 pub mod upload;
 pub mod weights;
 pub mod zoo;

@@ -13,7 +13,7 @@
 //! ```
 
 use crate::digest::sha256;
-use crate::idx::Dataset;
+use crate::idx::{Dataset, IdxImages};
 use crate::rng::SeededRng;
 
 pub const MAGIC: &[u8; 4] = b"DSPK";
@@ -33,7 +33,14 @@ pub enum PackError {
     BadLabel(u8),
     #[error("the sample pack's dataset name is not valid UTF-8")]
     BadName,
+    #[error("the compressed pack could not be inflated: {0}")]
+    Gzip(String),
+    #[error("the compressed pack inflates to more than {MAX_INFLATED} bytes; it is not a Dough pack")]
+    TooLarge,
 }
+
+/// The most a gzip-compressed pack may inflate to (20,000 images take 15.7 MB).
+pub const MAX_INFLATED: u64 = 64 << 20;
 
 /// A labelled set of images, small enough for the browser.
 #[derive(Clone, Debug, PartialEq)]
@@ -67,6 +74,14 @@ impl SamplePack {
 
     pub fn len(&self) -> usize {
         self.labels.len()
+    }
+
+    /// The pack as a labelled split (to train on a training pack).
+    pub fn to_dataset(&self) -> Dataset {
+        Dataset {
+            images: IdxImages { count: self.len(), rows: self.rows, cols: self.cols, pixels: self.pixels.clone() },
+            labels: self.labels.clone(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -104,7 +119,30 @@ impl SamplePack {
         b
     }
 
+    /// The pack compressed with gzip (the training packs: about a fifth of the size for MNIST).
+    /// [`SamplePack::decode`] reads both forms.
+    pub fn encode_gz(&self) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(&self.encode()).expect("writing to memory cannot fail");
+        e.finish().expect("writing to memory cannot fail")
+    }
+
+    /// Reads a pack, plain or gzip-compressed (checked against its own digest either way).
     pub fn decode(b: &[u8]) -> Result<Self, PackError> {
+        if b.starts_with(&[0x1f, 0x8b]) {
+            use std::io::Read as _;
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(b).take(MAX_INFLATED + 1).read_to_end(&mut out).map_err(|e| PackError::Gzip(e.to_string()))?;
+            if out.len() as u64 > MAX_INFLATED {
+                return Err(PackError::TooLarge);
+            }
+            return Self::decode_plain(&out);
+        }
+        Self::decode_plain(b)
+    }
+
+    fn decode_plain(b: &[u8]) -> Result<Self, PackError> {
         let need = |expected: usize| {
             if b.len() < expected { Err(PackError::Truncated { expected, found: b.len() }) } else { Ok(()) }
         };
@@ -155,6 +193,8 @@ mod tests {
         assert_eq!(SamplePack::decode(&p.encode()).unwrap(), p);
         assert_eq!(p.image_f32(2), vec![160.0 / 255.0, 180.0 / 255.0, 200.0 / 255.0, 220.0 / 255.0]);
         assert_eq!(p.indices_of(3), vec![1]);
+        let d = p.to_dataset();
+        assert_eq!((d.len(), d.image(1), d.labels[2]), (3, &[80u8, 100, 120, 140][..], 9));
     }
 
     #[test]
@@ -168,5 +208,27 @@ mod tests {
         let mut v2 = pack().encode();
         v2[4] = 2;
         assert_eq!(SamplePack::decode(&v2), Err(PackError::UnsupportedVersion(2)));
+    }
+
+    #[test]
+    fn compressed_packs_round_trip_and_bad_ones_are_refused() {
+        let p = pack();
+        let gz = p.encode_gz();
+        assert_eq!(&gz[..2], &[0x1f, 0x8b]);
+        assert_eq!(SamplePack::decode(&gz).unwrap(), p);
+        // A truncated gzip stream, and a corrupt pack inside a valid one.
+        assert!(matches!(SamplePack::decode(&gz[..gz.len() - 10]), Err(PackError::Gzip(_))), "{:?}", SamplePack::decode(&gz[..gz.len() - 10]));
+        let mut inner = p.encode();
+        inner[20] ^= 1;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut e, &inner).unwrap();
+        assert_eq!(SamplePack::decode(&e.finish().unwrap()), Err(PackError::ChecksumMismatch));
+        // A zip bomb: more than MAX_INFLATED bytes of zeros.
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..=(MAX_INFLATED >> 20) {
+            std::io::Write::write_all(&mut e, &zeros).unwrap();
+        }
+        assert_eq!(SamplePack::decode(&e.finish().unwrap()), Err(PackError::TooLarge));
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::attack::{AttackConfig, SampleOutcome};
 use crate::bench::BenchResult;
-use crate::manifest::ModelEntry;
+use crate::manifest::{ArchKind, ModelConfig, ModelEntry};
 use crate::model::PIXELS;
 
 /// The compute backends a worker can run.
@@ -138,6 +138,14 @@ pub enum Request {
     Calibrate { id: u32 },
     /// The fixed benchmark workload (`?bench=`).
     Bench { id: u32, name: String },
+    /// Train a network of `arch` with the recipe `config` ("Train your own network"). `u8` holds
+    /// the training pack's bytes (the first `train_bytes`), then the test sample pack's. Answered
+    /// by `TrainProgress` while it runs, a `TrainSnapshot` of the untrained network (epoch 0) and
+    /// after every epoch, then `TrainDone` (or `Cancelled`). The snapshots attack the study's
+    /// controlled inputs (`pipeline::default_inputs(study_seed)`) toward every class with `attack`.
+    Train { id: u32, arch: ArchKind, config: ModelConfig, train_bytes: usize, study_seed: u64, attack: AttackConfig },
+    /// Pause (or resume) the training run `id` between two batches.
+    Pause { id: u32, paused: bool },
 }
 
 /// Worker -> page.
@@ -163,6 +171,15 @@ pub enum Reply {
     Probabilities { id: u32 },
     Calibrated { id: u32, ms_per_step: f64, steps: usize },
     BenchDone { id: u32, result: BenchResult },
+    /// Training: batch `batch` of `batches` of epoch `epoch` (0-based) is done; `loss` when it
+    /// was read back (every few batches).
+    TrainProgress { id: u32, epoch: usize, epochs: usize, batch: usize, batches: usize, loss: Option<f32> },
+    /// The network after `epoch` epochs (0: untrained): its accuracy on the test sample pack, the
+    /// seconds the epoch took (0 at epoch 0), its safetensors (f32) in `u8`, and the study batch's
+    /// outcomes on it (their images in `f32`, laid out as in `Done`).
+    TrainSnapshot { id: u32, epoch: usize, test_accuracy: f64, seconds: f64, rows: Vec<SampleOutcome> },
+    /// The training run finished (its last snapshot holds the trained network).
+    TrainDone { id: u32 },
 }
 
 /// A message and its buffers.
@@ -206,18 +223,32 @@ pub fn unpack_images(flat: &[f32], n: usize) -> Result<Vec<Vec<f32>>, WireError>
 
 /// A finished attack as a `Done` reply, its images moved into the buffer.
 pub fn pack_done(id: u32, mut rows: Vec<SampleOutcome>, frames: &[(usize, Vec<f32>)]) -> Packet<Reply> {
-    let mut f = Vec::with_capacity(rows.len() * 2 * PIXELS + frames.iter().map(|(_, x)| x.len()).sum::<usize>());
-    for o in &mut rows {
-        f.append(&mut o.start);
-        f.append(&mut o.adversarial);
-    }
+    let mut f = take_images(&mut rows, frames.iter().map(|(_, x)| x.len()).sum::<usize>());
     for (_, x) in frames {
         f.extend_from_slice(x);
     }
     Packet::with_f32(Reply::Done { id, rows, frame_steps: frames.iter().map(|(s, _)| *s).collect() }, f)
 }
 
-/// The rows (with their images back) and frames of a `Done` reply.
+/// The rows' start and adversarial images, row after row, moved out of them (room for `extra`).
+fn take_images(rows: &mut [SampleOutcome], extra: usize) -> Vec<f32> {
+    let mut f = Vec::with_capacity(rows.len() * 2 * PIXELS + extra);
+    for o in rows {
+        f.append(&mut o.start);
+        f.append(&mut o.adversarial);
+    }
+    f
+}
+
+/// A training snapshot as a `TrainSnapshot` reply: the rows' images in `f32` (as in `Done`),
+/// the weights in `u8`.
+pub fn pack_snapshot(id: u32, epoch: usize, test_accuracy: f64, seconds: f64, mut rows: Vec<SampleOutcome>, safetensors: Vec<u8>) -> Packet<Reply> {
+    let f32 = take_images(&mut rows, 0);
+    Packet { msg: Reply::TrainSnapshot { id, epoch, test_accuracy, seconds, rows }, f32, u8: safetensors }
+}
+
+/// The rows (with their images back) and frames of a `Done` reply (of a `TrainSnapshot` too,
+/// with no frames).
 pub fn unpack_done(mut rows: Vec<SampleOutcome>, frame_steps: &[usize], flat: &[f32]) -> Result<(Vec<SampleOutcome>, Vec<(usize, Vec<f32>)>), WireError> {
     let n = rows.len();
     let want = n * PIXELS * (2 + frame_steps.len());
@@ -326,6 +357,15 @@ mod tests {
         let (back, back_frames) = unpack_done(meta, &frame_steps, &p.f32).unwrap();
         assert_eq!(back, rows);
         assert_eq!(back_frames, frames);
+    }
+
+    #[test]
+    fn snapshot_round_trips_rows_and_weights() {
+        let rows: Vec<SampleOutcome> = (0..2).map(|t| outcome(t, 0.2)).collect();
+        let p = pack_snapshot(4, 1, 0.9, 2.5, rows.clone(), vec![1, 2, 3]);
+        let Reply::TrainSnapshot { id, epoch, rows: meta, .. } = p.msg.clone() else { panic!("not a TrainSnapshot") };
+        assert_eq!((id, epoch, p.u8.clone()), (4, 1, vec![1, 2, 3]));
+        assert_eq!(unpack_done(meta, &[], &p.f32).unwrap().0, rows);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::protocol::Fault;
 use crate::study::abstraction::{Abstraction, Method};
 use crate::study::templates::TemplateKind;
 use crate::suite::{Method as AttackMethod, Param};
+use crate::train_recipe::TrainRecipe;
 
 pub const MAX_STEPS_LIMIT: usize = 5000;
 pub const STEP_SIZE_RANGE: (f32, f32) = (0.001, 1.0);
@@ -97,6 +98,8 @@ pub struct Settings {
     pub seeds: usize,
     /// The zoo overview and its models (`overview=all` or `overview=a,b,c`); `Some` starts it on load.
     pub overview: Option<OverviewModels>,
+    /// "Train your own network": the recipe (`train-*` keys) and `train=run`.
+    pub train: TrainRecipe,
 }
 
 /// Most seeds the page runs for one study or overview (the report runs 5).
@@ -149,6 +152,7 @@ impl Default for Settings {
             target: None,
             seeds: 1,
             overview: None,
+            train: TrainRecipe::default(),
         }
     }
 }
@@ -279,6 +283,7 @@ impl Settings {
                         None => notices.push(format!("debug=\"{v}\" is unknown (lose-device, panic, calibrate); ignoring it")),
                     },
                 },
+                other if s.train.read(other, v, &mut notices) => {}
                 other => {
                     if let Some(p) = SUITE_PARAMS.iter().copied().find(|p| p.key() == other) {
                         let x = clamp_float(key, v, p.range(), d.suite.get(p), &mut notices);
@@ -378,11 +383,12 @@ impl Settings {
         if let Some(o) = &self.overview {
             put("overview", o.to_query());
         }
+        q.extend(self.train.to_query());
         q
     }
 }
 
-fn clamp_int(key: &str, v: &str, lo: i64, hi: i64, default: i64, notices: &mut Vec<String>) -> i64 {
+pub(crate) fn clamp_int(key: &str, v: &str, lo: i64, hi: i64, default: i64, notices: &mut Vec<String>) -> i64 {
     match v.parse::<i64>() {
         Ok(n) if n < lo || n > hi => {
             let c = n.clamp(lo, hi);
@@ -397,7 +403,7 @@ fn clamp_int(key: &str, v: &str, lo: i64, hi: i64, default: i64, notices: &mut V
     }
 }
 
-fn clamp_float(key: &str, v: &str, (lo, hi): (f32, f32), default: f32, notices: &mut Vec<String>) -> f32 {
+pub(crate) fn clamp_float(key: &str, v: &str, (lo, hi): (f32, f32), default: f32, notices: &mut Vec<String>) -> f32 {
     match v.parse::<f32>() {
         Ok(x) if x.is_finite() && (x < lo || x > hi) => {
             let c = x.clamp(lo, hi);

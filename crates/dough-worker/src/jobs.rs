@@ -13,12 +13,15 @@ use web_sys::MessageEvent;
 
 use dough_compute::attack::AttackJob;
 use dough_compute::suite::{Goal, Job};
+use dough_compute::train::Trainer;
 use dough_compute::{bench, eval};
-use dough_core::attack::{AttackConfig, AttackError, StepNorm, every_target};
-use dough_core::manifest::ModelEntry;
+use dough_core::attack::{AttackConfig, AttackError, SampleOutcome, StepNorm, every_target};
+use dough_core::manifest::{ArchKind, ModelConfig, ModelEntry};
 use dough_core::model::{ArchSpec, PIXELS};
+use dough_core::pack::SamplePack;
 use dough_core::protocol::web::from_js;
-use dough_core::protocol::{BackendKind, Fault, JobProgress, Packet, Reply, Request, pack_done, unpack_images};
+use dough_core::protocol::{BackendKind, Fault, JobProgress, Packet, Reply, Request, pack_done, pack_snapshot, unpack_images};
+use dough_core::study::pipeline;
 use dough_core::weights::Weights;
 
 use crate::backend::{self, Compute};
@@ -40,6 +43,7 @@ struct State {
     model: Option<(ArchSpec, Weights)>,
     queue: VecDeque<Packet<Request>>,
     cancelled: HashSet<u32>,
+    paused: HashSet<u32>,
     wake: Option<Function>,
 }
 
@@ -70,6 +74,15 @@ pub fn listen() {
             }
             return;
         }
+        if let Request::Pause { id, paused } = packet.msg {
+            return with(|s| {
+                if paused {
+                    s.paused.insert(id);
+                } else {
+                    s.paused.remove(&id);
+                }
+            });
+        }
         if let Some(wake) = with(|s| {
             s.queue.push_back(packet);
             s.wake.take()
@@ -89,7 +102,12 @@ pub fn listen() {
 
 fn request_id(r: &Request) -> Option<u32> {
     match r {
-        Request::Attack { id, .. } | Request::Predict { id } | Request::PredictWith { id, .. } | Request::Calibrate { id } | Request::Bench { id, .. } => Some(*id),
+        Request::Attack { id, .. }
+        | Request::Predict { id }
+        | Request::PredictWith { id, .. }
+        | Request::Calibrate { id }
+        | Request::Bench { id, .. }
+        | Request::Train { id, .. } => Some(*id),
         _ => None,
     }
 }
@@ -185,7 +203,17 @@ async fn handle(p: Packet<Request>) {
                 Err(e) => failed(Some(id), e),
             }
         }
-        Request::Cancel { .. } => {}
+        Request::Train { id, arch, config, train_bytes, study_seed, attack } => {
+            if is_cancelled(id) {
+                return reply(Reply::Cancelled { id });
+            }
+            match train(id, arch, &config, &p.u8, train_bytes, study_seed, &attack).await {
+                Ok(true) => reply(Reply::TrainDone { id }),
+                Ok(false) => reply(Reply::Cancelled { id }),
+                Err(e) => failed(Some(id), e),
+            }
+        }
+        Request::Cancel { .. } | Request::Pause { .. } => {}
     }
 }
 
@@ -322,4 +350,86 @@ async fn calibrate() -> Result<(f64, usize), AttackError> {
     }
     job.current_inputs().await?;
     Ok(((now_ms() - t0) / CALIBRATION_STEPS as f64, CALIBRATION_STEPS))
+}
+
+/// Waits while run `id` is paused; false when it is cancelled.
+async fn go_on(id: u32) -> bool {
+    while with(|s| s.paused.contains(&id)) && !is_cancelled(id) {
+        yield_now().await;
+    }
+    !is_cancelled(id)
+}
+
+/// Runs an attack batch to its end, yielding now and then; `None` when cancelled.
+async fn attack_batch(id: u32, spec: &ArchSpec, weights: &Weights, device: &dough_compute::Device, starts: &[Vec<f32>], targets: &[usize], cfg: &AttackConfig) -> Result<Option<Vec<SampleOutcome>>, AttackError> {
+    let goals: Vec<Goal> = targets.iter().map(|&t| Goal::Toward(t)).collect();
+    let mut job = Job::new(spec, weights, device, starts, &goals, cfg)?;
+    let mut last_yield = now_ms();
+    while !job.step().await? {
+        if now_ms() - last_yield >= YIELD_EVERY_MS {
+            yield_now().await;
+            last_yield = now_ms();
+            if !go_on(id).await {
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(job.outcome().await?))
+}
+
+/// Trains a network for "Train your own network": progress while it runs, a snapshot of the
+/// untrained network and one after every epoch (test accuracy, seconds, weights, the study
+/// batch's outcomes). False when cancelled.
+async fn train(id: u32, arch: ArchKind, config: &ModelConfig, bytes: &[u8], train_bytes: usize, study_seed: u64, attack: &AttackConfig) -> Result<bool, AttackError> {
+    let bad = |e: String| AttackError::BadConfig(e);
+    let device = current_device()?;
+    let spec = match arch {
+        ArchKind::Mlp => ArchSpec::Mlp { hidden: config.hidden.clone() },
+        ArchKind::Cnn if !config.conv.is_empty() => ArchSpec::Cnn { conv: config.conv.clone(), dense: config.dense.clone() },
+        ArchKind::Cnn => return Err(bad("a convolutional network needs at least one conv layer".into())),
+    };
+    if train_bytes > bytes.len() {
+        return Err(bad(format!("{train_bytes} bytes of training pack in a buffer of {}", bytes.len())));
+    }
+    let train_pack = SamplePack::decode(&bytes[..train_bytes]).map_err(|e| bad(format!("the training pack: {e}")))?;
+    let test = SamplePack::decode(&bytes[train_bytes..]).map_err(|e| bad(format!("the test pack: {e}")))?;
+    let data = train_pack.to_dataset();
+    let starts: Vec<Vec<f32>> = pipeline::default_inputs(study_seed).iter().map(|i| i.pixels(None)).collect::<Result<_, _>>().map_err(|e| bad(e.to_string()))?;
+    let (starts, targets) = pipeline::batch(&starts);
+    let mut trainer = Trainer::new(&spec, config, &data, &device).map_err(|e| bad(e.to_string()))?;
+    let mut seconds = 0.0;
+    loop {
+        // The snapshot after `epochs_done` epochs.
+        let weights = trainer.weights().await.map_err(|e| AttackError::Backend(e.to_string()))?;
+        let test_accuracy = eval::accuracy(&spec, &weights, &device, &test.pixels, &test.labels).await?;
+        let Some(rows) = attack_batch(id, &spec, &weights, &device, &starts, &targets, attack).await? else {
+            return Ok(false);
+        };
+        post(pack_snapshot(id, trainer.epochs_done(), test_accuracy, seconds, rows, weights.to_safetensors()));
+        if trainer.finished() {
+            return Ok(true);
+        }
+        let t0 = now_ms();
+        let (mut last_yield, mut last_progress) = (t0, f64::NEG_INFINITY);
+        loop {
+            if !go_on(id).await {
+                return Ok(false);
+            }
+            let p = trainer.step().await.map_err(|e| AttackError::Backend(e.to_string()))?;
+            let end = p.batch == p.batches;
+            if end || !p.loss.is_nan() || now_ms() - last_progress >= PROGRESS_EVERY_MS {
+                last_progress = now_ms();
+                let loss = (!p.loss.is_nan()).then_some(p.loss);
+                reply(Reply::TrainProgress { id, epoch: p.epoch, epochs: p.epochs, batch: p.batch, batches: p.batches, loss });
+            }
+            if end {
+                break;
+            }
+            if now_ms() - last_yield >= YIELD_EVERY_MS {
+                yield_now().await;
+                last_yield = now_ms();
+            }
+        }
+        seconds = (now_ms() - t0) / 1000.0;
+    }
 }

@@ -1,0 +1,285 @@
+//! "Train your own network": the recipe the page's training panel edits and the URL carries
+//! (`train-arch`, `train-epochs`, `train-batch`, `train-lr`, `train-seed`, `train-shift`,
+//! `train-pgd`; `train=run` starts training on load), the network and `ModelConfig` it trains,
+//! and the manifest entry of the trained network.
+
+use crate::digest::sha256_hex;
+use crate::manifest::{ArchKind, DatasetId, ModelConfig, ModelEntry, Pgd};
+use crate::model::{ArchSpec, ConvSpec};
+use crate::settings::{clamp_float, clamp_int};
+
+/// The networks the panel offers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrainArch {
+    /// Fully connected, with these hidden widths (`mlp:256,128`; `mlp:` is a linear classifier).
+    Mlp(Vec<usize>),
+    /// The zoo's LeNet: conv5x5(32)+pool, conv5x5(64)+pool, dense 128.
+    Lenet,
+}
+
+/// Most hidden layers and widest hidden layer of a trained MLP.
+pub const MAX_HIDDEN_LAYERS: usize = 4;
+pub const MAX_HIDDEN_WIDTH: usize = 1024;
+
+impl TrainArch {
+    pub fn parse(v: &str) -> Option<Self> {
+        if v == "lenet" {
+            return Some(TrainArch::Lenet);
+        }
+        let widths = v.strip_prefix("mlp")?;
+        let widths = widths.strip_prefix(':').unwrap_or(widths);
+        let hidden: Vec<usize> = widths.split(',').map(str::trim).filter(|w| !w.is_empty()).map(|w| w.parse().ok()).collect::<Option<_>>()?;
+        (hidden.len() <= MAX_HIDDEN_LAYERS && hidden.iter().all(|&w| (1..=MAX_HIDDEN_WIDTH).contains(&w))).then_some(TrainArch::Mlp(hidden))
+    }
+
+    pub fn slug(&self) -> String {
+        match self {
+            TrainArch::Mlp(h) => format!("mlp:{}", h.iter().map(|w| w.to_string()).collect::<Vec<_>>().join(",")),
+            TrainArch::Lenet => "lenet".into(),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            TrainArch::Mlp(h) => format!("MLP 784-{}10", h.iter().map(|w| format!("{w}-")).collect::<String>()),
+            TrainArch::Lenet => "LeNet (conv 32, conv 64, dense 128)".into(),
+        }
+    }
+
+    pub fn spec(&self) -> ArchSpec {
+        match self {
+            TrainArch::Mlp(hidden) => ArchSpec::Mlp { hidden: hidden.clone() },
+            TrainArch::Lenet => ArchSpec::Cnn {
+                conv: vec![ConvSpec { channels: 32, kernel: 5, pool: true }, ConvSpec { channels: 64, kernel: 5, pool: true }],
+                dense: vec![128],
+            },
+        }
+    }
+}
+
+/// The panel's recipe. The default is the zoo's `mnist-mlp-shift` recipe (784-256-128-10, Adam
+/// 1e-3 with a cosine schedule, 12 epochs of batches of 128, seed 1, shifts of up to 2 pixels):
+/// on the 20,000-image MNIST training pack it reaches 97.9% (without the shifts 96.9%, below the
+/// 97% the default must reach).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainRecipe {
+    pub arch: TrainArch,
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub seed: u64,
+    /// Shift augmentation (up to 2 pixels each way).
+    pub shift: bool,
+    /// PGD adversarial training with this L-inf radius (7 steps).
+    pub pgd_eps: Option<f64>,
+    /// Start training on load (`train=run`).
+    pub run: bool,
+}
+
+impl Default for TrainRecipe {
+    fn default() -> Self {
+        Self { arch: TrainArch::Mlp(vec![256, 128]), epochs: 12, batch_size: 128, learning_rate: 1e-3, seed: 1, shift: true, pgd_eps: None, run: false }
+    }
+}
+
+/// The accuracy the default recipe must reach on MNIST (on the test sample pack).
+pub const DEFAULT_MNIST_FLOOR: f64 = 0.97;
+pub const MAX_EPOCHS: i64 = 50;
+const BATCH_RANGE: (i64, i64) = (8, 1024);
+const LR_RANGE: (f32, f32) = (1e-5, 0.1);
+const PGD_RANGE: (f32, f32) = (0.0, 0.3);
+/// PGD steps of adversarial training (as the zoo's robust models).
+pub const PGD_STEPS: usize = 7;
+
+impl TrainRecipe {
+    /// Reads one URL key; false when the key is not one of the recipe's.
+    pub fn read(&mut self, key: &str, v: &str, notices: &mut Vec<String>) -> bool {
+        let d = TrainRecipe::default();
+        match key {
+            "train" => match v {
+                "run" => self.run = true,
+                "" | "0" | "off" => self.run = false,
+                _ => notices.push(format!("train=\"{v}\" is unknown; use train=run to train on load")),
+            },
+            "train-arch" => match TrainArch::parse(v) {
+                Some(a) => self.arch = a,
+                None => notices.push(format!(
+                    "train-arch=\"{v}\" is unknown; using {} (mlp:W1,W2,... with up to {MAX_HIDDEN_LAYERS} widths of 1-{MAX_HIDDEN_WIDTH}, or lenet)",
+                    d.arch.slug()
+                )),
+            },
+            "train-epochs" => self.epochs = clamp_int(key, v, 1, MAX_EPOCHS, d.epochs as i64, notices) as usize,
+            "train-batch" => self.batch_size = clamp_int(key, v, BATCH_RANGE.0, BATCH_RANGE.1, d.batch_size as i64, notices) as usize,
+            "train-lr" => self.learning_rate = clamp_float(key, v, LR_RANGE, d.learning_rate as f32, notices) as f64,
+            "train-seed" => match v.parse::<u64>() {
+                Ok(n) => self.seed = n,
+                Err(_) => notices.push(format!("train-seed=\"{v}\" is not a whole number ≥ 0; using {}", d.seed)),
+            },
+            "train-shift" => match v {
+                "1" | "yes" | "true" => self.shift = true,
+                "0" | "no" | "false" => self.shift = false,
+                _ => notices.push(format!("train-shift=\"{v}\" is not 0 or 1; shifts stay {}", if self.shift { "on" } else { "off" })),
+            },
+            "train-pgd" => {
+                let eps = clamp_float(key, v, PGD_RANGE, 0.0, notices) as f64;
+                self.pgd_eps = (eps > 0.0).then_some(eps);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The URL keys of this recipe (only values that differ from the defaults).
+    pub fn to_query(&self) -> Vec<(String, String)> {
+        let d = TrainRecipe::default();
+        let mut q = Vec::new();
+        let mut put = |k: &str, v: String| q.push((k.to_string(), v));
+        if self.run {
+            put("train", "run".into());
+        }
+        if self.arch != d.arch {
+            put("train-arch", self.arch.slug());
+        }
+        if self.epochs != d.epochs {
+            put("train-epochs", self.epochs.to_string());
+        }
+        if self.batch_size != d.batch_size {
+            put("train-batch", self.batch_size.to_string());
+        }
+        if self.learning_rate != d.learning_rate {
+            put("train-lr", self.learning_rate.to_string());
+        }
+        if self.seed != d.seed {
+            put("train-seed", self.seed.to_string());
+        }
+        if self.shift != d.shift {
+            put("train-shift", if self.shift { "1" } else { "0" }.into());
+        }
+        if let Some(eps) = self.pgd_eps {
+            put("train-pgd", eps.to_string());
+        }
+        q
+    }
+
+    pub fn arch_kind(&self) -> ArchKind {
+        match self.arch {
+            TrainArch::Mlp(_) => ArchKind::Mlp,
+            TrainArch::Lenet => ArchKind::Cnn,
+        }
+    }
+
+    /// The training configuration (Adam, cosine schedule, no dropout).
+    pub fn config(&self) -> ModelConfig {
+        let (hidden, conv, dense) = match self.arch.spec() {
+            ArchSpec::Mlp { hidden } => (hidden, vec![], vec![]),
+            ArchSpec::Cnn { conv, dense } => (vec![], conv, dense),
+        };
+        ModelConfig {
+            hidden,
+            conv,
+            dense,
+            optimizer: "adam".into(),
+            learning_rate: self.learning_rate,
+            schedule: "cosine".into(),
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            seed: self.seed,
+            augmentation: if self.shift { "shift2" } else { "none" }.into(),
+            dropout: 0.0,
+            adversarial: self.pgd_eps.map(|eps| Pgd::new(eps, PGD_STEPS)),
+        }
+    }
+
+    /// Whether this is the default recipe (whose MNIST accuracy the page checks against
+    /// [`DEFAULT_MNIST_FLOOR`]).
+    pub fn is_default(&self) -> bool {
+        TrainRecipe { run: false, ..self.clone() } == TrainRecipe::default()
+    }
+
+    /// A name for the trained network, e.g. `mnist-trained-mlp-256-128-s1`.
+    pub fn model_name(&self, dataset: DatasetId) -> String {
+        let arch = match &self.arch {
+            TrainArch::Mlp(h) => format!("mlp{}", h.iter().map(|w| format!("-{w}")).collect::<String>()),
+            TrainArch::Lenet => "lenet".into(),
+        };
+        format!("{}-trained-{arch}-s{}", dataset.slug(), self.seed)
+    }
+}
+
+/// The manifest entry of a network trained in the page from `recipe` (its f32 safetensors are
+/// `bytes`): `file` is `trained:<name>` (there is no file on the server), `sha256` the bytes'
+/// hash, `test_accuracy` measured on the test sample pack.
+pub fn trained_entry(name: &str, dataset: DatasetId, recipe: &TrainRecipe, test_accuracy: f64, train_seconds: f64, train_images: usize, bytes: &[u8]) -> ModelEntry {
+    let spec = recipe.arch.spec();
+    ModelEntry {
+        name: name.into(),
+        dataset,
+        arch: recipe.arch_kind(),
+        config: recipe.config(),
+        params: spec.param_count(),
+        test_accuracy,
+        test_accuracy_f32: None,
+        robust_accuracy: None,
+        robust_eps: None,
+        robust_attack: None,
+        train_seconds: Some(train_seconds),
+        file: format!("trained:{name}"),
+        sha256: sha256_hex(bytes),
+        layers: spec.layers(),
+        note: Some(format!(
+            "trained in the page on the {train_images}-image training pack; test accuracy measured on the test sample pack, not the full test set"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(pairs: &[(&str, &str)]) -> (TrainRecipe, Vec<String>) {
+        let mut r = TrainRecipe::default();
+        let mut n = Vec::new();
+        for (k, v) in pairs {
+            assert!(r.read(k, v, &mut n), "{k} is a recipe key");
+        }
+        (r, n)
+    }
+
+    #[test]
+    fn recipe_keys_are_read_clamped_and_written_back() {
+        let (r, n) = read(&[("train", "run"), ("train-arch", "mlp:32"), ("train-epochs", "1"), ("train-batch", "32"), ("train-lr", "0.003"), ("train-seed", "7"), ("train-shift", "0"), ("train-pgd", "0.1")]);
+        assert!(n.is_empty(), "{n:?}");
+        assert_eq!(r.arch, TrainArch::Mlp(vec![32]));
+        assert!(r.run && !r.shift && r.epochs == 1 && r.batch_size == 32 && r.seed == 7);
+        assert!((r.learning_rate - 0.003).abs() < 1e-9 && (r.pgd_eps.unwrap() - 0.1).abs() < 1e-6);
+        let mut back = TrainRecipe::default();
+        for (k, v) in r.to_query() {
+            back.read(&k, &v, &mut Vec::new());
+        }
+        assert_eq!(back, r);
+        let (r, n) = read(&[("train-epochs", "500"), ("train-batch", "2"), ("train-arch", "mlp:0"), ("train-pgd", "0"), ("train", "go")]);
+        assert_eq!((r.epochs, r.batch_size, r.arch.clone(), r.pgd_eps, r.run), (MAX_EPOCHS as usize, 8, TrainArch::Mlp(vec![256, 128]), None, false));
+        assert_eq!(n.len(), 4, "{n:?}");
+        assert!(TrainRecipe::default().to_query().is_empty());
+        assert!(!TrainRecipe::default().read("seed", "1", &mut Vec::new()));
+    }
+
+    #[test]
+    fn archs_and_configs() {
+        assert_eq!(TrainArch::parse("lenet"), Some(TrainArch::Lenet));
+        assert_eq!(TrainArch::parse("mlp:"), Some(TrainArch::Mlp(vec![])));
+        assert_eq!(TrainArch::parse("mlp:1,2,3,4,5"), None);
+        assert_eq!(TrainArch::Mlp(vec![256, 128]).slug(), "mlp:256,128");
+        let zoo = crate::zoo::plan().into_iter().find(|m| m.name == "mnist-mlp-shift").unwrap();
+        let d = TrainRecipe::default();
+        assert!(d.is_default());
+        assert_eq!((d.arch_kind(), d.config()), (zoo.arch, zoo.config), "the default recipe is the zoo's mnist-mlp-shift");
+        let lenet = TrainRecipe { arch: TrainArch::Lenet, pgd_eps: Some(0.1), ..d };
+        let c = lenet.config();
+        assert_eq!((c.conv.len(), c.dense.clone(), c.augmentation.as_str(), c.adversarial.unwrap().steps), (2, vec![128], "shift2", PGD_STEPS));
+        assert_eq!(lenet.model_name(DatasetId::Mnist), "mnist-trained-lenet-s1");
+        let e = trained_entry("x", DatasetId::Mnist, &lenet, 0.9, 1.0, 10_000, b"abc");
+        assert!(e.verify(b"abc").is_ok());
+        assert_eq!(e.arch_spec().unwrap(), lenet.arch.spec());
+    }
+}

@@ -1,0 +1,250 @@
+//! "Train your own network" in the app: the recipe from the settings (and so the URL), the
+//! training pack and the test sample pack fetched when training starts, the run in the compute
+//! worker, and per snapshot the class patterns of the study's controlled inputs compared with the
+//! dataset's contrast template (in the page, with `pipeline::analyse`). When the run ends the
+//! network joins the session's models like an upload (gallery, analysis, compare and export use
+//! it) and becomes model A.
+
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use dough_core::attack::AttackConfig;
+use dough_core::manifest::{DatasetId, ModelEntry};
+use dough_core::pack::SamplePack;
+use dough_core::study::pipeline::{self, Evolved};
+use dough_core::study::templates::TemplateKind;
+use dough_core::train_recipe::{TrainRecipe, trained_entry};
+use dough_core::weights::Weights;
+
+use super::{Page, bump};
+use crate::assets::{self, LoadedModel};
+use crate::components::train::{Snapshot, TrainPanel, TrainProgress, TrainStatus};
+use crate::compute::{Compute, TrainEnd, TrainEvent};
+use crate::platform;
+
+/// The training run: status, progress, the loss curve, the snapshots and the trained network.
+#[derive(Clone, Copy)]
+pub struct TrainStore {
+    pub status: RwSignal<TrainStatus>,
+    pub error: RwSignal<Option<String>>,
+    pub progress: RwSignal<Option<TrainProgress>>,
+    /// (epochs done as a fraction, loss) at every batch whose loss was read.
+    pub losses: RwSignal<Vec<(f64, f32)>>,
+    pub snapshots: RwSignal<Vec<Snapshot>>,
+    pub paused: RwSignal<bool>,
+    /// The trained network's entry (it is among the session's models).
+    pub trained: RwSignal<Option<ModelEntry>>,
+    /// The last snapshot's weights (f32 safetensors).
+    last: StoredValue<Option<Rc<Vec<u8>>>, LocalStorage>,
+    in_flight: StoredValue<Option<(Compute, u32)>, LocalStorage>,
+    token: StoredValue<u64>,
+}
+
+impl TrainStore {
+    pub fn new() -> Self {
+        Self {
+            status: RwSignal::new(TrainStatus::Idle),
+            error: RwSignal::new(None),
+            progress: RwSignal::new(None),
+            losses: RwSignal::new(Vec::new()),
+            snapshots: RwSignal::new(Vec::new()),
+            paused: RwSignal::new(false),
+            trained: RwSignal::new(None),
+            last: StoredValue::new_local(None),
+            in_flight: StoredValue::new_local(None),
+            token: StoredValue::new(0),
+        }
+    }
+
+    /// The trained network's weights, for its download.
+    pub fn weights(&self) -> Option<Rc<Vec<u8>>> {
+        self.last.get_value()
+    }
+}
+
+/// `window.__doughTrain`, for tests and tools: per snapshot its numbers, and the trained
+/// weights' statistics.
+fn publish(snapshots: &[Snapshot], entry: Option<&ModelEntry>, weights: Option<&[u8]>) {
+    let stats: Vec<serde_json::Value> = weights
+        .and_then(|b| Weights::from_safetensors(b).ok())
+        .map(|w| {
+            w.tensors
+                .iter()
+                .map(|(name, t)| {
+                    let n = t.data.len() as f64;
+                    let mean = t.data.iter().map(|&v| v as f64).sum::<f64>() / n;
+                    let rms = (t.data.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / n).sqrt();
+                    serde_json::json!({"name": name, "mean": mean, "rms": rms})
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let json = serde_json::json!({
+        "model": entry.map(|e| e.name.clone()),
+        "snapshots": snapshots.iter().map(|s| serde_json::json!({
+            "epoch": s.epoch, "test_accuracy": s.test_accuracy, "seconds": s.seconds, "identified": s.identified, "margin": s.margin,
+        })).collect::<Vec<_>>(),
+        "weights": stats,
+    });
+    platform::publish_global("__doughTrain", &json.to_string());
+}
+
+impl Page {
+    /// Trains the settings' recipe on model A's dataset (MNIST before a model is chosen).
+    pub(super) fn start_training(self) {
+        let Some(compute) = self.engine.compute.get_value() else {
+            self.train.error.set(Some("the compute worker has not started yet".into()));
+            return self.train.status.set(TrainStatus::Error);
+        };
+        self.stop_training();
+        let token = bump(self.train.token);
+        let (recipe, abs, seed) = self.run.settings.with_untracked(|s| (s.train.clone(), s.abstraction, s.seed));
+        let dataset = self.models.entry.with_untracked(|e| e.as_ref().map_or(DatasetId::Mnist, |e| e.dataset));
+        let t = self.train;
+        t.status.set(TrainStatus::Running);
+        t.error.set(None);
+        t.progress.set(None);
+        t.losses.set(Vec::new());
+        t.snapshots.set(Vec::new());
+        t.paused.set(false);
+        t.trained.set(None);
+        t.last.set_value(None);
+        let stale = move || t.token.get_value() != token;
+        spawn_local(async move {
+            let train_url = format!("data/{}-train.dspk", dataset.slug());
+            let test_url = format!("data/{}-samples.dspk", dataset.slug());
+            let (train, test, templates) = futures::join!(platform::fetch_bytes(&train_url), platform::fetch_bytes(&test_url), assets::load_templates(dataset));
+            let (train, test, templates) = match (train, test, templates) {
+                (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                    t.error.set(Some(e));
+                    return t.status.set(TrainStatus::Error);
+                }
+            };
+            let train_images = match SamplePack::decode(&train) {
+                Ok(p) => p.len(),
+                Err(e) => {
+                    t.error.set(Some(format!("{train_url}: {e}")));
+                    return t.status.set(TrainStatus::Error);
+                }
+            };
+            let template = templates.get(TemplateKind::Contrast).to_vec();
+            let (id, end) = compute.train(&recipe, &train, &test, seed, &AttackConfig::default(), move |ev| {
+                if stale() {
+                    return;
+                }
+                match ev {
+                    TrainEvent::Progress { epoch, epochs, batch, batches, loss } => {
+                        t.progress.set(Some(TrainProgress { epoch, epochs, batch, batches }));
+                        if let Some(l) = loss {
+                            t.losses.update(|v| v.push((epoch as f64 + batch as f64 / batches as f64, l)));
+                        }
+                    }
+                    TrainEvent::Snapshot(s) => {
+                        let evolved = Evolved::from_outcomes(s.rows);
+                        let analysis = pipeline::analyse(&evolved, &abs, &template);
+                        let c = &analysis.vs_dataset;
+                        let identified = (0..c.matrix.len()).filter(|&i| c.best_match(i) == Some(i)).count();
+                        let snap = Snapshot { epoch: s.epoch, test_accuracy: s.test_accuracy, seconds: s.seconds, identified, margin: c.margin, patterns: evolved.patterns(&abs) };
+                        t.last.set_value(Some(Rc::new(s.safetensors)));
+                        t.snapshots.update(|v| v.push(snap));
+                        t.snapshots.with_untracked(|v| publish(v, None, None));
+                    }
+                }
+            });
+            t.in_flight.set_value(Some((compute, id)));
+            let end = end.await;
+            if stale() {
+                return;
+            }
+            t.in_flight.set_value(None);
+            match end {
+                Ok(TrainEnd::Done) => {
+                    let (Some(bytes), Some((accuracy, seconds))) = (t.last.get_value(), t.snapshots.with_untracked(|v| v.last().map(|s| (s.test_accuracy, v.iter().map(|s| s.seconds).sum::<f64>())))) else {
+                        t.error.set(Some("the training run ended without a snapshot".into()));
+                        return t.status.set(TrainStatus::Error);
+                    };
+                    let name = self.unique_name(&recipe.model_name(dataset));
+                    let entry = trained_entry(&name, dataset, &recipe, accuracy, seconds, train_images, &bytes);
+                    t.snapshots.with_untracked(|v| publish(v, Some(&entry), Some(&bytes)));
+                    t.trained.set(Some(entry.clone()));
+                    t.status.set(TrainStatus::Done);
+                    self.add_trained(LoadedModel { entry, bytes });
+                }
+                Ok(TrainEnd::Cancelled) => t.status.set(TrainStatus::Idle),
+                Err(e) => {
+                    t.error.set(Some(e.to_string()));
+                    t.status.set(TrainStatus::Error);
+                }
+            }
+        });
+    }
+
+    /// Cancels the training run, if one runs.
+    pub(super) fn stop_training(self) {
+        if let Some((compute, id)) = self.train.in_flight.get_value() {
+            self.train.in_flight.set_value(None);
+            bump(self.train.token);
+            compute.cancel(id);
+            self.train.status.set(TrainStatus::Idle);
+        }
+    }
+
+    /// Pauses or resumes the training run.
+    pub(super) fn pause_training(self, paused: bool) {
+        if let Some((compute, id)) = self.train.in_flight.get_value() {
+            compute.pause(id, paused);
+            self.train.paused.set(paused);
+        }
+    }
+
+    /// `base`, or `base-2`, `base-3`... if the session has that name already.
+    fn unique_name(self, base: &str) -> String {
+        self.models.entries.with_untracked(|es| {
+            let taken = |n: &str| es.iter().any(|e| e.name == n);
+            if !taken(base) {
+                return base.to_string();
+            }
+            (2..).map(|k| format!("{base}-{k}")).find(|n| !taken(n)).expect("a free name")
+        })
+    }
+
+    /// The trained network joins the session's models (as an upload does) and becomes model A.
+    fn add_trained(self, model: LoadedModel) {
+        let name = model.entry.name.clone();
+        self.models.entries.update(|es| es.push(model.entry.clone()));
+        self.models.uploads.update_value(|u| u.push(model));
+        let b = self.compare.entry.get_untracked().map(|e| e.name);
+        self.set_pair(name, b);
+    }
+}
+
+impl Page {
+    /// The panel, wired to the page.
+    pub(super) fn train_view(self, names: Signal<[&'static str; 10]>, busy: Signal<bool>) -> impl IntoView {
+        let t = self.train;
+        let on_recipe = Callback::new(move |r: TrainRecipe| {
+            self.run.settings.update(|s| s.train = r);
+            platform::replace_query(&self.run.settings.with_untracked(|s| s.to_query()));
+        });
+        let on_download = Callback::new(move |_| {
+            let (Some(entry), Some(bytes)) = (t.trained.get_untracked(), t.weights()) else { return };
+            let file = format!("{}.safetensors", entry.name);
+            let listed = ModelEntry { file: file.clone(), ..entry.clone() };
+            let result = platform::download_bytes(&file, "application/octet-stream", &bytes)
+                .and_then(|_| serde_json::to_string_pretty(&listed).map_err(|e| e.to_string()))
+                .and_then(|json| platform::download_text(&format!("{}.manifest-entry.json", entry.name), "application/json", &json));
+            if let Err(e) = result {
+                t.error.set(Some(format!("The download failed: {e}")));
+            }
+        });
+        view! {
+            <TrainPanel recipe=Signal::derive(move || self.run.settings.with(|s| s.train.clone())) on_recipe=on_recipe
+                status=t.status error=t.error progress=t.progress losses=t.losses snapshots=t.snapshots paused=t.paused trained=t.trained
+                names=names on_train=Callback::new(move |_| self.start_training()) on_cancel=Callback::new(move |_| self.stop_training())
+                on_pause=Callback::new(move |p| self.pause_training(p)) on_download=on_download busy=busy/>
+        }
+    }
+}

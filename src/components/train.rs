@@ -1,0 +1,182 @@
+//! "Train your own network": the recipe, Train / Pause / Cancel, progress, the loss curve and the
+//! test accuracy per epoch (SVG), seconds per epoch, and the filmstrip: per snapshot (the untrained
+//! network, then every epoch) its accuracy, how many classes' patterns identify their own class
+//! against the dataset's contrast template, the margin, and the ten class patterns.
+
+use leptos::prelude::*;
+
+use dough_core::colormap::{diverging_rgba, symmetric_scale};
+use dough_core::manifest::ModelEntry;
+use dough_core::train_recipe::{DEFAULT_MNIST_FLOOR, TrainArch, TrainRecipe};
+
+use crate::components::pixels::PixelImage;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrainStatus {
+    Idle,
+    Running,
+    Done,
+    Error,
+}
+
+impl TrainStatus {
+    /// For `data-train-status`.
+    pub fn slug(self) -> &'static str {
+        match self {
+            TrainStatus::Idle => "idle",
+            TrainStatus::Running => "running",
+            TrainStatus::Done => "done",
+            TrainStatus::Error => "error",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrainProgress {
+    pub epoch: usize,
+    pub epochs: usize,
+    pub batch: usize,
+    pub batches: usize,
+}
+
+/// One row of the filmstrip.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub epoch: usize,
+    pub test_accuracy: f64,
+    pub seconds: f64,
+    /// Classes whose pattern matches their own contrast template best.
+    pub identified: usize,
+    pub margin: f32,
+    pub patterns: Vec<Vec<f32>>,
+}
+
+const W: f64 = 320.0;
+const H: f64 = 120.0;
+
+/// Polyline points of `(x, y)` in [0, x_max] x [0, y_max], y up.
+fn points(values: &[(f64, f64)], x_max: f64, y_max: f64) -> String {
+    values.iter().map(|(x, y)| format!("{:.1},{:.1}", x / x_max.max(1e-9) * W, H - (y / y_max.max(1e-9)).min(1.0) * H)).collect::<Vec<_>>().join(" ")
+}
+
+fn number<T: std::str::FromStr>(ev: &leptos::ev::Event) -> Option<T> {
+    event_target_value(ev).trim().parse().ok()
+}
+
+fn whole(ev: &leptos::ev::Event) -> Option<usize> {
+    number(ev)
+}
+
+fn seed(ev: &leptos::ev::Event) -> Option<u64> {
+    number(ev)
+}
+
+fn real(ev: &leptos::ev::Event) -> Option<f64> {
+    number(ev)
+}
+
+#[component]
+pub fn TrainPanel(
+    recipe: Signal<TrainRecipe>,
+    on_recipe: Callback<TrainRecipe>,
+    status: RwSignal<TrainStatus>,
+    error: RwSignal<Option<String>>,
+    progress: RwSignal<Option<TrainProgress>>,
+    losses: RwSignal<Vec<(f64, f32)>>,
+    snapshots: RwSignal<Vec<Snapshot>>,
+    paused: RwSignal<bool>,
+    trained: RwSignal<Option<ModelEntry>>,
+    names: Signal<[&'static str; 10]>,
+    on_train: Callback<()>,
+    on_cancel: Callback<()>,
+    on_pause: Callback<bool>,
+    on_download: Callback<()>,
+    busy: Signal<bool>,
+) -> impl IntoView {
+    let edit = move |f: &dyn Fn(&mut TrainRecipe)| {
+        let mut r = recipe.get_untracked();
+        f(&mut r);
+        on_recipe.run(r);
+    };
+    let running = move || status.get() == TrainStatus::Running;
+    let accuracy = move || (status.get() == TrainStatus::Done).then(|| snapshots.with(|s| s.last().map(|s| format!("{:.4}", s.test_accuracy)))).flatten();
+    let loss_curve = move || {
+        let epochs = recipe.with(|r| r.epochs) as f64;
+        losses.with(|l| {
+            let top = l.iter().map(|(_, y)| *y as f64).fold(0.0, f64::max);
+            (points(&l.iter().map(|(x, y)| (*x, *y as f64)).collect::<Vec<_>>(), epochs, top), top)
+        })
+    };
+    let accuracy_curve = move || {
+        let epochs = recipe.with(|r| r.epochs) as f64;
+        snapshots.with(|s| points(&s.iter().map(|s| (s.epoch as f64, s.test_accuracy)).collect::<Vec<_>>(), epochs, 1.0))
+    };
+    let below_floor = move || {
+        let r = recipe.get();
+        let ds = trained.with(|t| t.as_ref().map(|e| e.dataset));
+        trained.with(|t| t.as_ref().map(|e| e.test_accuracy)).filter(|&a| r.is_default() && ds == Some(dough_core::manifest::DatasetId::Mnist) && a < DEFAULT_MNIST_FLOOR)
+    };
+    view! {
+        <details class="upload train" id="train-panel" open=move || recipe.with_untracked(|r| r.run)
+            data-train-status=move || status.get().slug() data-train-accuracy=accuracy>
+            <summary>"Train your own network"</summary>
+            <div class="upload-body">
+                <p class="upload-hint">"Trains in the compute worker on the chosen backend, on a training pack of 20,000 images of model A's dataset (fetched now, 15.7 MB), and measures accuracy on the 3,000 test images of the sample pack. The default is the zoo's mnist-mlp-shift recipe."</p>
+                <label>"Network (mlp:W1,W2,… or lenet) "
+                    <input id="train-arch" type="text" prop:value=move || recipe.with(|r| r.arch.slug())
+                        on:change=move |ev| if let Some(a) = TrainArch::parse(event_target_value(&ev).trim()) { edit(&|r| r.arch = a.clone()) }/></label>
+                <label>"Epochs " <input id="train-epochs" type="number" min="1" max="50" prop:value=move || recipe.with(|r| r.epochs)
+                    on:change=move |ev| if let Some(n) = whole(&ev) { edit(&|r| r.epochs = n.clamp(1, 50)) }/></label>
+                <label>"Batch size " <input id="train-batch" type="number" min="8" max="1024" prop:value=move || recipe.with(|r| r.batch_size)
+                    on:change=move |ev| if let Some(n) = whole(&ev) { edit(&|r| r.batch_size = n.clamp(8, 1024)) }/></label>
+                <label>"Learning rate " <input id="train-lr" type="number" step="0.0001" prop:value=move || recipe.with(|r| r.learning_rate)
+                    on:change=move |ev| if let Some(x) = real(&ev) { edit(&|r| r.learning_rate = x.clamp(1e-5, 0.1)) }/></label>
+                <label>"Seed " <input id="train-seed" type="number" min="0" prop:value=move || recipe.with(|r| r.seed)
+                    on:change=move |ev| if let Some(n) = seed(&ev) { edit(&|r| r.seed = n) }/></label>
+                <label class="inline"><input id="train-shift" type="checkbox" prop:checked=move || recipe.with(|r| r.shift)
+                    on:change=move |ev| { let on = event_target_checked(&ev); edit(&|r| r.shift = on) }/>" Shift augmentation (up to 2 pixels)"</label>
+                <label>"Adversarial training: PGD eps (0: off) " <input id="train-pgd" type="number" step="0.01" min="0" max="0.3" prop:value=move || recipe.with(|r| r.pgd_eps.unwrap_or(0.0))
+                    on:change=move |ev| if let Some(x) = real(&ev) { edit(&|r| r.pgd_eps = (x > 0.0).then_some(x.min(0.3))) }/></label>
+                <div class="train-buttons">
+                    <button type="button" id="train-start" disabled=move || busy.get() || running() on:click=move |_| on_train.run(())>"Train"</button>
+                    <button type="button" id="train-pause" class="secondary" disabled=move || !running() on:click=move |_| on_pause.run(!paused.get_untracked())>
+                        {move || if paused.get() { "Resume" } else { "Pause" }}</button>
+                    <button type="button" id="train-cancel" class="secondary" disabled=move || !running() on:click=move |_| on_cancel.run(())>"Cancel"</button>
+                    <button type="button" id="train-download" class="secondary" disabled=move || trained.with(|t| t.is_none()) on:click=move |_| on_download.run(())>"Download (.safetensors + manifest entry)"</button>
+                </div>
+                <p id="train-progress" aria-live="polite">{move || progress.get().map(|p| format!("epoch {}/{}, batch {}/{}{}", p.epoch + 1, p.epochs, p.batch, p.batches, if paused.get() { " (paused)" } else { "" }))}</p>
+                <Show when=move || error.get().is_some()>
+                    <p class="error" role="alert" id="train-error">{move || error.get().unwrap_or_default()}</p>
+                </Show>
+                <Show when=move || below_floor().is_some()>
+                    <p class="error" id="train-floor">{move || format!("The default recipe ended at {:.2}% on MNIST, below the {:.0}% it should reach.", below_floor().unwrap_or(0.0) * 100.0, DEFAULT_MNIST_FLOOR * 100.0)}</p>
+                </Show>
+                <p id="train-model">{move || trained.get().map(|e| format!("\"{}\" ({} parameters, {:.2}% on the test sample pack) is now a model of this session: pick it in the model list.", e.name, e.params, e.test_accuracy * 100.0))}</p>
+                <svg id="train-curves" viewBox=format!("-4 -4 {} {}", W + 8.0, H + 8.0) width=W height=H role="img" aria-label="Training loss (orange) and test accuracy per epoch (blue)">
+                    <rect x="0" y="0" width=W height=H fill="none" stroke="currentColor" stroke-opacity="0.2"/>
+                    <polyline points=move || loss_curve().0 fill="none" stroke="#e66101" stroke-width="1.5"/>
+                    <polyline points=accuracy_curve fill="none" stroke="#5e3c99" stroke-width="2"/>
+                </svg>
+                <p class="train-legend">{move || format!("loss (orange, top {:.3}); test accuracy (purple, 0 to 100%) over epochs", loss_curve().1)}</p>
+                <table class="train-filmstrip" id="train-filmstrip">
+                    <thead><tr><th>"Epoch"</th><th>"Accuracy"</th><th>"s/epoch"</th><th>"Identified"</th><th>"Margin"</th><th>"Class patterns"</th></tr></thead>
+                    <tbody>
+                        <For each=move || snapshots.get() key=|s| s.epoch let:s>
+                            <tr class="train-snapshot" data-epoch=s.epoch data-identified=s.identified>
+                                <td>{if s.epoch == 0 { "0 (untrained)".to_string() } else { s.epoch.to_string() }}</td>
+                                <td>{format!("{:.2}%", s.test_accuracy * 100.0)}</td>
+                                <td>{if s.epoch == 0 { "–".to_string() } else { format!("{:.1}", s.seconds) }}</td>
+                                <td>{format!("{}/10", s.identified)}</td>
+                                <td>{format!("{:.3}", s.margin)}</td>
+                                <td class="train-tiles">{s.patterns.iter().enumerate().map(|(c, p)| {
+                                    let name = names.with_untracked(|n| n.get(c).map_or_else(|| c.to_string(), |n| n.to_string()));
+                                    view! { <PixelImage rgba=diverging_rgba(p, symmetric_scale(p)) alt=format!("pattern toward {name} after epoch {}", s.epoch) class="train-tile"/> }
+                                }).collect_view()}</td>
+                            </tr>
+                        </For>
+                    </tbody>
+                </table>
+            </div>
+        </details>
+    }
+}

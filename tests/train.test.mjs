@@ -1,0 +1,108 @@
+// Browser tests of "Train your own network" on the CPU backend: a short run (MLP 784-32-10, one
+// epoch of batches of 32 on the 20,000-image MNIST training pack, no shifts) reaches the accuracy floor,
+// its filmstrip's last snapshot identifies more classes than the untrained network, its numbers
+// match the native run (target/train-native.json, written by
+// `cargo test -p dough-compute --features train --test train`), and the safetensors it downloads
+// loads back through the upload form with identical outputs.
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { serve } from './serve.mjs';
+
+const DIST = path.resolve(import.meta.dirname, '..', 'dist');
+const NATIVE = path.resolve(import.meta.dirname, '..', 'target', 'train-native.json');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const FLAGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+const LONG = 600_000;
+// The short recipe of the native test.
+const RECIPE = 'train=run&train-arch=mlp:32&train-epochs=1&train-batch=32&train-shift=0';
+const FLOOR = 0.85;
+// Page (wasm, CPU) against native (CPU): test accuracy, and each tensor's mean and RMS.
+const ACCURACY_TOLERANCE = 1 / 3000; // one test image (measured: 0)
+const STAT_TOLERANCE = 1e-6; // measured: 1.3e-9
+const MLP = JSON.stringify([{ kind: 'dense', activation: 'relu' }, { kind: 'dense', activation: 'none' }]);
+
+let server;
+let origin;
+let ctx;
+before(async () => {
+  assert.ok(fs.existsSync(path.join(DIST, 'index.html')), 'dist/ is missing: run scripts/build-site.sh first');
+  server = await serve(DIST, 0);
+  origin = `http://127.0.0.1:${server.address().port}`;
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'dough-chromium-'));
+  ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, acceptDownloads: true });
+});
+after(async () => {
+  await ctx?.close();
+  server?.close();
+});
+
+async function open(query = '') {
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${origin}/${query}`);
+  return { page, errors };
+}
+
+async function settled(page) {
+  await page.waitForSelector('#app[data-status="done"], #app[data-status="error"]', { timeout: LONG });
+  return page.getAttribute('#app', 'data-status');
+}
+
+const outputs = (page) => page.evaluate(() => window.__dough.rows.map((r) => [r.target, r.predicted, r.confidence, r.steps, r.l2]));
+
+describe('train (CPU backend)', () => {
+  test('train=run: a short run reaches its floor, learns patterns, matches native, and its download loads back', async () => {
+    const { page, errors } = await open(`?backend=cpu&${RECIPE}`);
+    await page.waitForSelector('#train-panel[data-train-status="done"], #train-panel[data-train-status="error"]', { timeout: LONG });
+    assert.equal(await page.getAttribute('#train-panel', 'data-train-status'), 'done', await page.textContent('#train-panel'));
+    const accuracy = Number(await page.getAttribute('#train-panel', 'data-train-accuracy'));
+    assert.ok(accuracy >= FLOOR, `accuracy ${accuracy} below ${FLOOR}`);
+    const run = await page.evaluate(() => window.__doughTrain);
+    assert.deepEqual(run.snapshots.map((s) => s.epoch), [0, 1]);
+    const [untrained, trained] = run.snapshots;
+    assert.ok(trained.identified > untrained.identified, `identified: untrained ${untrained.identified}, trained ${trained.identified}`);
+    assert.equal(await page.$$eval('tr.train-snapshot', (t) => t.length), 2);
+    assert.equal(await page.$$eval('tr.train-snapshot canvas', (c) => c.length), 20);
+    console.log(`page: accuracy ${accuracy}, ${trained.seconds.toFixed(2)} s for the epoch; identified ${untrained.identified} -> ${trained.identified}`);
+
+    // The page against the native run of the same recipe.
+    const native = JSON.parse(fs.readFileSync(NATIVE, 'utf8'));
+    assert.ok(Math.abs(accuracy - native.test_accuracy) <= ACCURACY_TOLERANCE, `page ${accuracy}, native ${native.test_accuracy}`);
+    let worst = 0;
+    for (const w of native.weights) {
+      const p = run.weights.find((x) => x.name === w.name);
+      assert.ok(p, `${w.name} missing in the page`);
+      worst = Math.max(worst, Math.abs(p.mean - w.mean), Math.abs(p.rms - w.rms));
+    }
+    console.log(`page vs native: accuracy ${accuracy} vs ${native.test_accuracy}; largest difference of a tensor's mean or RMS ${worst.toExponential(2)}`);
+    assert.ok(worst <= STAT_TOLERANCE, `weights differ by ${worst}`);
+
+    // The trained network is model A of the session; its gallery runs.
+    await page.waitForFunction((m) => window.__dough?.model === m, run.model, { timeout: LONG });
+    assert.equal(await settled(page), 'done');
+    const before = await outputs(page);
+
+    // Download, then load the file back through the upload form.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#train-download')]);
+    assert.equal(download.suggestedFilename(), `${run.model}.safetensors`);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dough-train-')), download.suggestedFilename());
+    await download.saveAs(file);
+    await page.click('#upload-panel summary');
+    await page.setInputFiles('#upload-weights', file);
+    await page.fill('#upload-description', MLP);
+    await page.fill('#upload-name', 'reloaded');
+    await page.click('#upload-load');
+    await page.waitForFunction(() => window.__dough?.model === 'reloaded', null, { timeout: LONG });
+    assert.equal(await settled(page), 'done');
+    assert.deepEqual(await outputs(page), before, 'the reloaded network gives the same gallery');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+});
