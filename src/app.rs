@@ -30,6 +30,7 @@ use crate::components::draw::{DrawPanel, Scrubber};
 use crate::components::export::ExportBar;
 use crate::components::gallery::Gallery;
 use crate::components::overview::{OverviewStatus, OverviewView};
+use crate::components::train::TrainStatus;
 use crate::components::model_card::{ModelCard, ModelPicker, SaveOffline};
 use crate::components::shortcuts::{self, Command, ShortcutHelp, fullscreen};
 use crate::components::status::{BackendLine, Messages, Progress};
@@ -784,7 +785,9 @@ pub fn App() -> impl IntoView {
             data-backend=move || page.engine.backend.get().map(|b| b.choice.kind.slug())
             data-backend-reason=move || page.engine.backend.get().map(|b| b.choice.reason.slug())
             data-recovered=move || page.engine.backend.get().and_then(|b| b.recovered)
-            data-compare=move || page.compare.readings.with(|r| r.as_ref().map(|r| r.model.clone()))>
+            data-compare=move || page.compare.readings.with(|r| r.as_ref().map(|r| r.model.clone()))
+            data-train-status=move || page.train.status.get().slug()
+            data-train-accuracy=move || (page.train.status.get() == TrainStatus::Done).then(|| page.train.snapshots.with(|s| s.last().map(|s| format!("{:.4}", s.test_accuracy)))).flatten()>
             <div class="toolbar">
                 <button type="button" id="present-toggle" class="secondary" aria-pressed=move || presenting.get().to_string()
                     on:click=move |_| on_command.run(Command::TogglePresentation)>

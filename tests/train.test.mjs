@@ -9,14 +9,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { serve } from './serve.mjs';
+import { DIST, launch, openPage } from './page.mjs';
 
-const DIST = path.resolve(import.meta.dirname, '..', 'dist');
 const NATIVE = path.resolve(import.meta.dirname, '..', 'target', 'train-native.json');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
 const LONG = 600_000;
 // The short recipe of the native test.
 const RECIPE = 'train=run&train-arch=mlp:32&train-epochs=1&train-batch=32&train-shift=0';
@@ -33,8 +29,7 @@ before(async () => {
   assert.ok(fs.existsSync(path.join(DIST, 'index.html')), 'dist/ is missing: run scripts/build-site.sh first');
   server = await serve(DIST, 0);
   origin = `http://127.0.0.1:${server.address().port}`;
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'dough-chromium-'));
-  ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, acceptDownloads: true });
+  ctx = await launch(false, { acceptDownloads: true });
 });
 after(async () => {
   await ctx?.close();
@@ -42,12 +37,7 @@ after(async () => {
 });
 
 async function open(query = '') {
-  const page = await ctx.newPage();
-  const errors = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${origin}/${query}`);
-  return { page, errors };
+  return openPage(ctx, origin, query);
 }
 
 async function settled(page) {
@@ -63,6 +53,9 @@ describe('train (CPU backend)', () => {
     await page.waitForSelector('#train-panel[data-train-status="done"], #train-panel[data-train-status="error"]', { timeout: LONG });
     assert.equal(await page.getAttribute('#train-panel', 'data-train-status'), 'done', await page.textContent('#train-panel'));
     const accuracy = Number(await page.getAttribute('#train-panel', 'data-train-accuracy'));
+    // The root element carries them too.
+    assert.equal(await page.getAttribute('#app', 'data-train-status'), 'done');
+    assert.equal(await page.getAttribute('#app', 'data-train-accuracy'), await page.getAttribute('#train-panel', 'data-train-accuracy'));
     assert.ok(accuracy >= FLOOR, `accuracy ${accuracy} below ${FLOOR}`);
     const run = await page.evaluate(() => window.__doughTrain);
     assert.deepEqual(run.snapshots.map((s) => s.epoch), [0, 1]);
