@@ -442,6 +442,9 @@ describe('bad input', () => {
     const { page, errors } = await open(ctx);
     assert.equal(await settled(page), 'done');
     await page.click('#draw-panel summary');
+    // The panels above it (upload, training) can push the canvas below the fold: the mouse only
+    // draws where it can reach.
+    await page.locator('#draw-canvas').scrollIntoViewIfNeeded();
     const box = await page.locator('#draw-canvas').boundingBox();
     // A vertical stroke: a "1".
     await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
