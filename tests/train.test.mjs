@@ -83,8 +83,11 @@ describe('train (CPU backend)', () => {
     const before = await outputs(page);
 
     // Download, then load the file back through the upload form.
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#train-download')]);
+    // One click saves two files (the weights and the manifest entry), in either order.
+    const named = (suffix) => page.waitForEvent('download', { predicate: (d) => d.suggestedFilename().endsWith(suffix), timeout: LONG });
+    const [download, entry] = await Promise.all([named('.safetensors'), named('.manifest-entry.json'), page.click('#train-download')]);
     assert.equal(download.suggestedFilename(), `${run.model}.safetensors`);
+    assert.equal(entry.suggestedFilename(), `${run.model}.manifest-entry.json`);
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dough-train-')), download.suggestedFilename());
     await download.saveAs(file);
     await page.click('#upload-panel summary');
