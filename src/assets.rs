@@ -1,6 +1,6 @@
 //! Loading and verifying what the page needs: the model manifest, a model, a sample pack.
 
-use dough_core::manifest::{self, DatasetId, ModelEntry};
+use dough_core::manifest::{self, DatasetId, ModelEntry, Origin};
 use dough_core::pack::SamplePack;
 use dough_core::study::templates::Templates;
 
@@ -17,10 +17,10 @@ pub struct LoadedModel {
     pub bytes: std::rc::Rc<Vec<u8>>,
 }
 
-/// Whether `entry` is a network of this session: uploaded (its file is `upload:<name>`) or
-/// trained in the page (`trained:<name>`), kept in the page's memory only.
-pub fn is_uploaded(entry: &ModelEntry) -> bool {
-    entry.file.starts_with("upload:") || entry.file.starts_with("trained:")
+/// Whether `entry` is a network of this session (uploaded or trained in the page), kept in the
+/// page's memory only.
+pub fn in_session(entry: &ModelEntry) -> bool {
+    entry.origin() != Origin::Zoo
 }
 
 pub async fn load_manifest() -> Result<Vec<ModelEntry>, String> {

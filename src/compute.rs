@@ -109,7 +109,8 @@ pub struct TrainSnapshot {
 /// How a training run ended (its last snapshot holds the trained network).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TrainEnd {
-    Done,
+    /// Trained on a pack of `images` images.
+    Done { images: usize },
     Cancelled,
 }
 
@@ -277,7 +278,7 @@ impl Compute {
             | Reply::Probabilities { id }
             | Reply::Calibrated { id, .. }
             | Reply::BenchDone { id, .. }
-            | Reply::TrainDone { id } => Some(*id),
+            | Reply::TrainDone { id, .. } => Some(*id),
         };
         match id {
             None => {
@@ -416,7 +417,7 @@ impl Compute {
         let this = self.clone();
         let fut = async move {
             match this.request_with(p, id, None, Some(Box::new(events))).await?.msg {
-                Reply::TrainDone { .. } => Ok(TrainEnd::Done),
+                Reply::TrainDone { images, .. } => Ok(TrainEnd::Done { images }),
                 Reply::Cancelled { .. } => Ok(TrainEnd::Cancelled),
                 other => Err(ClientError::Failed(format!("unexpected reply {other:?}"))),
             }

@@ -963,14 +963,24 @@ describe('GitHub Pages sub-path', () => {
 });
 
 describe('offline', () => {
-  test('after one visit, the page reloads and finishes a gallery with the server stopped', async () => {
+  test('after one visit, the page reloads and finishes a gallery with the server stopped; "Save the zoo" makes every model and the training packs work offline', async () => {
     const srv = await serve(DIST, 0);
     const ctx = await launch(false);
     try {
       const page = await ctx.newPage();
-      await page.goto(`http://127.0.0.1:${srv.address().port}/?input=gray`);
+      const origin = `http://127.0.0.1:${srv.address().port}`;
+      await page.goto(`${origin}/?input=gray`);
       assert.equal(await settled(page), 'done');
       await page.waitForFunction(() => window.__doughOffline === 'ready', null, { timeout: 60000 });
+      await page.click('#save-offline');
+      await page.waitForFunction(() => /^(Saved|Not saved)/.test(document.getElementById('offline-message')?.textContent ?? ''), null, { timeout: 120000 });
+      assert.match(await page.textContent('#offline-message'), /^Saved \d+ files: every model, and training in the page, work offline now\./);
+      const cached = await page.evaluate(async () => {
+        const names = ['data/mnist-train.dspk', 'data/fashion-mnist-train.dspk', 'models/fashion-mnist-lenet.safetensors'];
+        const hits = await Promise.all(names.map((n) => caches.match(new URL(n, location.href).href)));
+        return Object.fromEntries(names.map((n, i) => [n, Boolean(hits[i])]));
+      });
+      assert.deepEqual(cached, { 'data/mnist-train.dspk': true, 'data/fashion-mnist-train.dspk': true, 'models/fashion-mnist-lenet.safetensors': true });
       srv.close();
       srv.closeAllConnections();
       await page.reload();
@@ -978,6 +988,10 @@ describe('offline', () => {
       const r = await rows(page);
       assert.equal(r.length, 10);
       assert.ok(r.every((row) => row.predicted === row.target));
+      // A network this browser never opened before, from the saved zoo.
+      await page.goto(`${origin}/?model=fashion-mnist-mlp&input=gray`);
+      assert.equal(await settled(page), 'done');
+      assert.equal(await page.evaluate(() => window.__dough.model), 'fashion-mnist-mlp');
     } finally {
       await ctx.close();
       srv.close();

@@ -32,8 +32,8 @@ export async function openPage(ctx, origin, query = '') {
   return { page, errors };
 }
 
-/// Waits until the gallery is done or failed; returns `#app`'s data-status.
-export async function settled(page) {
-  await page.waitForSelector('#app[data-status="done"], #app[data-status="error"]', { timeout: LONG });
+/// Waits (at most `timeout` ms) until the gallery is done or failed; returns `#app`'s data-status.
+export async function settled(page, timeout = LONG) {
+  await page.waitForSelector('#app[data-status="done"], #app[data-status="error"]', { timeout });
   return page.getAttribute('#app', 'data-status');
 }

@@ -3,14 +3,15 @@
 // its filmstrip's last snapshot identifies more classes than the untrained network, its numbers
 // match the native run (target/train-native.json, written by
 // `cargo test -p dough-compute --features train --test train`), and the safetensors it downloads
-// loads back through the upload form with identical outputs.
+// loads back through the upload form with identical outputs. Training has a worker of its own:
+// a gallery started while it trains (here: paused) finishes without waiting for it.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { serve } from './serve.mjs';
-import { DIST, launch, openPage } from './page.mjs';
+import { DIST, launch, openPage, settled as settledWithin } from './page.mjs';
 
 const NATIVE = path.resolve(import.meta.dirname, '..', 'target', 'train-native.json');
 const LONG = 600_000;
@@ -40,16 +41,24 @@ async function open(query = '') {
   return openPage(ctx, origin, query);
 }
 
-async function settled(page) {
-  await page.waitForSelector('#app[data-status="done"], #app[data-status="error"]', { timeout: LONG });
-  return page.getAttribute('#app', 'data-status');
-}
+const settled = (page) => settledWithin(page, LONG);
 
 const outputs = (page) => page.evaluate(() => window.__dough.rows.map((r) => [r.target, r.predicted, r.confidence, r.steps, r.l2]));
 
 describe('train (CPU backend)', () => {
   test('train=run: a short run reaches its floor, learns patterns, matches native, and its download loads back', async () => {
     const { page, errors } = await open(`?backend=cpu&${RECIPE}`);
+    // Pause at once (a run still starting pauses before its first batch); a new gallery then
+    // runs beside the paused training instead of queueing behind it.
+    await page.waitForSelector('#train-panel[data-train-status="running"] #train-pause:not([disabled])', { timeout: LONG });
+    await page.click('#train-pause');
+    assert.equal(await settled(page), 'done');
+    await page.selectOption('#input-select', 'noise');
+    await page.waitForFunction(() => window.__dough?.input?.startsWith('noise'), null, { timeout: 60_000 });
+    assert.equal(await settledWithin(page, 60_000), 'done', 'a gallery finishes while training is paused');
+    assert.equal(await page.getAttribute('#train-panel', 'data-train-status'), 'running');
+    assert.match(await page.textContent('#train-pause'), /Resume/);
+    await page.click('#train-pause');
     await page.waitForSelector('#train-panel[data-train-status="done"], #train-panel[data-train-status="error"]', { timeout: LONG });
     assert.equal(await page.getAttribute('#train-panel', 'data-train-status'), 'done', await page.textContent('#train-panel'));
     const accuracy = Number(await page.getAttribute('#train-panel', 'data-train-accuracy'));
@@ -77,9 +86,13 @@ describe('train (CPU backend)', () => {
     console.log(`page vs native: accuracy ${accuracy} vs ${native.test_accuracy}; largest difference of a tensor's mean or RMS ${worst.toExponential(2)}`);
     assert.ok(worst <= STAT_TOLERANCE, `weights differ by ${worst}`);
 
-    // The trained network is model A of the session; its gallery runs.
+    // The trained network is model A of the session; its gallery runs; the list and the model
+    // card say it was trained here, with its accuracy.
     await page.waitForFunction((m) => window.__dough?.model === m, run.model, { timeout: LONG });
     assert.equal(await settled(page), 'done');
+    const percent = `${(accuracy * 100).toFixed(2)}%`;
+    assert.match(await page.$eval('#model-select', (s) => s.selectedOptions[0].textContent), new RegExp(`${run.model} — ${percent} \\(trained here\\)`));
+    assert.match(await page.textContent('#model-line'), new RegExp(`trained in this page · test accuracy ${percent}`));
     const before = await outputs(page);
 
     // Download, then load the file back through the upload form.

@@ -1,6 +1,6 @@
 //! "Train your own network" in the app: the recipe from the settings (and so the URL), the
-//! training pack and the test sample pack fetched when training starts, the run in the compute
-//! worker, and per snapshot the class patterns of the study's controlled inputs compared with the
+//! training pack and the test sample pack fetched when training starts, the run in a compute
+//! worker of its own (so a gallery never waits behind it), and per snapshot the class patterns of the study's controlled inputs compared with the
 //! dataset's contrast template (in the page, with `pipeline::analyse`). When the run ends the
 //! network joins the session's models like an upload (gallery, analysis, compare and export use
 //! it) and becomes model A.
@@ -12,7 +12,7 @@ use leptos::task::spawn_local;
 
 use dough_core::attack::AttackConfig;
 use dough_core::manifest::{DatasetId, ModelEntry};
-use dough_core::pack::SamplePack;
+use dough_core::protocol::BackendKind;
 use dough_core::study::pipeline::{self, Evolved};
 use dough_core::study::templates::TemplateKind;
 use dough_core::train_recipe::{TrainRecipe, trained_entry};
@@ -21,7 +21,7 @@ use dough_core::weights::Weights;
 use super::{Page, bump};
 use crate::assets::{self, LoadedModel};
 use crate::components::train::{Snapshot, TrainPanel, TrainProgress, TrainStatus};
-use crate::compute::{Compute, TrainEnd, TrainEvent};
+use crate::compute::{ClientError, Compute, TrainEnd, TrainEvent};
 use crate::platform;
 
 /// The training run: status, progress, the loss curve, the snapshots and the trained network.
@@ -91,11 +91,24 @@ fn publish(snapshots: &[Snapshot], entry: Option<&ModelEntry>, weights: Option<&
     platform::publish_global("__doughTrain", &json.to_string());
 }
 
+/// A fresh worker for one training run on `kind` (it may start on the CPU if WebGPU does not).
+async fn train_worker(kind: BackendKind) -> Result<Compute, ClientError> {
+    let worker = Compute::spawn(kind).await?;
+    if let Err(e) = worker.init(kind, None).await {
+        worker.terminate();
+        return Err(e);
+    }
+    Ok(worker)
+}
+
 impl Page {
-    /// Trains the settings' recipe on model A's dataset (MNIST before a model is chosen).
+    /// Trains the settings' recipe on model A's dataset (MNIST before a model is chosen), in a
+    /// worker of its own on the page's backend, so that galleries, studies and the overview never
+    /// wait behind it. If that worker dies on WebGPU (a lost device, a panic), the run starts again
+    /// on the CPU.
     pub(super) fn start_training(self) {
-        let Some(compute) = self.engine.compute.get_value() else {
-            self.train.error.set(Some("the compute worker has not started yet".into()));
+        let Some(kind) = self.engine.backend.with_untracked(|b| b.as_ref().map(|b| b.choice.kind)) else {
+            self.train.error.set(Some("the compute backend has not been chosen yet".into()));
             return self.train.status.set(TrainStatus::Error);
         };
         self.stop_training();
@@ -105,12 +118,8 @@ impl Page {
         let t = self.train;
         t.status.set(TrainStatus::Running);
         t.error.set(None);
-        t.progress.set(None);
-        t.losses.set(Vec::new());
-        t.snapshots.set(Vec::new());
-        t.paused.set(false);
         t.trained.set(None);
-        t.last.set_value(None);
+        t.paused.set(false);
         let stale = move || t.token.get_value() != token;
         spawn_local(async move {
             let train_url = format!("data/{}-train.dspk", dataset.slug());
@@ -123,51 +132,71 @@ impl Page {
                     return t.status.set(TrainStatus::Error);
                 }
             };
-            let train_images = match SamplePack::decode(&train) {
-                Ok(p) => p.len(),
-                Err(e) => {
-                    t.error.set(Some(format!("{train_url}: {e}")));
-                    return t.status.set(TrainStatus::Error);
-                }
-            };
             let template = templates.get(TemplateKind::Contrast).to_vec();
-            let (id, end) = compute.train(&recipe, &train, &test, seed, &AttackConfig::default(), move |ev| {
+            let mut kind = kind;
+            let end = loop {
+                t.progress.set(None);
+                t.losses.set(Vec::new());
+                t.snapshots.set(Vec::new());
+                t.last.set_value(None);
+                let worker = match train_worker(kind).await {
+                    Ok(w) => w,
+                    Err(e) => break Err(e),
+                };
+                if stale() {
+                    return worker.terminate();
+                }
+                let template = template.clone();
+                let (id, end) = worker.train(&recipe, &train, &test, seed, &AttackConfig::default(), move |ev| {
+                    if stale() {
+                        return;
+                    }
+                    match ev {
+                        TrainEvent::Progress { epoch, epochs, batch, batches, loss } => {
+                            t.progress.set(Some(TrainProgress { epoch, epochs, batch, batches }));
+                            if let Some(l) = loss {
+                                t.losses.update(|v| v.push((epoch as f64 + batch as f64 / batches as f64, l)));
+                            }
+                        }
+                        TrainEvent::Snapshot(s) => {
+                            let evolved = Evolved::from_outcomes(s.rows);
+                            let analysis = pipeline::analyse(&evolved, &abs, &template);
+                            let c = &analysis.vs_dataset;
+                            let identified = (0..c.matrix.len()).filter(|&i| c.best_match(i) == Some(i)).count();
+                            let snap = Snapshot { epoch: s.epoch, test_accuracy: s.test_accuracy, seconds: s.seconds, identified, margin: c.margin, patterns: evolved.patterns(&abs) };
+                            t.last.set_value(Some(Rc::new(s.safetensors)));
+                            t.snapshots.update(|v| v.push(snap));
+                            t.snapshots.with_untracked(|v| publish(v, None, None));
+                        }
+                    }
+                });
+                t.in_flight.set_value(Some((worker.clone(), id)));
+                // Paused while the worker started: it waits before its first batch.
+                if t.paused.get_untracked() {
+                    worker.pause(id, true);
+                }
+                let end = end.await;
+                worker.terminate();
                 if stale() {
                     return;
                 }
-                match ev {
-                    TrainEvent::Progress { epoch, epochs, batch, batches, loss } => {
-                        t.progress.set(Some(TrainProgress { epoch, epochs, batch, batches }));
-                        if let Some(l) = loss {
-                            t.losses.update(|v| v.push((epoch as f64 + batch as f64 / batches as f64, l)));
-                        }
+                t.in_flight.set_value(None);
+                match end {
+                    Err(ClientError::Crashed(crash)) if kind == BackendKind::Webgpu => {
+                        self.notice(format!("Training stopped: {}. It starts again on the CPU.", crash.describe()));
+                        kind = BackendKind::Cpu;
                     }
-                    TrainEvent::Snapshot(s) => {
-                        let evolved = Evolved::from_outcomes(s.rows);
-                        let analysis = pipeline::analyse(&evolved, &abs, &template);
-                        let c = &analysis.vs_dataset;
-                        let identified = (0..c.matrix.len()).filter(|&i| c.best_match(i) == Some(i)).count();
-                        let snap = Snapshot { epoch: s.epoch, test_accuracy: s.test_accuracy, seconds: s.seconds, identified, margin: c.margin, patterns: evolved.patterns(&abs) };
-                        t.last.set_value(Some(Rc::new(s.safetensors)));
-                        t.snapshots.update(|v| v.push(snap));
-                        t.snapshots.with_untracked(|v| publish(v, None, None));
-                    }
+                    end => break end,
                 }
-            });
-            t.in_flight.set_value(Some((compute, id)));
-            let end = end.await;
-            if stale() {
-                return;
-            }
-            t.in_flight.set_value(None);
+            };
             match end {
-                Ok(TrainEnd::Done) => {
+                Ok(TrainEnd::Done { images }) => {
                     let (Some(bytes), Some((accuracy, seconds))) = (t.last.get_value(), t.snapshots.with_untracked(|v| v.last().map(|s| (s.test_accuracy, v.iter().map(|s| s.seconds).sum::<f64>())))) else {
                         t.error.set(Some("the training run ended without a snapshot".into()));
                         return t.status.set(TrainStatus::Error);
                     };
                     let name = self.unique_name(&recipe.model_name(dataset));
-                    let entry = trained_entry(&name, dataset, &recipe, accuracy, seconds, train_images, &bytes);
+                    let entry = trained_entry(&name, dataset, &recipe, accuracy, seconds, images, &bytes);
                     t.snapshots.with_untracked(|v| publish(v, Some(&entry), Some(&bytes)));
                     t.trained.set(Some(entry.clone()));
                     t.status.set(TrainStatus::Done);
@@ -182,22 +211,25 @@ impl Page {
         });
     }
 
-    /// Cancels the training run, if one runs.
+    /// Cancels the training run, if one runs: its worker ends at once.
     pub(super) fn stop_training(self) {
-        if let Some((compute, id)) = self.train.in_flight.get_value() {
+        if let Some((worker, _)) = self.train.in_flight.get_value() {
             self.train.in_flight.set_value(None);
             bump(self.train.token);
-            compute.cancel(id);
+            worker.terminate();
             self.train.status.set(TrainStatus::Idle);
         }
     }
 
-    /// Pauses or resumes the training run.
+    /// Pauses or resumes the training run (one still starting pauses before its first batch).
     pub(super) fn pause_training(self, paused: bool) {
-        if let Some((compute, id)) = self.train.in_flight.get_value() {
-            compute.pause(id, paused);
-            self.train.paused.set(paused);
+        if self.train.status.get_untracked() != TrainStatus::Running {
+            return;
         }
+        if let Some((worker, id)) = self.train.in_flight.get_value() {
+            worker.pause(id, paused);
+        }
+        self.train.paused.set(paused);
     }
 
     /// `base`, or `base-2`, `base-3`... if the session has that name already.

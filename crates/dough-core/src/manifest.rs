@@ -143,6 +143,26 @@ pub struct ModelEntry {
     pub note: Option<String>,
 }
 
+/// Where a model comes from: the shipped zoo, or this session (kept in the page's memory only; its
+/// `file` is `upload:<name>` or `trained:<name>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Zoo,
+    Uploaded,
+    Trained,
+}
+
+impl Origin {
+    /// The `file` of a session model named `name`.
+    pub fn session_file(self, name: &str) -> String {
+        match self {
+            Origin::Zoo => name.to_string(),
+            Origin::Uploaded => format!("upload:{name}"),
+            Origin::Trained => format!("trained:{name}"),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ManifestError {
     #[error("the model manifest is not valid JSON for this version of Dough: {0}")]
@@ -156,6 +176,16 @@ pub enum ManifestError {
 }
 
 impl ModelEntry {
+    pub fn origin(&self) -> Origin {
+        if self.file.starts_with("upload:") {
+            Origin::Uploaded
+        } else if self.file.starts_with("trained:") {
+            Origin::Trained
+        } else {
+            Origin::Zoo
+        }
+    }
+
     pub fn arch_spec(&self) -> Result<ArchSpec, ManifestError> {
         let bad = |why: &str| ManifestError::BadConfig { name: self.name.clone(), why: why.into() };
         let spec = match self.arch {
@@ -256,5 +286,15 @@ mod tests {
         wrong.params += 1;
         assert!(matches!(wrong.arch_spec(), Err(ManifestError::BadConfig { .. })));
         assert!(matches!(parse("{\"not\": \"a list\"}"), Err(ManifestError::Parse(_))));
+    }
+
+    #[test]
+    fn origin_follows_the_file() {
+        let mut e = entry();
+        assert_eq!(e.origin(), Origin::Zoo);
+        for o in [Origin::Uploaded, Origin::Trained] {
+            e.file = o.session_file("m");
+            assert_eq!(e.origin(), o, "{}", e.file);
+        }
     }
 }

@@ -178,8 +178,13 @@ pub enum Reply {
     /// seconds the epoch took (0 at epoch 0), its safetensors (f32) in `u8`, and the study batch's
     /// outcomes on it (their images in `f32`, laid out as in `Done`).
     TrainSnapshot { id: u32, epoch: usize, test_accuracy: f64, seconds: f64, rows: Vec<SampleOutcome> },
-    /// The training run finished (its last snapshot holds the trained network).
-    TrainDone { id: u32 },
+    /// The training run finished (its last snapshot holds the trained network) on a training pack
+    /// of `images` images.
+    TrainDone {
+        id: u32,
+        #[serde(default)]
+        images: usize,
+    },
 }
 
 /// A message and its buffers.

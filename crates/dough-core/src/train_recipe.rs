@@ -4,7 +4,7 @@
 //! and the manifest entry of the trained network.
 
 use crate::digest::sha256_hex;
-use crate::manifest::{ArchKind, DatasetId, ModelConfig, ModelEntry, Pgd};
+use crate::manifest::{ArchKind, DatasetId, ModelConfig, ModelEntry, Origin, Pgd};
 use crate::model::{ArchSpec, ConvSpec};
 use crate::settings::{clamp_float, clamp_int};
 
@@ -223,7 +223,7 @@ pub fn trained_entry(name: &str, dataset: DatasetId, recipe: &TrainRecipe, test_
         robust_eps: None,
         robust_attack: None,
         train_seconds: Some(train_seconds),
-        file: format!("trained:{name}"),
+        file: Origin::Trained.session_file(name),
         sha256: sha256_hex(bytes),
         layers: spec.layers(),
         note: Some(format!(
@@ -281,5 +281,6 @@ mod tests {
         let e = trained_entry("x", DatasetId::Mnist, &lenet, 0.9, 1.0, 10_000, b"abc");
         assert!(e.verify(b"abc").is_ok());
         assert_eq!(e.arch_spec().unwrap(), lenet.arch.spec());
+        assert_eq!(e.origin(), Origin::Trained);
     }
 }

@@ -18,7 +18,7 @@ use safetensors::{Dtype, SafeTensorError, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 
 use crate::digest::sha256_hex;
-use crate::manifest::{ArchKind, DatasetId, ModelConfig, ModelEntry};
+use crate::manifest::{ArchKind, DatasetId, ModelConfig, ModelEntry, Origin};
 use crate::model::{ArchSpec, CLASSES, ConvSpec, SIDE};
 use crate::weights::{HostTensor, Weights};
 
@@ -457,7 +457,7 @@ fn user_entry(name: &str, dataset: DatasetId, spec: &ArchSpec, bytes: &[u8]) -> 
         robust_eps: None,
         robust_attack: None,
         train_seconds: None,
-        file: format!("upload:{name}"),
+        file: Origin::Uploaded.session_file(&name),
         sha256: sha256_hex(bytes),
         layers: spec.layers(),
         note: Some("uploaded: not trained by Dough, test accuracy not measured yet".into()),
@@ -495,6 +495,7 @@ mod tests {
             dense: vec![64],
         };
         assert_eq!(up.entry.arch_spec().unwrap(), spec);
+        assert_eq!(up.entry.origin(), crate::manifest::Origin::Uploaded);
         let names: Vec<&str> = up.weights.tensors.keys().map(String::as_str).collect();
         assert_eq!(names, ["conv0.bias", "conv0.weight", "conv1.bias", "conv1.weight", "fc0.bias", "fc0.weight", "fc1.bias", "fc1.weight"]);
     }

@@ -33,6 +33,8 @@ const MAX_FRAMES: usize = 200;
 const YIELD_EVERY_MS: f64 = 10.0;
 /// Progress messages are sent at most this often (and always at the end).
 const PROGRESS_EVERY_MS: f64 = 16.0;
+/// How often a paused run looks at its messages again.
+const PAUSE_POLL_MS: i32 = 30;
 /// The step at which a test-only fault strikes.
 const FAULT_AT_STEP: usize = 3;
 
@@ -208,8 +210,8 @@ async fn handle(p: Packet<Request>) {
                 return reply(Reply::Cancelled { id });
             }
             match train(id, arch, &config, &p.u8, train_bytes, study_seed, &attack).await {
-                Ok(true) => reply(Reply::TrainDone { id }),
-                Ok(false) => reply(Reply::Cancelled { id }),
+                Ok(Some(images)) => reply(Reply::TrainDone { id, images }),
+                Ok(None) => reply(Reply::Cancelled { id }),
                 Err(e) => failed(Some(id), e),
             }
         }
@@ -352,10 +354,11 @@ async fn calibrate() -> Result<(f64, usize), AttackError> {
     Ok(((now_ms() - t0) / CALIBRATION_STEPS as f64, CALIBRATION_STEPS))
 }
 
-/// Waits while run `id` is paused; false when it is cancelled.
+/// Waits while run `id` is paused (asleep, not spinning: the page's other worker keeps the CPU);
+/// false when it is cancelled.
 async fn go_on(id: u32) -> bool {
     while with(|s| s.paused.contains(&id)) && !is_cancelled(id) {
-        yield_now().await;
+        port::sleep_ms(PAUSE_POLL_MS).await;
     }
     !is_cancelled(id)
 }
@@ -379,8 +382,8 @@ async fn attack_batch(id: u32, spec: &ArchSpec, weights: &Weights, device: &doug
 
 /// Trains a network for "Train your own network": progress while it runs, a snapshot of the
 /// untrained network and one after every epoch (test accuracy, seconds, weights, the study
-/// batch's outcomes). False when cancelled.
-async fn train(id: u32, arch: ArchKind, config: &ModelConfig, bytes: &[u8], train_bytes: usize, study_seed: u64, attack: &AttackConfig) -> Result<bool, AttackError> {
+/// batch's outcomes). The training pack's size when done, `None` when cancelled.
+async fn train(id: u32, arch: ArchKind, config: &ModelConfig, bytes: &[u8], train_bytes: usize, study_seed: u64, attack: &AttackConfig) -> Result<Option<usize>, AttackError> {
     let bad = |e: String| AttackError::BadConfig(e);
     let device = current_device()?;
     let spec = match arch {
@@ -393,6 +396,7 @@ async fn train(id: u32, arch: ArchKind, config: &ModelConfig, bytes: &[u8], trai
     }
     let train_pack = SamplePack::decode(&bytes[..train_bytes]).map_err(|e| bad(format!("the training pack: {e}")))?;
     let test = SamplePack::decode(&bytes[train_bytes..]).map_err(|e| bad(format!("the test pack: {e}")))?;
+    let images = train_pack.len();
     let data = train_pack.to_dataset();
     let starts: Vec<Vec<f32>> = pipeline::default_inputs(study_seed).iter().map(|i| i.pixels(None)).collect::<Result<_, _>>().map_err(|e| bad(e.to_string()))?;
     let (starts, targets) = pipeline::batch(&starts);
@@ -403,17 +407,17 @@ async fn train(id: u32, arch: ArchKind, config: &ModelConfig, bytes: &[u8], trai
         let weights = trainer.weights().await.map_err(|e| AttackError::Backend(e.to_string()))?;
         let test_accuracy = eval::accuracy(&spec, &weights, &device, &test.pixels, &test.labels).await?;
         let Some(rows) = attack_batch(id, &spec, &weights, &device, &starts, &targets, attack).await? else {
-            return Ok(false);
+            return Ok(None);
         };
         post(pack_snapshot(id, trainer.epochs_done(), test_accuracy, seconds, rows, weights.to_safetensors()));
         if trainer.finished() {
-            return Ok(true);
+            return Ok(Some(images));
         }
         let t0 = now_ms();
         let (mut last_yield, mut last_progress) = (t0, f64::NEG_INFINITY);
         loop {
             if !go_on(id).await {
-                return Ok(false);
+                return Ok(None);
             }
             let p = trainer.step().await.map_err(|e| AttackError::Backend(e.to_string()))?;
             let end = p.batch == p.batches;

@@ -1,5 +1,5 @@
 //! The worker's side of the message port: posting replies, the clock, yielding to the event
-//! loop, and the panic hook that tells the page before the module dies.
+//! loop, sleeping, and the panic hook that tells the page before the module dies.
 
 use js_sys::Promise;
 use wasm_bindgen::{JsCast, JsValue};
@@ -41,6 +41,14 @@ pub async fn yield_now() {
     let _ = channel.port2().post_message(&JsValue::NULL);
     let _ = JsFuture::from(promise).await;
     channel.port1().set_onmessage(None);
+}
+
+/// Waits `ms` milliseconds (setTimeout), letting the event loop run meanwhile without using the CPU.
+pub async fn sleep_ms(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = JsFuture::from(promise).await;
 }
 
 /// A panic (a bug, or CubeCL on an uncaptured WebGPU error) aborts the module: say so first, so
