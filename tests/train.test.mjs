@@ -15,8 +15,6 @@ import { DIST, launch, openPage, settled as settledWithin } from './page.mjs';
 
 const NATIVE = path.resolve(import.meta.dirname, '..', 'target', 'train-native.json');
 const LONG = 600_000;
-// The short recipe of the native test.
-const RECIPE = 'train=run&train-arch=mlp:32&train-epochs=1&train-batch=32&train-shift=0';
 const FLOOR = 0.85;
 // Page (wasm, CPU) against native (CPU): test accuracy, and each tensor's mean and RMS.
 const ACCURACY_TOLERANCE = 1 / 3000; // one test image (measured: 0)
@@ -26,8 +24,12 @@ const MLP = JSON.stringify([{ kind: 'dense', activation: 'relu' }, { kind: 'dens
 let server;
 let origin;
 let ctx;
+let native;
 before(async () => {
   assert.ok(fs.existsSync(path.join(DIST, 'index.html')), 'dist/ is missing: run scripts/build-site.sh first');
+  assert.ok(fs.existsSync(NATIVE), `${NATIVE} is missing: run cargo test -p dough-compute --features train --test train first`);
+  // The native run's recipe, as the page's URL gives it.
+  native = JSON.parse(fs.readFileSync(NATIVE, 'utf8'));
   server = await serve(DIST, 0);
   origin = `http://127.0.0.1:${server.address().port}`;
   ctx = await launch(false, { acceptDownloads: true });
@@ -47,7 +49,7 @@ const outputs = (page) => page.evaluate(() => window.__dough.rows.map((r) => [r.
 
 describe('train (CPU backend)', () => {
   test('train=run: a short run reaches its floor, learns patterns, matches native, and its download loads back', async () => {
-    const { page, errors } = await open(`?backend=cpu&${RECIPE}`);
+    const { page, errors } = await open(`?backend=cpu&train=run&${native.recipe}`);
     // Pause at once (a run still starting pauses before its first batch); a new gallery then
     // runs beside the paused training instead of queueing behind it.
     await page.waitForSelector('#train-panel[data-train-status="running"] #train-pause:not([disabled])', { timeout: LONG });
@@ -75,7 +77,6 @@ describe('train (CPU backend)', () => {
     console.log(`page: accuracy ${accuracy}, ${trained.seconds.toFixed(2)} s for the epoch; identified ${untrained.identified} -> ${trained.identified}`);
 
     // The page against the native run of the same recipe.
-    const native = JSON.parse(fs.readFileSync(NATIVE, 'utf8'));
     assert.ok(Math.abs(accuracy - native.test_accuracy) <= ACCURACY_TOLERANCE, `page ${accuracy}, native ${native.test_accuracy}`);
     let worst = 0;
     for (const w of native.weights) {

@@ -12,6 +12,7 @@ use dough_core::idx::Dataset;
 use dough_core::manifest::ModelConfig;
 use dough_core::model::ArchSpec;
 use dough_core::pack::SamplePack;
+use dough_core::train_recipe::TrainRecipe;
 use dough_core::weights::Weights;
 
 fn root() -> PathBuf {
@@ -22,22 +23,20 @@ fn pack(name: &str) -> SamplePack {
     SamplePack::decode(&std::fs::read(root().join("public/data").join(name)).unwrap()).unwrap()
 }
 
-/// The page's default recipe but for the network, the epochs, the batch size and the shifts.
-fn recipe(hidden: Vec<usize>, epochs: usize, batch_size: usize) -> ModelConfig {
-    ModelConfig {
-        hidden,
-        conv: vec![],
-        dense: vec![],
-        optimizer: "adam".into(),
-        learning_rate: 1e-3,
-        schedule: "cosine".into(),
-        epochs,
-        batch_size,
-        seed: 1,
-        augmentation: "none".into(),
-        dropout: 0.0,
-        adversarial: None,
+/// The page's short recipe as its URL gives it: tests/train.test.mjs opens the page with
+/// `train=run&` and this (read back from target/train-native.json).
+const PAGE_RECIPE: &str = "train-arch=mlp:32&train-epochs=1&train-batch=32&train-shift=0";
+
+/// `PAGE_RECIPE` read by the page's own URL reader.
+fn page_recipe() -> TrainRecipe {
+    let mut r = TrainRecipe::default();
+    let mut notices = Vec::new();
+    for pair in PAGE_RECIPE.split('&') {
+        let (k, v) = pair.split_once('=').unwrap();
+        assert!(r.read(k, v, &mut notices), "{k} is a recipe key");
     }
+    assert!(notices.is_empty(), "{notices:?}");
+    r
 }
 
 /// Trains to the end; returns the weights and every loss read.
@@ -61,9 +60,9 @@ fn stepwise_training_is_deterministic_and_lowers_the_loss() {
     slice.labels.truncate(1200);
     slice.images.pixels.truncate(1200 * 784);
     slice.images.count = 1200;
-    let spec = ArchSpec::Mlp { hidden: vec![32] };
+    let spec = page_recipe().arch.spec();
     // 2 epochs of 10 batches: the loss is read at batch 1 and 10 of each epoch.
-    let cfg = ModelConfig { schedule: "constant".into(), augmentation: "shift2".into(), ..recipe(vec![32], 2, 120) };
+    let cfg = ModelConfig { schedule: "constant".into(), augmentation: "shift2".into(), epochs: 2, batch_size: 120, ..page_recipe().config() };
     let (a, losses) = run(&spec, &cfg, &slice, &device);
     let (b, _) = run(&spec, &cfg, &slice, &device);
     assert_eq!(a, b, "same seed, same weights");
@@ -77,8 +76,9 @@ fn the_pages_short_recipe_natively() {
     let device = Device::flex();
     let train = pack("mnist-train.dspk").to_dataset();
     let test = pack("mnist-samples.dspk");
-    let spec = ArchSpec::Mlp { hidden: vec![32] };
-    let cfg = recipe(vec![32], 1, 32);
+    let recipe = page_recipe();
+    let (spec, cfg) = (recipe.arch.spec(), recipe.config());
+    assert_eq!(spec, ArchSpec::Mlp { hidden: vec![32] });
     let t0 = std::time::Instant::now();
     let (w, losses) = run(&spec, &cfg, &train, &device);
     let seconds = t0.elapsed().as_secs_f64();
@@ -95,7 +95,7 @@ fn the_pages_short_recipe_natively() {
         })
         .collect();
     let json = serde_json::json!({
-        "recipe": "train-arch=mlp:32&train-epochs=1&train-batch=32&train-lr=0.001&train-seed=1&train-shift=0",
+        "recipe": PAGE_RECIPE,
         "test_accuracy": acc,
         "last_loss": losses.last(),
         "seconds": seconds,
