@@ -877,6 +877,39 @@ describe('compute worker: backend decision and recovery', () => {
     await page.close();
   });
 
+  test('a cached win for WebGPU: the first gallery still runs on the small CPU worker, and WebGPU is measured again to take over', async () => {
+    // The adapter's name as the page words it, and the app version: the cache's key.
+    const probe = await open(ctx, '?input=gray');
+    assert.equal(await settled(probe.page), 'done');
+    const adapter = (await probe.page.textContent('#backend-line')).match(/WebGPU here is (.+), a software renderer/)[1];
+    const version = fs.readFileSync(path.resolve(import.meta.dirname, '..', 'Cargo.toml'), 'utf8').match(/^version = "(.+)"/m)[1];
+    const key = `dough-backend|${version}|${adapter}`;
+    await probe.page.evaluate((k) => localStorage.setItem(k, JSON.stringify({ cpu_ms: 20, webgpu_ms: 1 })), key);
+    await probe.page.close();
+    const page = await ctx.newPage();
+    const fullWorker = [];
+    let firstGalleryDone = false;
+    page.on('request', (r) => { if (/dough-worker_bg\.wasm/.test(r.url())) fullWorker.push(firstGalleryDone); });
+    await page.goto(`${origin}/?input=gray`);
+    assert.equal(await settled(page), 'done');
+    firstGalleryDone = true;
+    assert.equal(await page.getAttribute('#app', 'data-backend'), 'cpu');
+    assert.equal(await page.getAttribute('#app', 'data-backend-reason'), 'measured');
+    assert.match(await page.textContent('#backend-line'), /CPU \(WebGPU on .+ takes over after the first gallery: it was faster on an earlier visit, 1\.0 ms vs 20 ms per step\)/);
+    assert.ok(!fullWorker.includes(false), 'the WebGPU worker was fetched before the first gallery');
+    // After the first gallery, the WebGPU worker starts in the background to be measured.
+    for (let i = 0; i < 600 && !fullWorker.includes(true); i++) await page.waitForTimeout(100);
+    assert.ok(fullWorker.includes(true), 'the WebGPU worker starts after the first gallery');
+    // The rest (the new measurement, the hand-over) is the measured decision's test below. Leave
+    // this browser without the planted measurement.
+    await page.evaluate((k) => localStorage.removeItem(k), key);
+    await page.close();
+    const clean = await ctx.newPage();
+    await clean.goto(`${origin}/?backend=cpu`);
+    await clean.evaluate((k) => localStorage.removeItem(k), key);
+    await clean.close();
+  });
+
   test('the measured decision: the first gallery runs on the CPU while WebGPU is timed in the background', async () => {
     const t0 = Date.now();
     const { page, errors } = await open(ctx, '?debug=calibrate');

@@ -90,6 +90,9 @@ pub struct Plan {
 
 /// The plan at start. `cached`: an earlier measurement on this adapter and app version.
 /// `force_calibration` (test key `debug=calibrate`) measures even on a software adapter.
+/// The first gallery runs on the CPU unless the URL forces WebGPU: its worker is a fraction of the
+/// WebGPU worker's size, so it starts sooner. When WebGPU won before, it is measured again in
+/// the background and takes over (with warm shaders) after the first gallery.
 pub fn plan(pref: BackendPref, adapter: Option<&AdapterReport>, cached: Option<Measurement>, force_calibration: bool) -> Plan {
     let p = |start, reason, calibrate| Plan { start, reason, calibrate };
     match (pref, adapter) {
@@ -97,7 +100,7 @@ pub fn plan(pref: BackendPref, adapter: Option<&AdapterReport>, cached: Option<M
         (_, None) => p(BackendKind::Cpu, Reason::NoAdapter, false),
         (BackendPref::Webgpu, Some(_)) => p(BackendKind::Webgpu, Reason::Forced, false),
         (BackendPref::Auto, Some(a)) => match cached {
-            Some(m) if !force_calibration => p(m.winner(), Reason::Measured, false),
+            Some(m) if !force_calibration => p(BackendKind::Cpu, Reason::Measured, m.winner() == BackendKind::Webgpu),
             _ if a.software && !force_calibration => p(BackendKind::Cpu, Reason::SoftwareAdapter, false),
             _ => p(BackendKind::Cpu, Reason::Measured, true),
         },
@@ -130,6 +133,11 @@ impl Choice {
             (Reason::Forced, BackendKind::Webgpu, _) => format!("{adapter}, chosen in the URL"),
             (Reason::NoAdapter, ..) => "no WebGPU adapter".to_string(),
             (Reason::SoftwareAdapter, ..) => format!("WebGPU here is {adapter}, a software renderer, slower than the CPU"),
+            (Reason::Measured, BackendKind::Cpu, Some(m)) if self.measuring && m.winner() == BackendKind::Webgpu => format!(
+                "WebGPU on {adapter} takes over after the first gallery: it was faster on an earlier visit, {} vs {} per step",
+                ms(m.webgpu_ms),
+                ms(m.cpu_ms)
+            ),
             (Reason::Measured, BackendKind::Cpu, Some(m)) => {
                 format!("faster here than WebGPU on {adapter}: {} vs {} per step", ms(m.cpu_ms), ms(m.webgpu_ms))
             }
@@ -168,8 +176,10 @@ mod tests {
         assert_eq!(plan(BackendPref::Auto, Some(&sw()), None, false), Plan { start: Cpu, reason: Reason::SoftwareAdapter, calibrate: false });
         // A hardware adapter is measured: the first gallery runs on the CPU meanwhile.
         assert_eq!(plan(BackendPref::Auto, Some(&hw()), None, false), Plan { start: Cpu, reason: Reason::Measured, calibrate: true });
-        assert_eq!(plan(BackendPref::Auto, Some(&hw()), Some(m_gpu), false).start, Webgpu);
-        assert_eq!(plan(BackendPref::Auto, Some(&hw()), Some(m_cpu), false).start, Cpu);
+        // A cached win for WebGPU: the first gallery still runs on the (smaller) CPU worker, and
+        // WebGPU is measured again and takes over in the background.
+        assert_eq!(plan(BackendPref::Auto, Some(&hw()), Some(m_gpu), false), Plan { start: Cpu, reason: Reason::Measured, calibrate: true });
+        assert_eq!(plan(BackendPref::Auto, Some(&hw()), Some(m_cpu), false), Plan { start: Cpu, reason: Reason::Measured, calibrate: false });
         assert!(plan(BackendPref::Auto, Some(&sw()), Some(m_gpu), true).calibrate);
         assert!(plan(BackendPref::Auto, Some(&sw()), None, true).calibrate);
     }
@@ -187,6 +197,11 @@ mod tests {
         assert_eq!(c.describe(), "CPU (faster here than WebGPU on google swiftshader: 2.1 ms vs 48 ms per step)");
         let g = Choice { kind: BackendKind::Webgpu, measurement: Some(Measurement { cpu_ms: 2.1, webgpu_ms: 0.8 }), adapter: Some(hw()), ..c.clone() };
         assert_eq!(g.describe(), "WebGPU (NVIDIA RTX: 0.8 ms vs 2.1 ms per step on the CPU)");
+        let handing_over = Choice { kind: BackendKind::Cpu, measuring: true, ..g.clone() };
+        assert_eq!(
+            handing_over.describe(),
+            "CPU (WebGPU on NVIDIA RTX takes over after the first gallery: it was faster on an earlier visit, 0.8 ms vs 2.1 ms per step)"
+        );
         let none = Choice { reason: Reason::NoAdapter, adapter: None, measurement: None, ..c };
         assert_eq!(none.describe(), "CPU (no WebGPU adapter)");
         assert_eq!(Reason::SoftwareAdapter.slug(), "software-adapter");
