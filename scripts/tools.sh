@@ -30,7 +30,7 @@ wb=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exi
 if ! wasm-bindgen --version 2>/dev/null | grep -q " $wb\$"; then
   say "installing wasm-bindgen-cli $wb (a few minutes)"
   # Without TLS: the CLI itself downloads nothing (TLS is for its test runner's driver download).
-  quick cargo install wasm-bindgen-cli --version "$wb" --locked --no-default-features
+  quick cargo install wasm-bindgen-cli --version "$wb" --no-default-features
 fi
 
 if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ]; then

@@ -887,19 +887,20 @@ describe('compute worker: backend decision and recovery', () => {
     await probe.page.evaluate((k) => localStorage.setItem(k, JSON.stringify({ cpu_ms: 20, webgpu_ms: 1 })), key);
     await probe.page.close();
     const page = await ctx.newPage();
+    await page.addInitScript(instrument);
+    // When the compute worker fetched the WebGPU build (not the service worker's offline copy).
     const fullWorker = [];
-    let firstGalleryDone = false;
-    page.on('request', (r) => { if (/dough-worker_bg\.wasm/.test(r.url())) fullWorker.push(firstGalleryDone); });
+    page.on('request', (r) => { if (/dough-worker_bg\.wasm/.test(r.url()) && !r.serviceWorker()) fullWorker.push(Date.now()); });
     await page.goto(`${origin}/?input=gray`);
     assert.equal(await settled(page), 'done');
-    firstGalleryDone = true;
+    const doneAt = await page.evaluate(() => performance.timeOrigin + window.__marks.done);
     assert.equal(await page.getAttribute('#app', 'data-backend'), 'cpu');
     assert.equal(await page.getAttribute('#app', 'data-backend-reason'), 'measured');
     assert.match(await page.textContent('#backend-line'), /CPU \(WebGPU on .+ takes over after the first gallery: it was faster on an earlier visit, 1\.0 ms vs 20 ms per step\)/);
-    assert.ok(!fullWorker.includes(false), 'the WebGPU worker was fetched before the first gallery');
+    assert.ok(fullWorker.every((t) => t >= doneAt), `the WebGPU worker was fetched ${doneAt - Math.min(...fullWorker)} ms before the first gallery ended`);
     // After the first gallery, the WebGPU worker starts in the background to be measured.
-    for (let i = 0; i < 600 && !fullWorker.includes(true); i++) await page.waitForTimeout(100);
-    assert.ok(fullWorker.includes(true), 'the WebGPU worker starts after the first gallery');
+    for (let i = 0; i < 600 && !fullWorker.length; i++) await page.waitForTimeout(100);
+    assert.ok(fullWorker.length > 0 && fullWorker.every((t) => t >= doneAt), 'the WebGPU worker starts after the first gallery');
     // The rest (the new measurement, the hand-over) is the measured decision's test below. Leave
     // this browser without the planted measurement.
     await page.evaluate((k) => localStorage.removeItem(k), key);
