@@ -68,6 +68,25 @@ async fn start_webgpu(t0: f64) -> (Compute, Reply) {
     (c, r)
 }
 
+/// The matmul routine of Burn's CubeCL backend without autotune (patched, vendor/burn-cubecl).
+/// Burn's own choice (`Auto`) falls back to a unit matmul staged through workgroup memory; on a
+/// software adapter (SwiftShader) CubeCL's tiled CPU gemm, which works in registers without
+/// barriers, runs the attack step's matmuls 2.5-3x faster (tests/gpu-profile.mjs). Hardware
+/// adapters keep `Auto`. A test-only global `doughMatmulRoutine` (a number, see
+/// `set_cube_matmul_routine`), set in the worker before it starts, overrides the choice.
+#[cfg(feature = "webgpu")]
+fn choose_matmul(adapter: &AdapterReport) {
+    /// `set_cube_matmul_routine`'s number for `tiled::Strategy::CpuGemm`.
+    const CPU_GEMM: u8 = 7;
+    let forced = js_sys::Reflect::get(&js_sys::global(), &"doughMatmulRoutine".into()).ok().and_then(|v| v.as_f64());
+    let routine = match forced {
+        Some(r) => r as u8,
+        None if adapter.software => CPU_GEMM,
+        None => 0,
+    };
+    burn_cubecl::kernel::matmul::set_cube_matmul_routine(routine);
+}
+
 #[cfg(feature = "webgpu")]
 async fn start_webgpu(t0: f64) -> (Compute, Reply) {
     let answer = |c: &Compute, adapter, note| answer(c, adapter, note, t0);
@@ -76,6 +95,7 @@ async fn start_webgpu(t0: f64) -> (Compute, Reply) {
         let r = answer(&c, None, Some("no WebGPU adapter".into()));
         return (c, r);
     };
+    choose_matmul(&adapter);
     match Device::wgpu_options().init_with_setup_async().await {
         Ok((device, setup)) => {
             // A lost device (driver reset, `destroy`) poisons every later read: tell the page at
