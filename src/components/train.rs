@@ -121,7 +121,7 @@ pub fn TrainPanel(
             data-train-status=move || status.get().slug() data-train-accuracy=accuracy>
             <summary>"Train your own network"</summary>
             <div class="upload-body">
-                <p class="upload-hint">"Trains in the compute worker on the chosen backend, on a training pack of 20,000 images of model A's dataset (fetched when training starts: 3.2 MB for MNIST, 8.7 MB for Fashion-MNIST), and measures accuracy on the 3,000 test images of the sample pack. The default is the zoo's mnist-mlp-shift recipe."</p>
+                <p class="upload-hint">"Trains in a compute worker of its own (galleries keep running meanwhile) on the chosen backend, on a training pack of 20,000 images of model A's dataset (fetched when training starts: 3.2 MB for MNIST, 8.7 MB for Fashion-MNIST), and measures accuracy on the 3,000 test images of the sample pack. The default is the zoo's mnist-mlp-shift recipe."</p>
                 <label>"Network (mlp:W1,W2,… or lenet) "
                     <input id="train-arch" type="text" prop:value=move || recipe.with(|r| r.arch.slug())
                         on:change=move |ev| if let Some(a) = TrainArch::parse(event_target_value(&ev).trim()) { edit(&|r| r.arch = a.clone()) }/></label>
