@@ -43,6 +43,9 @@ use compare::CompareStore;
 use overview::OverviewStore;
 use train::TrainStore;
 
+/// Gallery rows added per frame when a finished run is shown.
+const GALLERY_SLICE: usize = 3;
+
 /// The gallery run: its settings (and so the URL), status, rows, progress and messages.
 #[derive(Clone, Copy)]
 struct RunStore {
@@ -228,8 +231,7 @@ impl Page {
     /// Starts a worker on `choice.kind` and makes it the page's. The worker may fall back to the
     /// CPU (no adapter, or WebGPU would not start): the state then says so.
     async fn start_worker(self, mut choice: Choice, fault: Option<Fault>, recovered: Option<&'static str>) -> Result<Compute, String> {
-        let c = Compute::spawn(choice.kind).await.map_err(|e| e.to_string())?;
-        let started = c.init(choice.kind, fault).await.map_err(|e| e.to_string())?;
+        let (c, started) = Compute::start(choice.kind, fault).await.map_err(|e| e.to_string())?;
         if started.backend != choice.kind {
             choice.reason = if started.adapter.is_none() { Reason::NoAdapter } else { Reason::WebgpuFailed };
             choice.note = started.note.clone();
@@ -448,20 +450,24 @@ impl Page {
                     }
                     publish_result(&self, &settings, &rows, readings.as_ref());
                     self.compare.readings.set(readings);
-                    // Render the rows in two slices, each its own task, so that drawing the
-                    // gallery never holds the page for long.
+                    // Render the rows a few at a time, one slice per frame, so that neither
+                    // the script nor the browser's layout and paint of the gallery holds the
+                    // page for a frame's length.
                     platform::yield_now().await;
                     if stale() {
                         return;
                     }
                     self.run.frame.set(None);
                     self.run.frames.set(frames);
-                    self.run.rows.set(rows[..rows.len().div_ceil(2)].to_vec());
-                    platform::yield_now().await;
-                    if stale() {
-                        return;
+                    let mut shown = 0;
+                    while shown < rows.len() {
+                        shown = (shown + GALLERY_SLICE).min(rows.len());
+                        self.run.rows.set(rows[..shown].to_vec());
+                        platform::next_frame().await;
+                        if stale() {
+                            return;
+                        }
                     }
-                    self.run.rows.set(rows);
                     self.run.status.set(Status::Done);
                     self.run_b_own();
                     if settings.analysis {

@@ -26,8 +26,7 @@ pub fn BenchPage(arch: String) -> impl IntoView {
         let adapter = if settings.backend == BackendPref::Cpu { None } else { backend::adapter_report().await };
         let p = plan(settings.backend, adapter.as_ref(), None, false);
         let run = async {
-            let c = Compute::spawn(p.start).await?;
-            let started = c.init(p.start, None).await?;
+            let (c, started) = Compute::start(p.start, None).await?;
             backend_slug.set(Some(started.backend.slug()));
             let adapter = started.adapter.map(|a| format!(" ({})", a.name)).unwrap_or_default();
             backend_text.set(format!("{}{adapter}, in the compute worker", started.backend.title()));

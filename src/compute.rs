@@ -149,7 +149,7 @@ fn worker_url(backend: BackendKind) -> String {
         .and_then(|d| d.query_selector("meta[name=dough-worker-version]").ok().flatten())
         .and_then(|m| m.get_attribute("content"))
         .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
-    // The CPU backend has its own, much smaller build.
+    // One build per backend: the CPU one is much smaller.
     let bin = match backend {
         BackendKind::Cpu => "dough-worker-cpu",
         BackendKind::Webgpu => "dough-worker",
@@ -356,6 +356,32 @@ impl Compute {
             Reply::Backend { backend, adapter, note, init_ms } => Ok(Started { backend, adapter, note, init_ms }),
             Reply::Failed { message, .. } => Err(ClientError::Failed(message)),
             other => Err(ClientError::Failed(format!("unexpected reply {other:?}"))),
+        }
+    }
+
+    /// Spawns the worker for `backend` and starts its device. The WebGPU worker has no CPU
+    /// backend: when WebGPU will not start there (no adapter, a failed device request), it is
+    /// replaced by the CPU worker, and the answer keeps the WebGPU worker's adapter and note.
+    pub async fn start(backend: BackendKind, fault: Option<Fault>) -> Result<(Compute, Started), ClientError> {
+        let c = Compute::spawn(backend).await?;
+        let started = match c.init(backend, fault).await {
+            Ok(s) => s,
+            Err(e) => {
+                c.terminate();
+                return Err(e);
+            }
+        };
+        if backend == BackendKind::Cpu || started.backend == backend {
+            return Ok((c, started));
+        }
+        c.terminate();
+        let cpu = Compute::spawn(BackendKind::Cpu).await?;
+        match cpu.init(BackendKind::Cpu, fault).await {
+            Ok(s) => Ok((cpu, Started { backend: s.backend, adapter: started.adapter, note: started.note, init_ms: started.init_ms + s.init_ms })),
+            Err(e) => {
+                cpu.terminate();
+                Err(e)
+            }
         }
     }
 

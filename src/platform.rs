@@ -54,6 +54,18 @@ pub async fn yield_now() {
     channel.port1().set_onmessage(None);
 }
 
+/// Resolves after the browser has painted a frame: a `requestAnimationFrame` callback, then a
+/// task after it, so that DOM work done next lands in the following frame, not this one.
+pub async fn next_frame() {
+    let promise = Promise::new(&mut |resolve, _| {
+        if window().request_animation_frame(&resolve).is_err() {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+    yield_now().await;
+}
+
 /// The page's query string as key/value pairs.
 pub fn query_pairs() -> Vec<(String, String)> {
     let search = window().location().search().unwrap_or_default();

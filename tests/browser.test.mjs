@@ -972,6 +972,40 @@ describe('compute worker: backend decision and recovery', () => {
   });
 });
 
+describe('compute worker: WebGPU that will not start', () => {
+  test('backend=webgpu, but the device request fails in the worker: the WebGPU worker (no CPU backend of its own) hands over to the CPU worker, which finishes the gallery', async () => {
+    const ctx = await launch(true, { serviceWorkers: 'block' });
+    try {
+      // The page sees the adapter; in the workers, requestDevice fails (as a blocklisted driver would).
+      await ctx.route(/\/worker\.js\?/, async (route) => {
+        const res = await route.fetch();
+        const body = "GPUAdapter.prototype.requestDevice = function () { return Promise.reject(new Error('test: the device request fails')); };\n" + await res.text();
+        await route.fulfill({ response: res, body });
+      });
+      const page = await ctx.newPage();
+      const errors = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      const wasm = [];
+      page.on('request', (r) => { const m = r.url().match(/(dough-worker(?:-cpu)?)_bg\.wasm/); if (m) wasm.push(m[1]); });
+      await page.goto(`${origin}/?backend=webgpu&input=gray`);
+      assert.equal(await settled(page), 'done', await page.textContent('#error').catch(() => ''));
+      assert.equal(await page.getAttribute('#app', 'data-backend'), 'cpu');
+      assert.equal(await page.getAttribute('#app', 'data-backend-reason'), 'webgpu-failed');
+      const line = await page.textContent('#backend-line');
+      console.log(`  backend line: ${line}; worker builds fetched: ${wasm.join(', ')}`);
+      assert.match(line, /WebGPU failed to start: .*test: the device request fails/);
+      assert.doesNotMatch(line, /\n|wasm-function|JsValue/, 'the line gives the message, not the stack');
+      assert.deepEqual(wasm, ['dough-worker', 'dough-worker-cpu']);
+      const r = await rows(page);
+      assert.equal(r.length, 10);
+      assert.ok(r.every((row) => row.predicted === row.target), JSON.stringify(r));
+      assert.deepEqual(errors, []);
+    } finally {
+      await ctx.close();
+    }
+  });
+});
+
 describe('GitHub Pages sub-path', () => {
   test('the built site served under /dough/ loads and finishes a gallery', async () => {
     const sub = await serve(DIST, 0, '/dough');

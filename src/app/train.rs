@@ -91,14 +91,9 @@ fn publish(snapshots: &[Snapshot], entry: Option<&ModelEntry>, weights: Option<&
     platform::publish_global("__doughTrain", &json.to_string());
 }
 
-/// A fresh worker for one training run on `kind` (it may start on the CPU if WebGPU does not).
+/// A fresh worker for one training run on `kind` (the CPU worker if WebGPU does not start).
 async fn train_worker(kind: BackendKind) -> Result<Compute, ClientError> {
-    let worker = Compute::spawn(kind).await?;
-    if let Err(e) = worker.init(kind, None).await {
-        worker.terminate();
-        return Err(e);
-    }
-    Ok(worker)
+    Compute::start(kind, None).await.map(|(worker, _)| worker)
 }
 
 impl Page {

@@ -153,10 +153,11 @@ pub enum Origin {
 }
 
 impl Origin {
-    /// The `file` of a session model named `name`.
-    pub fn session_file(self, name: &str) -> String {
+    /// The `file` of a model named `name` from here: the zoo's `<name>.safetensors` (next to
+    /// the manifest), a session model's prefixed name.
+    pub fn file_for(self, name: &str) -> String {
         match self {
-            Origin::Zoo => name.to_string(),
+            Origin::Zoo => format!("{name}.safetensors"),
             Origin::Uploaded => format!("upload:{name}"),
             Origin::Trained => format!("trained:{name}"),
         }
@@ -292,9 +293,10 @@ mod tests {
     fn origin_follows_the_file() {
         let mut e = entry();
         assert_eq!(e.origin(), Origin::Zoo);
-        for o in [Origin::Uploaded, Origin::Trained] {
-            e.file = o.session_file("m");
+        for o in [Origin::Uploaded, Origin::Trained, Origin::Zoo] {
+            e.file = o.file_for("m");
             assert_eq!(e.origin(), o, "{}", e.file);
         }
+        assert_eq!(Origin::Zoo.file_for("mnist-mlp"), "mnist-mlp.safetensors");
     }
 }

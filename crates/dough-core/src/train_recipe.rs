@@ -223,7 +223,7 @@ pub fn trained_entry(name: &str, dataset: DatasetId, recipe: &TrainRecipe, test_
         robust_eps: None,
         robust_attack: None,
         train_seconds: Some(train_seconds),
-        file: Origin::Trained.session_file(name),
+        file: Origin::Trained.file_for(name),
         sha256: sha256_hex(bytes),
         layers: spec.layers(),
         note: Some(format!(

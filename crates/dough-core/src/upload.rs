@@ -457,7 +457,7 @@ fn user_entry(name: &str, dataset: DatasetId, spec: &ArchSpec, bytes: &[u8]) -> 
         robust_eps: None,
         robust_attack: None,
         train_seconds: None,
-        file: Origin::Uploaded.session_file(&name),
+        file: Origin::Uploaded.file_for(&name),
         sha256: sha256_hex(bytes),
         layers: spec.layers(),
         note: Some("uploaded: not trained by Dough, test accuracy not measured yet".into()),

@@ -1,5 +1,6 @@
 //! Starting the compute device in the worker: WebGPU (through `navigator.gpu`, which dedicated
-//! workers have) or the CPU backend, and the adapter's own report of what it is.
+//! workers have) in the `webgpu` build, the CPU backend in the `cpu` build, and the adapter's own
+//! report of what it is.
 
 #[cfg(feature = "webgpu")]
 use burn::tensor::wgpu::WgpuSetup;
@@ -18,6 +19,7 @@ pub struct Compute {
 }
 
 impl Compute {
+    #[cfg(feature = "cpu")]
     pub fn cpu() -> Self {
         Self {
             device: Device::flex(),
@@ -27,7 +29,7 @@ impl Compute {
         }
     }
 
-    /// Destroys the GPU device (test-only fault `debug=lose-device`), as a driver reset would.
+/// Destroys the GPU device (test-only fault `debug=lose-device`), as a driver reset would.
     pub fn lose_device(&self) {
         #[cfg(feature = "webgpu")]
         if let Some(s) = &self.setup {
@@ -43,29 +45,30 @@ async fn adapter_report() -> Option<AdapterReport> {
     dough_core::protocol::web::adapter_report(&navigator).await
 }
 
-fn answer(c: &Compute, adapter: Option<AdapterReport>, note: Option<String>, t0: f64) -> Reply {
-    Reply::Backend { backend: c.kind, adapter, note, init_ms: port::now_ms() - t0 }
+fn answer(kind: BackendKind, adapter: Option<AdapterReport>, note: Option<String>, t0: f64) -> Reply {
+    Reply::Backend { backend: kind, adapter, note, init_ms: port::now_ms() - t0 }
 }
 
-/// Starts `want`. WebGPU falls back to the CPU when there is no adapter or it fails to start;
-/// the note says why.
-pub async fn start(want: BackendKind) -> (Compute, Reply) {
+/// Starts `want` with the backend this build has. `None` (with a `Reply::Backend` naming the
+/// CPU and a note saying why) when it has no device to offer: WebGPU asked of the WebGPU build
+/// but not available (no adapter, the device request failed), or the CPU asked of it. The page
+/// then starts the CPU worker instead. The CPU build answers every request on the CPU.
+pub async fn start(want: BackendKind) -> (Option<Compute>, Reply) {
     let t0 = port::now_ms();
-    let answer = |c: &Compute, adapter, note| answer(c, adapter, note, t0);
-    if want == BackendKind::Cpu {
-        let c = Compute::cpu();
-        let r = answer(&c, None, None);
-        return (c, r);
+    #[cfg(feature = "webgpu")]
+    if want == BackendKind::Webgpu {
+        return start_webgpu(t0).await;
     }
-    start_webgpu(t0).await
-}
-
-/// This build has the CPU backend only (`dough-worker-cpu`).
-#[cfg(not(feature = "webgpu"))]
-async fn start_webgpu(t0: f64) -> (Compute, Reply) {
-    let c = Compute::cpu();
-    let r = answer(&c, None, Some("this worker has the CPU backend only".into()), t0);
-    (c, r)
+    #[cfg(feature = "cpu")]
+    {
+        let note = (want != BackendKind::Cpu).then(|| "this worker has the CPU backend only".to_string());
+        (Some(Compute::cpu()), answer(BackendKind::Cpu, None, note, t0))
+    }
+    #[cfg(not(feature = "cpu"))]
+    {
+        let _ = want;
+        (None, answer(BackendKind::Cpu, None, Some("this worker has WebGPU only".into()), t0))
+    }
 }
 
 /// The matmul routine of Burn's CubeCL backend without autotune (patched, vendor/burn-cubecl).
@@ -87,13 +90,17 @@ fn choose_matmul(adapter: &AdapterReport) {
     burn_cubecl::kernel::matmul::set_cube_matmul_routine(routine);
 }
 
+/// The message of an error that wraps a JavaScript exception, without the exception's stack
+/// (what the page shows on its backend line).
 #[cfg(feature = "webgpu")]
-async fn start_webgpu(t0: f64) -> (Compute, Reply) {
-    let answer = |c: &Compute, adapter, note| answer(c, adapter, note, t0);
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or_default().replace("JsValue(", "")
+}
+
+#[cfg(feature = "webgpu")]
+async fn start_webgpu(t0: f64) -> (Option<Compute>, Reply) {
     let Some(adapter) = adapter_report().await else {
-        let c = Compute::cpu();
-        let r = answer(&c, None, Some("no WebGPU adapter".into()));
-        return (c, r);
+        return (None, answer(BackendKind::Cpu, None, Some("no WebGPU adapter".into()), t0));
     };
     choose_matmul(&adapter);
     match Device::wgpu_options().init_with_setup_async().await {
@@ -104,14 +111,11 @@ async fn start_webgpu(t0: f64) -> (Compute, Reply) {
                 port::reply(Reply::Failed { id: None, message: format!("{reason:?}: {message}"), gpu: true });
             });
             let c = Compute { device, kind: BackendKind::Webgpu, setup: Some(setup) };
-            let r = answer(&c, Some(adapter), None);
-            (c, r)
+            (Some(c), answer(BackendKind::Webgpu, Some(adapter), None, t0))
         }
         Err(e) => {
-            web_sys::console::warn_1(&format!("WebGPU failed to start, using the CPU: {e:?}").into());
-            let c = Compute::cpu();
-            let r = answer(&c, Some(adapter), Some(format!("WebGPU failed to start: {e}")));
-            (c, r)
+            web_sys::console::warn_1(&format!("WebGPU failed to start: {e:?}").into());
+            (None, answer(BackendKind::Cpu, Some(adapter), Some(format!("WebGPU failed to start: {}", first_line(&e.to_string()))), t0))
         }
     }
 }

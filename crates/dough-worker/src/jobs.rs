@@ -141,7 +141,7 @@ async fn handle(p: Packet<Request>) {
         Request::Init { backend: want, fault } => {
             let (compute, answer) = backend::start(want).await;
             with(|s| {
-                s.compute = Some(compute);
+                s.compute = compute;
                 s.fault = fault;
             });
             reply(answer);

@@ -1,4 +1,5 @@
-//! `dough-worker`: the compute worker with WebGPU and the CPU backend.
+//! `dough-worker`: the compute worker with the WebGPU backend only (the page starts
+//! `dough-worker-cpu` when WebGPU will not start).
 
 fn main() {
     dough_worker::start();
