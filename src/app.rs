@@ -228,8 +228,8 @@ impl Page {
         }
     }
 
-    /// Starts a worker on `choice.kind` and makes it the page's. The worker may fall back to the
-    /// CPU (no adapter, or WebGPU would not start): the state then says so.
+    /// Starts a worker on `choice.kind` and makes it the page's. WebGPU may not start (no adapter
+    /// in the worker, a failed device request): the CPU worker then runs, and the state says so.
     async fn start_worker(self, mut choice: Choice, fault: Option<Fault>, recovered: Option<&'static str>) -> Result<Compute, String> {
         let (c, started) = Compute::start(choice.kind, fault).await.map_err(|e| e.to_string())?;
         if started.backend != choice.kind {

@@ -55,10 +55,14 @@ pub async fn yield_now() {
 }
 
 /// Resolves after the browser has painted a frame: a `requestAnimationFrame` callback, then a
-/// task after it, so that DOM work done next lands in the following frame, not this one.
+/// task after it, so that DOM work done next lands in the following frame, not this one. A
+/// hidden tab runs no animation frames: there a timer of `FRAME_TIMEOUT_MS` resolves it.
 pub async fn next_frame() {
+    const FRAME_TIMEOUT_MS: i32 = 100;
     let promise = Promise::new(&mut |resolve, _| {
-        if window().request_animation_frame(&resolve).is_err() {
+        let w = window();
+        let timer = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, FRAME_TIMEOUT_MS);
+        if w.request_animation_frame(&resolve).is_err() && timer.is_err() {
             let _ = resolve.call0(&JsValue::NULL);
         }
     });

@@ -29,7 +29,7 @@ impl Compute {
         }
     }
 
-/// Destroys the GPU device (test-only fault `debug=lose-device`), as a driver reset would.
+    /// Destroys the GPU device (test-only fault `debug=lose-device`), as a driver reset would.
     pub fn lose_device(&self) {
         #[cfg(feature = "webgpu")]
         if let Some(s) = &self.setup {
