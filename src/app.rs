@@ -1,6 +1,7 @@
 //! The app: wires settings -> worker requests -> results -> views. The page computes nothing
-//! itself: Burn lives in the compute worker (`crates/dough-worker`), reached through
-//! [`Compute`]. The page's state is a few stores named after what they hold.
+//! itself: Burn and the study's statistics live in the compute workers (`crates/dough-worker`),
+//! reached through [`WorkerHandle`]s and shared out by [`crate::pool`]. The page's state is a
+//! few stores named after what they hold; each feature's job is a [`JobSlot`].
 
 mod compare;
 mod overview;
@@ -15,10 +16,10 @@ use dough_core::backend::{BackendPref, Choice, Measurement, Reason};
 use dough_core::compare::ModelReadings;
 use dough_core::manifest::{DatasetId, ModelEntry};
 use dough_core::pack::SamplePack;
-use dough_core::protocol::{AdapterReport, BackendKind, Fault, JobProgress};
-use dough_core::settings::{InputChoice, Settings};
-use dough_core::study::pipeline::{self, Evolved};
-use dough_core::study::replicates::{PERMUTATIONS, Replicated, replicate_seeds};
+use dough_core::protocol::{AdapterReport, BackendKind, Fault, JobProgress, pack_runs};
+use dough_core::settings::{InputChoice, PoolFault, Settings, pool_size};
+use dough_core::study::pipeline::{self, StudyResult};
+use dough_core::study::replicates::{Replicated, replicate_seeds};
 use dough_core::study::templates::Templates;
 
 use crate::assets::{self, LoadedModel};
@@ -35,9 +36,11 @@ use crate::components::model_card::{ModelCard, ModelPicker, SaveOffline};
 use crate::components::shortcuts::{self, Command, ShortcutHelp, fullscreen};
 use crate::components::status::{BackendLine, Messages, Progress};
 use crate::components::upload::UploadForm;
-use crate::compute::{AttackEnd, ClientError, Compute, Crash};
-use crate::job::{gallery_batch, study_batch};
+use crate::batches::{gallery_batch, study_batch};
+use crate::job_slot::JobSlot;
 use crate::platform;
+use crate::pool::{self, AttackAsk, Crew};
+use crate::worker_handle::{AttackEnd, ClientError, Crash, WorkerHandle};
 use crate::state::Status;
 use compare::CompareStore;
 use overview::OverviewStore;
@@ -58,10 +61,8 @@ struct RunStore {
     /// Frames of the step playback, and the one shown.
     frames: RwSignal<Vec<(usize, Vec<f32>)>>,
     frame: RwSignal<Option<usize>>,
-    /// The run in flight: its worker and request id.
-    in_flight: StoredValue<Option<(Compute, u32)>, LocalStorage>,
-    /// Bumped by every new run and by Cancel: a task whose token is stale drops its result.
-    token: StoredValue<u64>,
+    /// The gallery's job (B's own run in compare mode is part of it).
+    slot: JobSlot,
     pack: StoredValue<Option<SamplePack>, LocalStorage>,
     /// Images per class in the loaded sample pack (the largest index the page offers).
     pack_counts: RwSignal<Option<[usize; 10]>>,
@@ -77,24 +78,35 @@ struct ModelStore {
     uploads: StoredValue<Vec<LoadedModel>, LocalStorage>,
 }
 
-/// The study: its attacks' outcomes (model, untrained twin), status, progress and templates.
+/// The study: its attacks' outcomes (model, untrained twin), status, progress, templates, and
+/// the statistics the worker computed from them.
 #[derive(Clone, Copy)]
 struct StudyStore {
     /// One run per seed of the controlled inputs (`seeds=`), the first from the run's seed.
     evolved: RwSignal<Option<Vec<StudyRun>>>,
     status: RwSignal<StudyStatus>,
     progress: RwSignal<JobProgress>,
-    in_flight: StoredValue<Option<(Compute, u32)>, LocalStorage>,
-    token: StoredValue<u64>,
+    /// The study's attacks.
+    slot: JobSlot,
     templates: RwSignal<Option<Templates>>,
+    /// The templates as the worker reads them (`Templates::encode`).
+    template_bytes: StoredValue<Vec<u8>, LocalStorage>,
+    /// The statistics (computed in a worker): the first seed's study and the scores over seeds.
+    result: RwSignal<Option<StudyResult>>,
+    replicated: RwSignal<Option<Replicated>>,
+    /// The statistics' request (superseded by every analysis-settings change).
+    stats_slot: JobSlot,
+    /// The analysis settings of `result`.
+    stats_for: StoredValue<Option<(dough_core::study::abstraction::Abstraction, dough_core::study::templates::TemplateKind)>>,
 }
 
-/// The study's attacks with one seed of the controlled inputs: the model and its untrained twin.
+/// The study's attacks with one seed of the controlled inputs: the model's rows and its
+/// untrained twin's (start-major, as `pipeline::batch` lays them).
 #[derive(Clone, Debug, PartialEq)]
 struct StudyRun {
     seed: u64,
-    trained: Evolved,
-    untrained: Evolved,
+    trained: Vec<SampleOutcome>,
+    untrained: Vec<SampleOutcome>,
 }
 
 /// The user's own input and the network's live guess on it.
@@ -104,11 +116,18 @@ struct DrawingStore {
     prediction: RwSignal<Option<Vec<f32>>>,
 }
 
-/// The compute backend: which runs and why, and the worker that runs it.
+/// The compute backend: which runs and why, the main worker that runs it, and (on the CPU) the
+/// pool's other workers.
 #[derive(Clone, Copy)]
 struct EngineStore {
     backend: RwSignal<Option<BackendState>>,
-    compute: StoredValue<Option<Compute>, LocalStorage>,
+    compute: StoredValue<Option<WorkerHandle>, LocalStorage>,
+    /// More CPU workers (the pool beside the main worker; none on WebGPU).
+    extra: StoredValue<Vec<WorkerHandle>, LocalStorage>,
+    /// Workers in the pool now (for the backend line and `data-workers`).
+    workers: RwSignal<usize>,
+    /// A test-only pool fault still to strike (`debug=panic-pool|corrupt-model|silent-worker`).
+    pool_fault: StoredValue<Option<PoolFault>>,
 }
 
 #[derive(Clone, Copy)]
@@ -123,13 +142,9 @@ struct Page {
     train: TrainStore,
 }
 
-fn bump(token: StoredValue<u64>) -> u64 {
-    token.update_value(|t| *t += 1);
-    token.get_value()
-}
-
 impl Page {
     fn new(settings: Settings, notices: Vec<String>) -> Self {
+        let pool_fault = settings.pool_fault;
         Self {
             run: RunStore {
                 settings: RwSignal::new(settings),
@@ -140,8 +155,7 @@ impl Page {
                 progress: RwSignal::new(JobProgress::default()),
                 frames: RwSignal::new(Vec::new()),
                 frame: RwSignal::new(None),
-                in_flight: StoredValue::new_local(None),
-                token: StoredValue::new(0),
+                slot: JobSlot::new(),
                 pack: StoredValue::new_local(None),
                 pack_counts: RwSignal::new(None),
             },
@@ -150,12 +164,22 @@ impl Page {
                 evolved: RwSignal::new(None),
                 status: RwSignal::new(StudyStatus::Idle),
                 progress: RwSignal::new(JobProgress::default()),
-                in_flight: StoredValue::new_local(None),
-                token: StoredValue::new(0),
+                slot: JobSlot::new(),
                 templates: RwSignal::new(None),
+                template_bytes: StoredValue::new_local(Vec::new()),
+                result: RwSignal::new(None),
+                replicated: RwSignal::new(None),
+                stats_slot: JobSlot::new(),
+                stats_for: StoredValue::new(None),
             },
             drawing: DrawingStore { custom: RwSignal::new(None), prediction: RwSignal::new(None) },
-            engine: EngineStore { backend: RwSignal::new(None), compute: StoredValue::new_local(None) },
+            engine: EngineStore {
+                backend: RwSignal::new(None),
+                compute: StoredValue::new_local(None),
+                extra: StoredValue::new_local(Vec::new()),
+                workers: RwSignal::new(1),
+                pool_fault: StoredValue::new(pool_fault),
+            },
             compare: CompareStore::new(),
             overview: OverviewStore::new(),
             train: TrainStore::new(),
@@ -208,6 +232,7 @@ impl Page {
         if let Err(e) = self.use_model(model).await {
             return self.fail(format!("The model could not be loaded: {e}"));
         }
+        self.fit_pool().await;
         let b_model = match (b_model, &b_entry) {
             (Some(Ok(m)), _) => Some(m),
             (Some(Err(e)), Some(b)) => {
@@ -230,8 +255,8 @@ impl Page {
 
     /// Starts a worker on `choice.kind` and makes it the page's. WebGPU may not start (no adapter
     /// in the worker, a failed device request): the CPU worker then runs, and the state says so.
-    async fn start_worker(self, mut choice: Choice, fault: Option<Fault>, recovered: Option<&'static str>) -> Result<Compute, String> {
-        let (c, started) = Compute::start(choice.kind, fault).await.map_err(|e| e.to_string())?;
+    async fn start_worker(self, mut choice: Choice, fault: Option<Fault>, recovered: Option<&'static str>) -> Result<WorkerHandle, String> {
+        let (c, started) = WorkerHandle::start(choice.kind, fault).await.map_err(|e| e.to_string())?;
         if started.backend != choice.kind {
             choice.reason = if started.adapter.is_none() { Reason::NoAdapter } else { Reason::WebgpuFailed };
             choice.note = started.note.clone();
@@ -270,6 +295,7 @@ impl Page {
         {
             return self.fail(format!("The model could not be loaded: {e}"));
         }
+        self.fit_pool().await;
         if gallery_running {
             self.run(self.run.settings.get_untracked());
         } else if study_running {
@@ -286,14 +312,14 @@ impl Page {
         }
         let t0 = platform::now_ms();
         let gpu = async {
-            let c = Compute::spawn(BackendKind::Webgpu).await?;
+            let c = WorkerHandle::spawn(BackendKind::Webgpu).await?;
             let started = c.init(BackendKind::Webgpu, None).await?;
             if started.backend != BackendKind::Webgpu {
                 c.terminate();
                 return Err(ClientError::Failed(started.note.unwrap_or_else(|| "WebGPU did not start".into())));
             }
             let m = self.models.loaded.get_value().ok_or_else(|| ClientError::Failed("no model".into()))?;
-            c.load_model(&m.entry, &m.bytes).await?;
+            c.load_model(&m.entry, &m.bytes, true).await?;
             let ms = c.calibrate().await?;
             Ok::<_, ClientError>((c, ms, started.init_ms))
         };
@@ -326,6 +352,8 @@ impl Page {
                     if let Some(m) = self.models.loaded.get_value() {
                         let _ = self.send_model(&m).await;
                     }
+                    // One GPU worker is the rule: the CPU pool's other workers go too.
+                    self.fit_pool().await;
                     if let Some(old) = old {
                         spawn_local(async move {
                             while old.busy() {
@@ -347,10 +375,98 @@ impl Page {
         }
     }
 
-    /// Hands the model to the current worker.
+    /// Makes `m` the current model of every worker of the pool (its bytes cross to a worker
+    /// only once).
     async fn send_model(self, m: &LoadedModel) -> Result<(), String> {
         let c = self.engine.compute.get_value().ok_or("the compute worker is not running")?;
-        c.load_model(&m.entry, &m.bytes).await.map_err(|e| e.to_string())
+        let mut all = vec![c];
+        all.extend(self.engine.extra.get_value());
+        let sent = futures::future::join_all(all.iter().map(|w| w.load_model(&m.entry, &m.bytes, true))).await;
+        sent.into_iter().collect::<Result<Vec<()>, ClientError>>().map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// The workers of a job: the main one and the pool's others.
+    fn crew(self) -> Option<Crew> {
+        let main = self.engine.compute.get_value()?;
+        let mut workers = vec![main];
+        workers.extend(self.engine.extra.get_value());
+        let replace: pool::Replace = std::rc::Rc::new(move |i| Box::pin(self.replace_extra(i)));
+        Some(Crew { workers, replace: Some(replace) })
+    }
+
+    /// Starts (or stops) the pool's other CPU workers to match `workers=` while the main worker
+    /// runs on the CPU; on WebGPU the GPU worker works alone. Each new worker gets the current
+    /// model. A worker that does not start is left out, with a notice.
+    async fn fit_pool(self) {
+        let on_cpu = self.engine.backend.get_untracked().is_some_and(|b| b.choice.kind == BackendKind::Cpu);
+        let requested = self.run.settings.with_untracked(|s| s.workers);
+        let want = if on_cpu { pool_size(requested, platform::hardware_concurrency()) - 1 } else { 0 };
+        let have = self.engine.extra.with_value(|e| e.len());
+        if have > want {
+            let gone = self.engine.extra.try_update_value(|e| e.split_off(want)).unwrap_or_default();
+            for w in gone {
+                w.terminate();
+            }
+        } else if have < want {
+            let fault = self.engine.pool_fault.get_value();
+            let started = futures::future::join_all((have..want).map(|k| self.spawn_extra(k + 1, k + 1 == want && k + 1 > have, fault))).await;
+            for (k, w) in started.into_iter().enumerate() {
+                match w {
+                    Ok(w) => self.engine.extra.update_value(|e| e.push(w)),
+                    Err(e) => self.notice(format!("Compute worker {} of {} did not start ({e}); the page runs on {} worker(s).", have + k + 2, want + 1, self.engine.extra.with_value(|x| x.len()) + 1)),
+                }
+            }
+        }
+        self.engine.workers.set(1 + self.engine.extra.with_value(|e| e.len()));
+    }
+
+    /// A CPU worker for pool place `index` (1: the first beside the main worker) with the current
+    /// model. `last` takes the test-only pool fault, if any.
+    async fn spawn_extra(self, index: usize, last: bool, fault: Option<PoolFault>) -> Result<WorkerHandle, ClientError> {
+        let fault = fault.filter(|_| last);
+        if fault.is_some() {
+            self.engine.pool_fault.set_value(None);
+        }
+        let w = WorkerHandle::spawn_with(BackendKind::Cpu, fault == Some(PoolFault::SilentWorker)).await?;
+        let worker_fault = (fault == Some(PoolFault::PanicSlice)).then_some(Fault::Panic);
+        if let Err(e) = w.init(BackendKind::Cpu, worker_fault).await {
+            w.terminate();
+            return Err(e);
+        }
+        if let Some(m) = self.models.loaded.get_value() {
+            if fault == Some(PoolFault::CorruptModel) {
+                // Test-only: bytes that do not match their SHA-256. The worker refuses them, and
+                // the page sends its verified copy again, as it would after a bad transfer.
+                let mut bad = m.bytes.to_vec();
+                if let Some(b) = bad.last_mut() {
+                    *b ^= 0xff;
+                }
+                if let Err(e) = w.load_model(&m.entry, &bad, true).await {
+                    web_sys::console::warn_1(&format!("Dough: pool worker {index} refused a model: {e}; sending it again").into());
+                }
+            }
+            if let Err(e) = w.load_model(&m.entry, &m.bytes, true).await {
+                w.terminate();
+                return Err(e);
+            }
+        }
+        Ok(w)
+    }
+
+    /// Replaces pool worker `index` (>= 1), which died mid-job, with a fresh one.
+    async fn replace_extra(self, index: usize) -> Result<WorkerHandle, ClientError> {
+        let w = self.spawn_extra(index, false, None).await?;
+        let old = self.engine.extra.try_update_value(|e| e.get_mut(index - 1).map(|slot| std::mem::replace(slot, w.clone()))).flatten();
+        if let Some(old) = old {
+            old.terminate();
+        }
+        self.notice(format!("Compute worker {} stopped; a fresh one took over its share of the run (same numbers).", index + 1));
+        self.engine.backend.update(|b| {
+            if let Some(b) = b {
+                b.recovered = Some("pool-worker");
+            }
+        });
+        Ok(w)
     }
 
     /// Makes `m` the current model (in the worker first) and records it in the settings.
@@ -384,16 +500,13 @@ impl Page {
         }
     }
 
-    /// Stops the gallery run in flight (the worker stops at its next step), B's own run included.
+    /// Stops the gallery run in flight (every worker stops at its next step), B's own run
+    /// included.
     fn stop_gallery(self) {
-        bump(self.run.token);
+        self.run.slot.stop();
         if self.compare.own_status.get_untracked() == OwnStatus::Running {
             self.compare.own_status.set(OwnStatus::Idle);
         }
-        if let Some((c, id)) = self.run.in_flight.get_value() {
-            c.cancel(id);
-        }
-        self.run.in_flight.set_value(None);
     }
 
     /// Cancels any run in flight and starts a new one with `settings`.
@@ -402,18 +515,20 @@ impl Page {
             self.notice("input=custom needs a drawing or an upload first; starting from black.".into());
             settings.input = InputChoice::Black;
         }
-        self.stop_gallery();
         self.stop_study();
-        let token = self.run.token.get_value();
+        let ticket = self.run.slot.begin();
+        if self.compare.own_status.get_untracked() == OwnStatus::Running {
+            self.compare.own_status.set(OwnStatus::Idle);
+        }
         self.run.settings.set(settings.clone());
-        platform::replace_query(&settings.to_query());
         self.run.error.set(None);
-        let (Some(compute), Some(model)) = (self.engine.compute.get_value(), self.models.loaded.get_value()) else {
+        let (Some(crew), Some(model)) = (self.crew(), self.models.loaded.get_value()) else {
             return;
         };
+        let compute = crew.workers[0].clone();
         self.run.status.set(Status::Running);
         self.run.progress.set(JobProgress { max_steps: settings.attack.progress_steps(), samples: 10, ..Default::default() });
-        let stale = move || self.run.token.get_value() != token;
+        let stale = move || !self.run.slot.is_current(ticket);
         spawn_local(async move {
             if settings.input == InputChoice::Sample && self.run.pack.with_value(|p| p.is_none()) {
                 // (use_model drops a pack of another dataset)
@@ -434,13 +549,12 @@ impl Page {
                 Err(e) => return self.fail(format!("The attack failed: {e}")),
             };
             let progress = self.run.progress;
-            let (id, done) = compute.attack(&batch.starts, &batch.targets, &settings.attack_config(), None, batch.record_frames, None, move |p| progress.set(p));
-            self.run.in_flight.set_value(Some((compute.clone(), id)));
-            let result = done.await;
+            let cfg = settings.attack_config();
+            let ask = AttackAsk { starts: &batch.starts, targets: &batch.targets, cfg: &cfg, untrained_seed: None, record_frames: batch.record_frames, model: None };
+            let result = pool::attack(&crew, self.run.slot, ticket, ask, move |p| progress.set(p)).await;
             if stale() {
                 return;
             }
-            self.run.in_flight.set_value(None);
             match result {
                 Ok(AttackEnd::Done(rows, frames)) => {
                     // Compare mode: model B reads A's adversarial examples before the rows show.
@@ -485,20 +599,17 @@ impl Page {
 
     /// Drops the study's results (they belong to the previous model or attack settings).
     fn stop_study(self) {
-        bump(self.study.token);
-        if let Some((c, id)) = self.study.in_flight.get_value() {
-            c.cancel(id);
-        }
-        self.study.in_flight.set_value(None);
+        self.study.slot.stop();
         self.study.evolved.set(None);
         self.study.status.set(StudyStatus::Idle);
     }
 
-    /// Runs the study's attacks (model and untrained twin) and shows the analysis.
+    /// Runs the study's attacks (model and untrained twin, for every seed) on the pool; the
+    /// statistics follow in a worker ([`Page::request_stats`]).
     fn run_study(self) {
         self.stop_study();
-        let token = self.study.token.get_value();
-        let (Some(compute), Some(model)) = (self.engine.compute.get_value(), self.models.loaded.get_value()) else {
+        let ticket = self.study.slot.current();
+        let (Some(crew), Some(model)) = (self.crew(), self.models.loaded.get_value()) else {
             return;
         };
         let settings = self.run.settings.get_untracked();
@@ -506,55 +617,103 @@ impl Page {
             let mut s = settings.clone();
             s.analysis = true;
             self.run.settings.set(s.clone());
-            platform::replace_query(&s.to_query());
         }
         self.study.status.set(StudyStatus::Running);
         let dataset = model.entry.dataset;
-        let stale = move || self.study.token.get_value() != token;
+        let slot = self.study.slot;
+        let stale = move || !slot.is_current(ticket);
         spawn_local(async move {
             if self.study.templates.with_untracked(|t| t.as_ref().is_none_or(|t| t.dataset != dataset.slug())) {
                 match assets::load_templates(dataset).await {
-                    Ok(t) => self.study.templates.set(Some(t)),
+                    Ok(t) => {
+                        self.study.template_bytes.set_value(t.encode());
+                        self.study.templates.set(Some(t));
+                    }
                     Err(e) => {
                         self.run.error.set(Some(format!("The dataset templates could not be loaded: {e}")));
                         return self.study.status.set(StudyStatus::Error);
                     }
                 }
             }
-            // One run of the model and one of its untrained twin per seed of the controlled inputs.
-            let mut runs = Vec::new();
-            for seed in replicate_seeds(settings.seed, settings.seeds.max(1)) {
-                let batch = match study_batch(seed) {
-                    Ok(b) => b,
-                    Err(e) => return self.study_failed(e),
-                };
-                let mut evolved = Vec::new();
-                for untrained in [None, Some(pipeline::untrained_seed(seed))] {
-                    if stale() {
-                        return;
+            // One run of the model and one of its untrained twin per seed of the controlled
+            // inputs, each on the next free worker.
+            let seeds = replicate_seeds(settings.seed, settings.seeds.max(1));
+            let jobs: Vec<(u64, Option<u64>)> = seeds.iter().flat_map(|&s| [(s, None), (s, Some(pipeline::untrained_seed(s)))]).collect();
+            let cfg = settings.attack_config();
+            let progress = self.study.progress;
+            let out = pool::each(&crew, jobs, move |w: WorkerHandle, (seed, untrained): (u64, Option<u64>)| {
+                let cfg = cfg.clone();
+                async move {
+                    let batch = study_batch(seed).map_err(ClientError::Failed)?;
+                    if !slot.is_current(ticket) {
+                        return Ok(None);
                     }
-                    let progress = self.study.progress;
-                    let (id, done) = compute.attack(&batch.starts, &batch.targets, &settings.attack_config(), untrained, false, None, move |p| progress.set(p));
-                    self.study.in_flight.set_value(Some((compute.clone(), id)));
-                    let result = done.await;
-                    if stale() {
-                        return;
-                    }
-                    match result {
-                        Ok(AttackEnd::Done(rows, _)) => evolved.push(Evolved::from_outcomes(rows)),
-                        Ok(AttackEnd::Cancelled) | Err(ClientError::Crashed(_)) => return,
-                        Err(ClientError::Failed(e)) => return self.study_failed(e),
+                    let (id, done) = w.attack(&batch.starts, &batch.targets, &cfg, untrained, false, None, move |p| progress.set(p));
+                    slot.track(ticket, &w, id);
+                    let end = done.await;
+                    slot.untrack(id);
+                    match end? {
+                        AttackEnd::Done(rows, _) => Ok(Some(rows)),
+                        AttackEnd::Cancelled => Ok(None),
                     }
                 }
-                let untrained = evolved.pop();
-                let trained = evolved.pop();
-                if let (Some(t), Some(u)) = (trained, untrained) {
-                    runs.push(StudyRun { seed, trained: t, untrained: u });
+            })
+            .await;
+            if stale() {
+                return;
+            }
+            let rows = match out {
+                Ok(rows) => rows,
+                Err(ClientError::Crashed(_)) => return,
+                Err(ClientError::Failed(e)) => return self.study_failed(e),
+            };
+            let mut runs = Vec::new();
+            for (k, seed) in seeds.iter().enumerate() {
+                match (rows[2 * k].clone(), rows[2 * k + 1].clone()) {
+                    (Some(trained), Some(untrained)) => runs.push(StudyRun { seed: *seed, trained, untrained }),
+                    _ => return,
                 }
             }
-            self.study.in_flight.set_value(None);
+            // Done once the worker's statistics for these runs are in (`request_stats`).
             self.study.evolved.set(Some(runs));
-            self.study.status.set(StudyStatus::Done);
+        });
+    }
+
+    /// The study's statistics for the runs shown, computed in a worker (the last of the pool,
+    /// which a gallery needs least); a newer request supersedes an older one.
+    fn request_stats(self, runs: Option<Vec<StudyRun>>, abstraction: dough_core::study::abstraction::Abstraction, template: dough_core::study::templates::TemplateKind) {
+        let slot = self.study.stats_slot;
+        let ticket = slot.begin();
+        let dataset = self.models.entry.with_untracked(|e| e.as_ref().map(|e| e.dataset.slug()));
+        let templates_fit = self.study.templates.with_untracked(|t| t.as_ref().is_some_and(|t| Some(t.dataset.as_str()) == dataset));
+        let (Some(runs), true) = (runs.filter(|r| !r.is_empty()), templates_fit) else {
+            self.study.result.set(None);
+            self.study.replicated.set(None);
+            return;
+        };
+        let Some(w) = self.crew().and_then(|c| c.workers.last().cloned()) else { return };
+        let (meta, images) = pack_runs(runs.into_iter().map(|r| (r.seed, r.trained, r.untrained)).collect());
+        let bytes = self.study.template_bytes.get_value();
+        let (id, done) = w.analyse(meta, images, &bytes, abstraction, template);
+        slot.track(ticket, &w, id);
+        spawn_local(async move {
+            let r = done.await;
+            slot.untrack(id);
+            if !slot.is_current(ticket) {
+                return;
+            }
+            match r {
+                Ok(Some((result, replicated))) => {
+                    self.study.stats_for.set_value(Some((abstraction, template)));
+                    self.study.result.set(Some(result));
+                    self.study.replicated.set(replicated);
+                    if self.study.status.get_untracked() == StudyStatus::Running {
+                        self.study.status.set(StudyStatus::Done);
+                    }
+                }
+                Ok(None) | Err(ClientError::Crashed(_)) => {}
+                Err(ClientError::Failed(e)) => self.study_failed(format!("its statistics could not be computed: {e}")),
+            }
         });
     }
 
@@ -565,7 +724,6 @@ impl Page {
 
     /// New abstraction or template settings: recomputed from the stored perturbations.
     fn set_analysis_settings(self, s: Settings) {
-        platform::replace_query(&s.to_query());
         self.run.settings.set(s);
     }
 
@@ -610,6 +768,11 @@ pub fn App() -> impl IntoView {
     let (settings, notices) = Settings::from_query(&platform::query_pairs());
     let page = Page::new(settings, notices);
     spawn_local(page.start());
+    // The URL follows the settings: one effect writes it, whoever changed them.
+    Effect::new(move |_| {
+        let query = page.run.settings.with(|s| s.to_query());
+        platform::replace_query(&query);
+    });
 
     let names = Signal::derive(move || page.models.entry.get().map(|e| e.dataset).unwrap_or(DatasetId::Mnist).class_names());
     let busy = Signal::derive(move || matches!(page.run.status.get(), Status::Loading));
@@ -623,11 +786,17 @@ pub fn App() -> impl IntoView {
         let d = page.models.entry.with(|e| e.as_ref().map(|e| e.dataset));
         page.models.entries.get().into_iter().filter(|e| Some(e.dataset) == d).collect::<Vec<_>>()
     });
+    // The overview's statistics, computed in a worker when its runs or the abstraction change.
+    let abstraction = Memo::new(move |_| page.run.settings.with(|s| s.abstraction));
+    Effect::new(move |_| {
+        let abs = abstraction.get();
+        page.overview.runs.track();
+        page.request_overview_stats(abs);
+    });
     let overview_result = Memo::new(move |_| {
-        let abs = page.run.settings.with(|s| s.abstraction);
         let names: Vec<String> = dataset_entries.with(|es| es.iter().map(|e| e.name.clone()).collect());
         // Only an overview of the dataset shown.
-        page.overview.runs.with(|r| r.as_ref().filter(|r| r.models.iter().all(|m| names.contains(m))).map(|r| r.overview(&abs)))
+        page.overview.result.get().filter(|r| r.as_ref().map_or(true, |o| o.models.iter().all(|m| names.contains(m))))
     });
     Effect::new(move |_| {
         if let Some(Ok(ov)) = overview_result.get()
@@ -639,36 +808,25 @@ pub fn App() -> impl IntoView {
     let on_overview_choice = Callback::new(move |(c, k): (Option<dough_core::settings::OverviewModels>, usize)| page.set_overview_choice(c, k));
     let on_overview_run = Callback::new(move |_| page.run_overview());
     let on_overview_cancel = Callback::new(move |_| page.stop_overview());
-    // The study of every seed run (the first is the one shown in the heatmap and the patterns).
-    let results = Memo::new(move |_| {
-        let (abs, template) = page.run.settings.with(|s| (s.abstraction, s.template));
-        let dataset = page.models.entry.with(|e| e.as_ref().map(|e| e.dataset.slug()));
-        page.study.evolved.with(|st| {
-            page.study.templates.with(|t| match (st, t) {
-                (Some(runs), Some(t)) if Some(t.dataset.as_str()) == dataset && !runs.is_empty() => Some(
-                    runs.iter().map(|r| (r.seed, pipeline::study(&r.trained, Some(&r.untrained), &abs, t.get(template), r.seed))).collect::<Vec<_>>(),
-                ),
-                _ => None,
-            })
-        })
+    // The study's statistics, computed in a worker whenever the runs or the analysis settings
+    // change (and only then: the Memo keeps other settings' writes from reaching the Effect).
+    let analysis_settings = Memo::new(move |_| page.run.settings.with(|s| (s.abstraction, s.template)));
+    Effect::new(move |_| {
+        let (abs, template) = analysis_settings.get();
+        let _ = page.study.templates.with(|t| t.as_ref().map(|t| t.dataset.clone()));
+        let runs = page.study.evolved.get();
+        page.request_stats(runs, abs, template);
     });
-    let result = Memo::new(move |_| results.with(|r| r.as_ref().and_then(|r| r.first().map(|(_, x)| x.clone()))));
-    let replicated = Memo::new(move |_| {
-        results.with(|r| {
-            r.as_ref().filter(|r| r.len() > 1).map(|r| {
-                let seeds: Vec<u64> = r.iter().map(|(s, _)| *s).collect();
-                let each: Vec<_> = r.iter().map(|(_, x)| x.clone()).collect();
-                Replicated::new(&seeds, &each, PERMUTATIONS)
-            })
-        })
-    });
+    let result = Memo::new(move |_| page.study.result.get());
+    let replicated = Memo::new(move |_| page.study.replicated.get());
     Effect::new(move |_| {
         if let Some(r) = result.get() {
             let s = page.run.settings.get_untracked();
+            let (abstraction, template) = page.study.stats_for.get_value().unwrap_or((s.abstraction, s.template));
             let published = serde_json::json!({
                 "model": page.models.entry.get_untracked().map(|e| e.name),
-                "abstraction": s.abstraction,
-                "template": s.template,
+                "abstraction": abstraction,
+                "template": template,
                 "seed": s.seed,
                 "result": r,
                 "replicated": replicated.get_untracked(),
@@ -791,6 +949,7 @@ pub fn App() -> impl IntoView {
             data-backend=move || page.engine.backend.get().map(|b| b.choice.kind.slug())
             data-backend-reason=move || page.engine.backend.get().map(|b| b.choice.reason.slug())
             data-recovered=move || page.engine.backend.get().and_then(|b| b.recovered)
+            data-workers=move || page.engine.workers.get()
             data-compare=move || page.compare.readings.with(|r| r.as_ref().map(|r| r.model.clone()))
             data-train-status=move || page.train.status.get().slug()
             data-train-accuracy=move || (page.train.status.get() == TrainStatus::Done).then(|| page.train.snapshots.with(|s| s.last().map(|s| format!("{:.4}", s.test_accuracy)))).flatten()>
@@ -808,7 +967,7 @@ pub fn App() -> impl IntoView {
                 <p class="tagline">"Watch a neural network play dough with its input: a targeted attack evolves one starting image into every class, as little as it can."</p>
             </header>
             <section class="status" aria-label="Status">
-                <BackendLine backend=page.engine.backend/>
+                <BackendLine backend=page.engine.backend workers=page.engine.workers/>
                 <ModelPicker entries=page.models.entries current=page.models.entry on_dataset=on_dataset on_model=on_model busy=busy/>
                 <ComparePicker entries=page.models.entries current=page.models.entry compare=page.compare.entry
                     on_compare=on_compare on_preset=on_preset on_swap=on_swap busy=busy/>

@@ -6,10 +6,12 @@ mod assets;
 mod backend;
 mod bench_view;
 mod components;
-mod compute;
-mod job;
+mod batches;
+mod job_slot;
 mod platform;
+mod pool;
 mod state;
+mod worker_handle;
 
 // Static constructors (cubecl registers its WGSL ops through `inventory`). When nothing calls
 // `__wasm_call_ctors` explicitly, wasm-ld treats the module as a "command" and runs every

@@ -204,3 +204,8 @@ pub fn publish_global(name: &str, json: &str) {
         let _ = js_sys::Reflect::set(&window(), &JsValue::from_str(name), &v);
     }
 }
+
+/// Logical processors the browser reports (`navigator.hardwareConcurrency`; 1 when unknown).
+pub fn hardware_concurrency() -> usize {
+    (window().navigator().hardware_concurrency() as usize).max(1)
+}

@@ -1,7 +1,7 @@
 //! Compare mode in the app: model B (`compare=` in the URL, the "Compare with" picker, the
 //! "standard vs robust" preset, the swap key) and its readings of the gallery made on model A.
-//! B's file is fetched only when B is chosen; its predictions run in the compute worker, which
-//! gets B's bytes with each request and keeps A as its current model. After a whole gallery,
+//! B's file is fetched only when B is chosen; its predictions run in the main compute worker,
+//! which gets B's bytes once (into its model cache) and keeps A as its current model. After a whole gallery,
 //! B also runs the same attack on the same input (its own run), for the patterns side by side.
 
 use leptos::prelude::*;
@@ -15,8 +15,7 @@ use dough_core::study::pipeline;
 use super::{Page, Status};
 use crate::assets::{self, LoadedModel};
 use crate::components::compare::OwnStatus;
-use crate::compute::{AttackEnd, ClientError, Compute};
-use crate::platform;
+use crate::worker_handle::{AttackEnd, ClientError, WorkerHandle};
 
 /// B's own run of the gallery's attack on the gallery's input.
 #[derive(Clone, Debug, PartialEq)]
@@ -83,7 +82,6 @@ impl Page {
             self.compare.own_status.set(OwnStatus::Idle);
         }
         self.run.settings.update(|s| s.compare = name);
-        platform::replace_query(&self.run.settings.with_untracked(|s| s.to_query()));
     }
 
     /// A verified file for `entry`: one already loaded (model A's or B's, or an upload), else fetched.
@@ -158,14 +156,14 @@ impl Page {
     /// B reads the gallery shown now (B changed, A did not). Dropped if a new run starts.
     fn read_shown_rows(self) {
         let rows = self.run.rows.get_untracked();
-        let token = self.run.token.get_value();
+        let ticket = self.run.slot.current();
         let Some(compute) = self.engine.compute.get_value() else { return };
         if rows.is_empty() || self.run.status.get_untracked() != Status::Done || self.compare.loaded.with_value(|b| b.is_none()) {
             return;
         }
         spawn_local(async move {
             let readings = self.read_rows(&compute, &rows).await;
-            if self.run.token.get_value() == token && self.run.rows.with_untracked(|r| r.len() == rows.len()) {
+            if self.run.slot.is_current(ticket) && self.run.rows.with_untracked(|r| r.len() == rows.len()) {
                 self.compare.readings.set(readings);
             }
         });
@@ -177,7 +175,8 @@ impl Page {
     pub(super) fn run_b_own(self) {
         let rows = self.run.rows.get_untracked();
         let settings = self.run.settings.get_untracked();
-        let token = self.run.token.get_value();
+        let slot = self.run.slot;
+        let ticket = slot.current();
         let (Some(compute), Some(b)) = (self.engine.compute.get_value(), self.compare.loaded.get_value()) else { return };
         if !compare::is_full_gallery(&rows) || self.run.status.get_untracked() != Status::Done {
             self.compare.own.set(None);
@@ -189,28 +188,33 @@ impl Page {
         let starts: Vec<Vec<f32>> = rows.iter().map(|o| o.start.clone()).collect();
         let targets: Vec<usize> = rows.iter().map(|o| o.target).collect();
         spawn_local(async move {
-            let (id, done) = compute.attack(&starts, &targets, &settings.attack_config(), None, false, Some((&b.entry, &b.bytes[..])), |_| {});
-            self.run.in_flight.set_value(Some((compute.clone(), id)));
+            if let Err(e) = compute.load_model(&b.entry, &b.bytes, false).await {
+                self.notice(format!("Model B's ({}) own run failed: {e}", b.entry.name));
+                return self.compare.own_status.set(OwnStatus::Error);
+            }
+            let sha = Some(b.entry.sha256.as_str());
+            let (id, done) = compute.attack(&starts, &targets, &settings.attack_config(), None, false, sha, |_| {});
+            slot.track(ticket, &compute, id);
             let result = done.await;
-            if self.run.token.get_value() != token {
+            slot.untrack(id);
+            if !slot.is_current(ticket) {
                 return;
             }
-            self.run.in_flight.set_value(None);
             match result {
                 Ok(AttackEnd::Done(rows, _)) => {
                     let reverse = self.read_with_a(&compute, &rows).await;
-                    if self.run.token.get_value() != token {
+                    if !slot.is_current(ticket) {
                         return;
                     }
                     // The untrained null: B's architecture with untrained weights, same attack.
                     let seed = pipeline::untrained_seed(settings.seed);
-                    let (id, done) = compute.attack(&starts, &targets, &settings.attack_config(), Some(seed), false, Some((&b.entry, &b.bytes[..])), |_| {});
-                    self.run.in_flight.set_value(Some((compute.clone(), id)));
+                    let (id, done) = compute.attack(&starts, &targets, &settings.attack_config(), Some(seed), false, sha, |_| {});
+                    slot.track(ticket, &compute, id);
                     let untrained = done.await;
-                    if self.run.token.get_value() != token {
+                    slot.untrack(id);
+                    if !slot.is_current(ticket) {
                         return;
                     }
-                    self.run.in_flight.set_value(None);
                     let untrained = match untrained {
                         Ok(AttackEnd::Done(u, _)) => Some(u),
                         Ok(AttackEnd::Cancelled) | Err(ClientError::Crashed(_)) => return self.compare.own_status.set(OwnStatus::Idle),
@@ -232,7 +236,7 @@ impl Page {
     }
 
     /// The reverse direction: model A's readings of B's own adversarial examples (`rows`).
-    async fn read_with_a(self, compute: &Compute, rows: &[SampleOutcome]) -> Option<ModelReadings> {
+    async fn read_with_a(self, compute: &WorkerHandle, rows: &[SampleOutcome]) -> Option<ModelReadings> {
         let a = self.models.loaded.get_value()?;
         let images: Vec<Vec<f32>> = rows.iter().map(|o| o.adversarial.clone()).collect();
         let targets: Vec<usize> = rows.iter().map(|o| o.target).collect();
@@ -247,7 +251,7 @@ impl Page {
 
     /// Model B's readings of `rows` (A's adversarial examples), computed in the worker; `None`
     /// when compare mode is off or B could not read them (then with a notice).
-    pub(super) async fn read_rows(self, compute: &Compute, rows: &[SampleOutcome]) -> Option<ModelReadings> {
+    pub(super) async fn read_rows(self, compute: &WorkerHandle, rows: &[SampleOutcome]) -> Option<ModelReadings> {
         let b = self.compare.loaded.get_value()?;
         if rows.is_empty() {
             return None;

@@ -18,10 +18,11 @@ use dough_core::study::templates::TemplateKind;
 use dough_core::train_recipe::{TrainRecipe, trained_entry};
 use dough_core::weights::Weights;
 
-use super::{Page, bump};
+use super::Page;
+use crate::job_slot::JobSlot;
 use crate::assets::{self, LoadedModel};
 use crate::components::train::{Snapshot, TrainPanel, TrainProgress, TrainStatus};
-use crate::compute::{ClientError, Compute, TrainEnd, TrainEvent};
+use crate::worker_handle::{ClientError, TrainEnd, TrainEvent, WorkerHandle};
 use crate::platform;
 
 /// The training run: status, progress, the loss curve, the snapshots and the trained network.
@@ -38,8 +39,9 @@ pub struct TrainStore {
     pub trained: RwSignal<Option<ModelEntry>>,
     /// The last snapshot's weights (f32 safetensors).
     last: StoredValue<Option<Rc<Vec<u8>>>, LocalStorage>,
-    in_flight: StoredValue<Option<(Compute, u32)>, LocalStorage>,
-    token: StoredValue<u64>,
+    /// The run's worker (training has a worker of its own, ended on Cancel) and request id.
+    in_flight: StoredValue<Option<(WorkerHandle, u32)>, LocalStorage>,
+    slot: JobSlot,
 }
 
 impl TrainStore {
@@ -54,7 +56,7 @@ impl TrainStore {
             trained: RwSignal::new(None),
             last: StoredValue::new_local(None),
             in_flight: StoredValue::new_local(None),
-            token: StoredValue::new(0),
+            slot: JobSlot::new(),
         }
     }
 
@@ -92,8 +94,8 @@ fn publish(snapshots: &[Snapshot], entry: Option<&ModelEntry>, weights: Option<&
 }
 
 /// A fresh worker for one training run on `kind` (the CPU worker if WebGPU does not start).
-async fn train_worker(kind: BackendKind) -> Result<Compute, ClientError> {
-    Compute::start(kind, None).await.map(|(worker, _)| worker)
+async fn train_worker(kind: BackendKind) -> Result<WorkerHandle, ClientError> {
+    WorkerHandle::start(kind, None).await.map(|(worker, _)| worker)
 }
 
 impl Page {
@@ -107,7 +109,7 @@ impl Page {
             return self.train.status.set(TrainStatus::Error);
         };
         self.stop_training();
-        let token = bump(self.train.token);
+        let ticket = self.train.slot.begin();
         let (recipe, abs, seed) = self.run.settings.with_untracked(|s| (s.train.clone(), s.abstraction, s.seed));
         let dataset = self.models.entry.with_untracked(|e| e.as_ref().map_or(DatasetId::Mnist, |e| e.dataset));
         let t = self.train;
@@ -115,7 +117,7 @@ impl Page {
         t.error.set(None);
         t.trained.set(None);
         t.paused.set(false);
-        let stale = move || t.token.get_value() != token;
+        let stale = move || !t.slot.is_current(ticket);
         spawn_local(async move {
             let train_url = format!("data/{}-train.dspk", dataset.slug());
             let test_url = format!("data/{}-samples.dspk", dataset.slug());
@@ -210,7 +212,7 @@ impl Page {
     pub(super) fn stop_training(self) {
         if let Some((worker, _)) = self.train.in_flight.get_value() {
             self.train.in_flight.set_value(None);
-            bump(self.train.token);
+            self.train.slot.stop();
             worker.terminate();
             self.train.status.set(TrainStatus::Idle);
         }
@@ -254,7 +256,6 @@ impl Page {
         let t = self.train;
         let on_recipe = Callback::new(move |r: TrainRecipe| {
             self.run.settings.update(|s| s.train = r);
-            platform::replace_query(&self.run.settings.with_untracked(|s| s.to_query()));
         });
         let on_download = Callback::new(move |_| {
             let (Some(entry), Some(bytes)) = (t.trained.get_untracked(), t.weights()) else { return };

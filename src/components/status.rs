@@ -8,11 +8,15 @@ use crate::backend::BackendState;
 use crate::state::Status;
 
 #[component]
-pub fn BackendLine(backend: RwSignal<Option<BackendState>>) -> impl IntoView {
+pub fn BackendLine(backend: RwSignal<Option<BackendState>>, workers: RwSignal<usize>) -> impl IntoView {
     view! {
         <p class="backend" id="backend-line">
             "Backend: "
             <strong>{move || backend.get().map(|b| b.choice.describe()).unwrap_or_else(|| "starting…".into())}</strong>
+            <span id="backend-workers">{move || {
+                let n = workers.get();
+                if n == 1 { " · 1 worker".to_string() } else { format!(" · {n} workers") }
+            }}</span>
         </p>
     }
 }

@@ -6,6 +6,7 @@
 pub mod attack;
 pub mod bench;
 pub mod eval;
+pub mod failure;
 pub mod network;
 pub mod pgd;
 pub mod study;

@@ -28,6 +28,8 @@ pub enum TrainError {
     Attack(#[from] AttackError),
     #[error("the backend failed: {0}")]
     Backend(String),
+    #[error("the training request is not valid: {0}")]
+    Request(String),
 }
 
 /// Reported after each batch and at the end of each epoch.

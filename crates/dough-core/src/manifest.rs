@@ -236,10 +236,11 @@ pub fn upsert(entries: &mut Vec<ModelEntry>, entry: ModelEntry) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn entry() -> ModelEntry {
+    /// A small valid entry (for other modules' tests too).
+    pub(crate) fn entry() -> ModelEntry {
         let spec = ArchSpec::Mlp { hidden: vec![4] };
         ModelEntry {
             name: "m".into(),

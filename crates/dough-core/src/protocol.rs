@@ -12,6 +12,11 @@ use crate::attack::{AttackConfig, SampleOutcome};
 use crate::bench::BenchResult;
 use crate::manifest::{ArchKind, ModelConfig, ModelEntry};
 use crate::model::PIXELS;
+use crate::study::abstraction::Abstraction;
+use crate::study::overview::Overview;
+use crate::study::pipeline::StudyResult;
+use crate::study::replicates::Replicated;
+use crate::study::templates::TemplateKind;
 
 /// The compute backends a worker can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -105,13 +110,13 @@ pub struct JobProgress {
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Request {
     /// Start `backend` (WebGPU falls back to the CPU when it cannot start; the reply says why).
-    Init { backend: BackendKind, fault: Option<Fault> },
-    /// Use this model from now on; its safetensors bytes travel in `u8`.
-    Model { entry: ModelEntry },
+    Init { id: u32, backend: BackendKind, fault: Option<Fault> },
+    /// Keep this model in the worker's cache under its SHA-256 (checked against the bytes, which
+    /// travel in `u8`); `current`: use it from now on for requests that name no model.
+    Model { id: u32, entry: ModelEntry, current: bool },
     /// Attack `targets[i]` from start image `i` (starts in `f32`, 784 values each), on the
-    /// current model, or on an untrained network of its shape from `untrained_seed`, or (compare
-    /// mode's model B) on the model `with_model`, whose bytes travel in `u8`; the current model
-    /// stays.
+    /// current model, or on the cached model whose SHA-256 is `model`, or on an untrained network
+    /// of that model's shape from `untrained_seed`.
     Attack {
         id: u32,
         targets: Vec<usize>,
@@ -119,18 +124,18 @@ pub enum Request {
         untrained_seed: Option<u64>,
         record_frames: bool,
         #[serde(default)]
-        with_model: Option<ModelEntry>,
+        model: Option<String>,
     },
     /// Stop run `id` (and drop it if it is still queued).
     Cancel { id: u32 },
     /// Class probabilities of one image (784 values in `f32`).
     Predict { id: u32 },
-    /// Class probabilities of `count` images (784 values each in `f32`) from the model `entry`,
-    /// whose safetensors bytes travel in `u8` (compare mode's model B). The worker's current
-    /// model stays. Answered by `Probabilities` with `count` blocks of 10 values.
+    /// Class probabilities of `count` images (784 values each in `f32`) from the cached model
+    /// whose SHA-256 is `model` (compare mode's model B, the overview's readings). The worker's
+    /// current model stays. Answered by `Probabilities` with `count` blocks of 10 values.
     PredictWith {
         id: u32,
-        entry: ModelEntry,
+        model: String,
         #[serde(default)]
         count: usize,
     },
@@ -146,6 +151,38 @@ pub enum Request {
     Train { id: u32, arch: ArchKind, config: ModelConfig, train_bytes: usize, study_seed: u64, attack: AttackConfig },
     /// Pause (or resume) the training run `id` between two batches.
     Pause { id: u32, paused: bool },
+    /// The study's statistics (patterns, templates, nulls, permutation p-values) of the runs in
+    /// `runs` (their images in `f32`, see [`pack_runs`]) with the dataset's templates (their
+    /// [`crate::study::templates::Templates::encode`] bytes in `u8`). Answered by `Analysed`.
+    Analyse { id: u32, runs: Vec<StudyRunRows>, abstraction: Abstraction, template: TemplateKind },
+    /// The zoo overview's statistics (patterns, persistence, transfer, the Mantel test) from
+    /// every model's study perturbations (`f32`: `[model][seed][row]`, 784 values each, rows
+    /// start-major as `pipeline::batch` lays them) and the transfer matrices. Answered by
+    /// `OverviewStats`.
+    Overview { id: u32, models: Vec<String>, families: Vec<usize>, seeds: Vec<u64>, rows: usize, transfer: Vec<Vec<Vec<f32>>>, abstraction: Abstraction, seed: u64 },
+}
+
+/// One seed of the study for [`Request::Analyse`]: the model's rows and its untrained twin's,
+/// their images left empty (they travel in `f32`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StudyRunRows {
+    pub seed: u64,
+    pub trained: Vec<SampleOutcome>,
+    pub untrained: Vec<SampleOutcome>,
+}
+
+/// Why a request failed. Only `DeviceLost` makes the page give up the worker (and, on WebGPU,
+/// move to the CPU): a bad request or a failed computation leaves the worker as it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailKind {
+    /// The GPU device was lost or poisoned: the worker is useless from now on.
+    DeviceLost,
+    /// The request could not be read or names something the worker does not have (a model not
+    /// in its cache, a malformed buffer, settings out of range).
+    BadRequest,
+    /// The computation failed (a training run that diverged, an attack error).
+    Failed,
 }
 
 /// Worker -> page.
@@ -154,17 +191,18 @@ pub enum Request {
 pub enum Reply {
     /// The worker's code is loaded; it takes requests from now on.
     Ready,
-    /// The backend that runs. `note` says why it is not the one asked for.
-    Backend { backend: BackendKind, adapter: Option<AdapterReport>, note: Option<String>, init_ms: f64 },
-    ModelLoaded { name: String },
+    /// The backend that runs (answers `Init` `id`). `note` says why it is not the one asked for.
+    Backend { id: u32, backend: BackendKind, adapter: Option<AdapterReport>, note: Option<String>, init_ms: f64 },
+    /// The model of `Model` request `id` is in the cache.
+    ModelLoaded { id: u32, sha256: String },
     Progress { id: u32, progress: JobProgress },
     /// A finished attack: the rows with their images left empty; per row its start and
     /// adversarial images travel in `f32`, then the recorded frames (`frame_steps.len()` blocks
     /// of rows x 784).
     Done { id: u32, rows: Vec<SampleOutcome>, frame_steps: Vec<usize> },
     Cancelled { id: u32 },
-    /// A request failed. `gpu`: the GPU device failed (lost, poisoned); the worker is useless.
-    Failed { id: Option<u32>, message: String, gpu: bool },
+    /// A request failed (`id` is `None` when the worker could not even read which one).
+    Failed { id: Option<u32>, message: String, kind: FailKind },
     /// The worker's code panicked; it is dead after this message.
     Panicked { message: String },
     /// Class probabilities in `f32` (10 per image, in the order asked).
@@ -185,6 +223,59 @@ pub enum Reply {
         #[serde(default)]
         images: usize,
     },
+    /// The study's statistics: the first seed's study (the one the page shows) and, with more
+    /// than one seed, the scores over the seeds.
+    Analysed { id: u32, result: StudyResult, replicated: Option<Replicated> },
+    /// The overview's statistics, or why they could not be computed.
+    OverviewStats { id: u32, overview: Result<Overview, String> },
+}
+
+impl Request {
+    /// The request's id (every request has one).
+    pub fn id(&self) -> u32 {
+        match self {
+            Request::Init { id, .. }
+            | Request::Model { id, .. }
+            | Request::Attack { id, .. }
+            | Request::Cancel { id }
+            | Request::Predict { id }
+            | Request::PredictWith { id, .. }
+            | Request::Calibrate { id }
+            | Request::Bench { id, .. }
+            | Request::Train { id, .. }
+            | Request::Pause { id, .. }
+            | Request::Analyse { id, .. }
+            | Request::Overview { id, .. } => *id,
+        }
+    }
+}
+
+impl Reply {
+    /// The request this reply answers (`None`: `Ready`, `Panicked`, an unreadable request).
+    pub fn id(&self) -> Option<u32> {
+        match self {
+            Reply::Ready | Reply::Panicked { .. } => None,
+            Reply::Failed { id, .. } => *id,
+            Reply::Backend { id, .. }
+            | Reply::ModelLoaded { id, .. }
+            | Reply::Progress { id, .. }
+            | Reply::Done { id, .. }
+            | Reply::Cancelled { id }
+            | Reply::Probabilities { id }
+            | Reply::Calibrated { id, .. }
+            | Reply::BenchDone { id, .. }
+            | Reply::TrainProgress { id, .. }
+            | Reply::TrainSnapshot { id, .. }
+            | Reply::TrainDone { id, .. }
+            | Reply::Analysed { id, .. }
+            | Reply::OverviewStats { id, .. } => Some(*id),
+        }
+    }
+
+    /// Progress and training events: the request goes on after them.
+    pub fn is_event(&self) -> bool {
+        matches!(self, Reply::Progress { .. } | Reply::TrainProgress { .. } | Reply::TrainSnapshot { .. })
+    }
 }
 
 /// A message and its buffers.
@@ -250,6 +341,38 @@ fn take_images(rows: &mut [SampleOutcome], extra: usize) -> Vec<f32> {
 pub fn pack_snapshot(id: u32, epoch: usize, test_accuracy: f64, seconds: f64, mut rows: Vec<SampleOutcome>, safetensors: Vec<u8>) -> Packet<Reply> {
     let f32 = take_images(&mut rows, 0);
     Packet { msg: Reply::TrainSnapshot { id, epoch, test_accuracy, seconds, rows }, f32, u8: safetensors }
+}
+
+/// The study's runs for [`Request::Analyse`]: the rows' metadata, and their start and
+/// adversarial images in one buffer (per seed the model's rows, then the untrained twin's).
+pub fn pack_runs(runs: Vec<(u64, Vec<SampleOutcome>, Vec<SampleOutcome>)>) -> (Vec<StudyRunRows>, Vec<f32>) {
+    let mut f = Vec::new();
+    let mut meta = Vec::with_capacity(runs.len());
+    for (seed, mut trained, mut untrained) in runs {
+        f.append(&mut take_images(&mut trained, 0));
+        f.append(&mut take_images(&mut untrained, 0));
+        meta.push(StudyRunRows { seed, trained, untrained });
+    }
+    (meta, f)
+}
+
+/// The runs of [`pack_runs`] with their images back.
+pub fn unpack_runs(runs: Vec<StudyRunRows>, flat: &[f32]) -> Result<Vec<StudyRunRows>, WireError> {
+    let want: usize = runs.iter().map(|r| (r.trained.len() + r.untrained.len()) * 2 * PIXELS).sum();
+    if flat.len() != want {
+        return Err(WireError::Length { got: flat.len(), want });
+    }
+    let mut at = 0;
+    let mut out = Vec::with_capacity(runs.len());
+    for mut r in runs {
+        for o in r.trained.iter_mut().chain(r.untrained.iter_mut()) {
+            o.start = flat[at..at + PIXELS].to_vec();
+            o.adversarial = flat[at + PIXELS..at + 2 * PIXELS].to_vec();
+            at += 2 * PIXELS;
+        }
+        out.push(r);
+    }
+    Ok(out)
 }
 
 /// The rows (with their images back) and frames of a `Done` reply (of a `TrainSnapshot` too,

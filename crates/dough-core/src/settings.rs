@@ -85,6 +85,10 @@ pub struct Settings {
     pub fault: Option<Fault>,
     /// Test-only: measure both backends even on a software adapter (`debug=calibrate`).
     pub force_calibration: bool,
+    /// Test-only faults of the CPU pool (`debug=panic-pool|corrupt-model|silent-worker`).
+    pub pool_fault: Option<PoolFault>,
+    /// CPU workers in the pool (`workers=`, 1 to [`MAX_WORKERS`]); `None`: one per core less one.
+    pub workers: Option<usize>,
     /// How the analysis abstracts perturbations into patterns.
     pub abstraction: Abstraction,
     /// Which dataset template the patterns are compared with.
@@ -100,6 +104,47 @@ pub struct Settings {
     pub overview: Option<OverviewModels>,
     /// "Train your own network": the recipe (`train-*` keys) and `train=run`.
     pub train: TrainRecipe,
+}
+
+/// Most CPU workers the page starts (`workers=`).
+pub const MAX_WORKERS: usize = 8;
+
+/// How many CPU workers the pool runs: the URL's `workers=` when given, else one per core less
+/// one (the page's own thread), at least 1 and at most [`MAX_WORKERS`].
+pub fn pool_size(requested: Option<usize>, hardware_concurrency: usize) -> usize {
+    requested.unwrap_or(hardware_concurrency.saturating_sub(1)).clamp(1, MAX_WORKERS)
+}
+
+/// Test-only faults of the CPU pool (URL key `debug=`), each striking its last worker once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolFault {
+    /// The last worker panics a few steps into its first slice (`debug=panic-pool`).
+    PanicSlice,
+    /// The last worker is first sent a model whose bytes do not match their SHA-256
+    /// (`debug=corrupt-model`).
+    CorruptModel,
+    /// The last worker is started without its code, so it never answers "ready"
+    /// (`debug=silent-worker`).
+    SilentWorker,
+}
+
+impl PoolFault {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "panic-pool" => Some(PoolFault::PanicSlice),
+            "corrupt-model" => Some(PoolFault::CorruptModel),
+            "silent-worker" => Some(PoolFault::SilentWorker),
+            _ => None,
+        }
+    }
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            PoolFault::PanicSlice => "panic-pool",
+            PoolFault::CorruptModel => "corrupt-model",
+            PoolFault::SilentWorker => "silent-worker",
+        }
+    }
 }
 
 /// Most seeds the page runs for one study or overview (the report runs 5).
@@ -146,6 +191,8 @@ impl Default for Settings {
             backend: BackendPref::Auto,
             fault: None,
             force_calibration: false,
+            pool_fault: None,
+            workers: None,
             abstraction: Abstraction::default(),
             template: TemplateKind::Contrast,
             analysis: false,
@@ -278,9 +325,24 @@ impl Settings {
                 },
                 "debug" => match v {
                     "calibrate" => s.force_calibration = true,
-                    _ => match Fault::parse(v) {
-                        Some(f) => s.fault = Some(f),
-                        None => notices.push(format!("debug=\"{v}\" is unknown (lose-device, panic, calibrate); ignoring it")),
+                    _ => match (Fault::parse(v), PoolFault::parse(v)) {
+                        (Some(f), _) => s.fault = Some(f),
+                        (_, Some(f)) => s.pool_fault = Some(f),
+                        _ => notices.push(format!(
+                            "debug=\"{v}\" is unknown (lose-device, panic, calibrate, panic-pool, corrupt-model, silent-worker); ignoring it"
+                        )),
+                    },
+                },
+                "workers" => match v {
+                    "" | "auto" => s.workers = None,
+                    _ => match v.parse::<i64>() {
+                        Ok(n) if !(1..=MAX_WORKERS as i64).contains(&n) => {
+                            let c = n.clamp(1, MAX_WORKERS as i64) as usize;
+                            notices.push(format!("workers={n} is out of range 1-{MAX_WORKERS}; using {c}"));
+                            s.workers = Some(c);
+                        }
+                        Ok(n) => s.workers = Some(n as usize),
+                        Err(_) => notices.push(format!("workers=\"{v}\" is not a whole number; using one worker per core less one")),
                     },
                 },
                 other if s.train.read(other, v, &mut notices) => {}
@@ -351,6 +413,12 @@ impl Settings {
         }
         if self.backend != BackendPref::Auto {
             put("backend", self.backend.slug().into());
+        }
+        if let Some(n) = self.workers {
+            put("workers", n.to_string());
+        }
+        if let Some(f) = self.pool_fault {
+            put("debug", f.slug().into());
         }
         if let Some(f) = self.fault {
             put("debug", f.slug().into());
@@ -534,5 +602,25 @@ mod tests {
         assert_eq!(s.abstraction, Abstraction { method: Method::TopMask { percent: 100.0 }, sigma: 0.0 });
         assert_eq!(s.template, TemplateKind::Contrast);
         assert_eq!(n.len(), 9, "{n:?}");
+    }
+
+    #[test]
+    fn workers_are_clamped_with_a_notice_and_round_trip() {
+        let q = |v: &str| Settings::from_query(&[("workers".to_string(), v.to_string())]);
+        for (v, want, noticed) in [("0", Some(1), true), ("-1", Some(1), true), ("99", Some(MAX_WORKERS), true), ("x", None, true), ("3", Some(3), false), ("auto", None, false)] {
+            let (s, notices) = q(v);
+            assert_eq!(s.workers, want, "workers={v}");
+            assert_eq!(!notices.is_empty(), noticed, "workers={v}: {notices:?}");
+            let (back, _) = Settings::from_query(&s.to_query());
+            assert_eq!(back.workers, s.workers);
+        }
+        assert_eq!(pool_size(None, 2), 1);
+        assert_eq!(pool_size(None, 1), 1);
+        assert_eq!(pool_size(None, 16), MAX_WORKERS);
+        assert_eq!(pool_size(None, 5), 4);
+        assert_eq!(pool_size(Some(2), 2), 2);
+        let (s, n) = Settings::from_query(&[("debug".into(), "panic-pool".into())]);
+        assert_eq!((s.pool_fault, s.fault, n.len()), (Some(PoolFault::PanicSlice), None, 0));
+        assert_eq!(Settings::from_query(&s.to_query()).0.pool_fault, Some(PoolFault::PanicSlice));
     }
 }

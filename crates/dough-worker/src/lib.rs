@@ -1,11 +1,12 @@
 //! Dough's compute worker (the code of both binaries): a dedicated Web Worker that owns Burn
-//! (the device, the model, the attacks, the study's attacks, calibration and the benchmark), so
-//! that the page's main thread only draws. It answers `dough_core::protocol` requests in order; a Cancel stops the run in
-//! flight at its next step.
+//! (the device, the cached models, the attacks, the study's statistics, calibration, training
+//! and the benchmark), so that the page's main thread only draws. It answers
+//! `dough_core::protocol` requests in order; a Cancel stops the run in flight at its next step.
+//! The page may run several (a pool of CPU workers); each is independent.
 
-mod backend;
-mod jobs;
+mod device;
 mod port;
+mod requests;
 
 // Static constructors (cubecl registers its WGSL ops through `inventory`): one explicit call, so
 // that wasm-ld does not re-run them at the top of every exported function (see the page's main).
@@ -22,6 +23,6 @@ pub fn start() {
         __wasm_call_ctors();
     }
     port::install_panic_hook();
-    jobs::listen();
+    requests::listen();
     port::reply(dough_core::protocol::Reply::Ready);
 }

@@ -97,6 +97,45 @@ impl Overview {
         Ok(o)
     }
 
+    /// The overview from every run's perturbations (the page's worker): `perturbations` holds
+    /// `[model][seed][row]`, 784 values each, `rows` rows per run laid out start-major as
+    /// `pipeline::batch` lays them; the patterns are [`Evolved::patterns`]'s (one per target over
+    /// the run's inputs), then [`Overview::new`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_perturbations(
+        models: Vec<String>,
+        families: Vec<usize>,
+        seeds: Vec<u64>,
+        perturbations: &[f32],
+        rows: usize,
+        transfer: &[Vec<Vec<f32>>],
+        abs: &super::abstraction::Abstraction,
+        permutations: usize,
+        seed: u64,
+    ) -> Result<Self, String> {
+        let per_run = rows * crate::model::PIXELS;
+        let want = models.len() * seeds.len() * per_run;
+        if perturbations.len() != want || rows % CLASSES != 0 || rows == 0 {
+            return Err(format!("{} perturbation values for {} models x {} seeds x {rows} rows", perturbations.len(), models.len(), seeds.len()));
+        }
+        let patterns: Vec<Vec<Vec<Vec<f32>>>> = (0..models.len())
+            .map(|m| {
+                (0..seeds.len())
+                    .map(|k| {
+                        let run = &perturbations[(m * seeds.len() + k) * per_run..][..per_run];
+                        (0..CLASSES)
+                            .map(|t| {
+                                let of_target: Vec<Vec<f32>> = (0..rows / CLASSES).map(|i| run[(i * CLASSES + t) * crate::model::PIXELS..][..crate::model::PIXELS].to_vec()).collect();
+                                abs.pattern(&of_target)
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        Self::new(models, families, seeds, &patterns, transfer, permutations, seed).map_err(|e| e.to_string())
+    }
+
     /// Mean identification between the patterns of each ordered pair.
     pub fn persistence_means(&self) -> Vec<Vec<f32>> {
         means(&self.persistence.iter().map(|r| r.iter().map(|p| p.identification).collect()).collect::<Vec<_>>())
@@ -142,6 +181,36 @@ mod tests {
 
     fn onehot(i: usize) -> Vec<f32> {
         (0..20).map(|j| if j == i { 1.0 } else { 0.0 }).collect()
+    }
+
+    /// The worker's overview from flat perturbations equals the one from the runs' patterns.
+    #[test]
+    fn from_perturbations_equals_the_overview_of_the_runs() {
+        use crate::study::abstraction::{Abstraction, Method};
+        let mut rng = crate::rng::SeededRng::new(5);
+        let run = |rng: &mut crate::rng::SeededRng| Evolved {
+            per_input: (0..3)
+                .map(|_| {
+                    (0..CLASSES)
+                        .map(|t| {
+                            let start: Vec<f32> = (0..PIXELS).map(|_| rng.next_f32()).collect();
+                            let adversarial = start.iter().map(|s| s + rng.next_f32() - 0.5).collect();
+                            SampleOutcome { target: t, start, adversarial, predicted: t, confidence: 0.9, steps: 3, l2: 1.0, linf: 0.5, l0: 9, reached: true, away: false }
+                        })
+                        .collect()
+                })
+                .collect(),
+        };
+        let runs: Vec<Vec<Evolved>> = (0..3).map(|_| (0..2).map(|_| run(&mut rng)).collect()).collect();
+        let abs = Abstraction { method: Method::MeanUnit, sigma: 1.0 };
+        let transfer = vec![vec![vec![0.5, 0.2, 0.1], vec![0.3, 0.6, 0.2], vec![0.1, 0.4, 0.9]]; 2];
+        let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let patterns: Vec<Vec<Vec<Vec<f32>>>> = runs.iter().map(|r| r.iter().map(|e| e.patterns(&abs)).collect()).collect();
+        let want = Overview::new(names.clone(), vec![0, 0, 1], vec![1, 2], &patterns, &transfer, 99, 4).unwrap();
+        let flat: Vec<f32> = runs.iter().flatten().flat_map(|e| e.per_input.iter().flatten().flat_map(|o| o.perturbation())).collect();
+        let got = Overview::from_perturbations(names, vec![0, 0, 1], vec![1, 2], &flat, 30, &transfer, &abs, 99, 4).unwrap();
+        assert_eq!(got, want);
+        assert!(Overview::from_perturbations(vec!["a".into(), "b".into()], vec![0, 0], vec![1], &flat[..10], 30, &transfer[..1], &abs, 99, 4).is_err());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::pipeline::{Analysis, StudyResult};
+use super::abstraction::Abstraction;
+use super::pipeline::{Analysis, Evolved, StudyResult};
 pub use super::stats::PERMUTATIONS;
 use super::stats::{Interval, identification_p_value};
 
@@ -62,6 +63,21 @@ impl Replicated {
             untrained_null: (untrained.len() == results.len() && !untrained.is_empty()).then(|| Scores::of(&untrained, permutations, seed)),
         }
     }
+}
+
+/// The study's statistics of the page's runs, one per seed of the controlled inputs (the
+/// model's outcomes and, when run, its untrained twin's): the first seed's study (the one shown)
+/// and, with more than one seed, the scores over the seeds. The worker computes this; the CLI's
+/// `study` and `report` compose the same two functions, [`super::pipeline::study`] and
+/// [`Replicated::new`].
+pub fn study_of_runs(runs: &[(u64, &Evolved, Option<&Evolved>)], abs: &Abstraction, templates: &[Vec<f32>]) -> Option<(StudyResult, Option<Replicated>)> {
+    let results: Vec<StudyResult> = runs.iter().map(|(seed, t, u)| super::pipeline::study(t, *u, abs, templates, *seed)).collect();
+    let first = results.first()?.clone();
+    let replicated = (results.len() > 1).then(|| {
+        let seeds: Vec<u64> = runs.iter().map(|(s, _, _)| *s).collect();
+        Replicated::new(&seeds, &results, PERMUTATIONS)
+    });
+    Some((first, replicated))
 }
 
 #[cfg(test)]

@@ -1,10 +1,12 @@
-//! The page's handle on its compute worker (`dough-worker`): spawns it, waits for "ready",
-//! sends requests and resolves each with its reply. A panic, a lost GPU device or a worker
-//! that fails to load ends the worker; every pending request then fails with
-//! [`ClientError::Crashed`], and the app starts a fresh worker on the CPU.
+//! The page's handle on one compute worker (`dough-worker`, or `dough-worker-cpu`): spawns it,
+//! waits for "ready" (at most [`READY_TIMEOUT_MS`]), sends requests and resolves each with the
+//! reply that names its id (`dough_core::routing`). A panic, a lost GPU device or a worker that
+//! fails to load ends the worker; every pending request then fails with
+//! [`ClientError::Crashed`]. The handle remembers which models the worker has in its cache, so
+//! that a model's bytes cross to a worker once.
 
-use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::rc::Rc;
 
 use futures::channel::oneshot;
@@ -16,44 +18,30 @@ use dough_core::attack::{AttackConfig, SampleOutcome};
 use dough_core::bench::BenchResult;
 use dough_core::manifest::ModelEntry;
 use dough_core::protocol::web::{from_js, to_js};
-use dough_core::protocol::{AdapterReport, BackendKind, Fault, JobProgress, Packet, Reply, Request, pack_images, unpack_done};
+use dough_core::protocol::{AdapterReport, BackendKind, FailKind, Fault, JobProgress, Packet, Reply, Request, StudyRunRows, pack_images, unpack_done};
+pub use dough_core::routing::Crash;
+use dough_core::routing::{Routed, Router};
+use dough_core::study::abstraction::Abstraction;
+use dough_core::study::overview::Overview;
+use dough_core::study::pipeline::StudyResult;
+use dough_core::study::replicates::Replicated;
+use dough_core::study::templates::TemplateKind;
 
-/// Why the worker died.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Crash {
-    /// The GPU device was lost or failed.
-    GpuLost(String),
-    /// The worker's code panicked.
-    Panic(String),
-    /// The worker could not load, or threw.
-    Error(String),
-}
-
-impl Crash {
-    /// For `data-recovered`.
-    pub fn slug(&self) -> &'static str {
-        match self {
-            Crash::GpuLost(_) => "device-lost",
-            Crash::Panic(_) => "panic",
-            Crash::Error(_) => "worker-error",
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Crash::GpuLost(m) => format!("the GPU device failed ({m})"),
-            Crash::Panic(m) => format!("the compute worker crashed ({m})"),
-            Crash::Error(m) => format!("the compute worker stopped ({m})"),
-        }
-    }
-}
+/// How long a new worker may take to say "ready" before it is given up.
+pub const READY_TIMEOUT_MS: i32 = 20_000;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClientError {
-    /// The request failed; the worker is fine.
+    /// The request failed; the worker is fine. `kind` says whether the request was bad.
     Failed(String),
     /// The worker died; it must be replaced.
     Crashed(Crash),
+}
+
+impl ClientError {
+    fn of(message: String, _kind: FailKind) -> Self {
+        ClientError::Failed(message)
+    }
 }
 
 impl std::fmt::Display for ClientError {
@@ -117,13 +105,12 @@ pub enum TrainEnd {
 #[derive(Default)]
 struct Inner {
     worker: RefCell<Option<web_sys::Worker>>,
-    /// Requests with an id, by id.
-    pending: RefCell<HashMap<u32, Pending>>,
-    /// Requests without an id (Init, Model), answered in order.
-    control: RefCell<VecDeque<Answer>>,
+    /// Every request waiting for its reply, by id.
+    router: RefCell<Router<Pending>>,
     ready: RefCell<Option<Answer>>,
     crashed: RefCell<Option<Crash>>,
-    next_id: Cell<u32>,
+    /// The SHA-256 of every model this worker holds in its cache.
+    models: RefCell<HashSet<String>>,
     /// Called once when the worker dies.
     on_crash: RefCell<Option<Box<dyn Fn(Crash)>>>,
     _handlers: RefCell<Vec<Closure<dyn FnMut(web_sys::Event)>>>,
@@ -131,11 +118,11 @@ struct Inner {
 
 /// A running compute worker. Cheap to clone (a handle).
 #[derive(Clone)]
-pub struct Compute {
+pub struct WorkerHandle {
     inner: Rc<Inner>,
 }
 
-impl PartialEq for Compute {
+impl PartialEq for WorkerHandle {
     fn eq(&self, other: &Self) -> bool {
         Rc::ptr_eq(&self.inner, &other.inner)
     }
@@ -143,7 +130,7 @@ impl PartialEq for Compute {
 
 /// The worker script, versioned by the build (see scripts/build-site.sh) so that a cached old
 /// worker never meets a new page.
-fn worker_url(backend: BackendKind) -> String {
+fn worker_url(backend: BackendKind, silent: bool) -> String {
     let version = crate::platform::window()
         .document()
         .and_then(|d| d.query_selector("meta[name=dough-worker-version]").ok().flatten())
@@ -154,20 +141,27 @@ fn worker_url(backend: BackendKind) -> String {
         BackendKind::Cpu => "dough-worker-cpu",
         BackendKind::Webgpu => "dough-worker",
     };
-    format!("worker.js?bin={bin}&v={version}")
+    // Test-only (`debug=silent-worker`): a worker script that never loads its code.
+    let silent = if silent { "&silent=1" } else { "" };
+    format!("worker.js?bin={bin}&v={version}{silent}")
 }
 
-impl Compute {
+impl WorkerHandle {
     /// Starts a worker for `backend` and waits until its code is loaded.
-    pub async fn spawn(backend: BackendKind) -> Result<Compute, ClientError> {
-        let worker = web_sys::Worker::new(&worker_url(backend)).map_err(|e| ClientError::Failed(format!("the browser refused to start the compute worker: {e:?}")))?;
+    pub async fn spawn(backend: BackendKind) -> Result<WorkerHandle, ClientError> {
+        Self::spawn_with(backend, false).await
+    }
+
+    /// [`WorkerHandle::spawn`]; `silent` (test-only) starts a worker that never says "ready".
+    pub async fn spawn_with(backend: BackendKind, silent: bool) -> Result<WorkerHandle, ClientError> {
+        let worker = web_sys::Worker::new(&worker_url(backend, silent)).map_err(|e| ClientError::Failed(format!("the browser refused to start the compute worker: {e:?}")))?;
         let inner = Rc::new(Inner::default());
         let (tx, rx) = oneshot::channel();
         *inner.ready.borrow_mut() = Some(tx);
         let weak = Rc::downgrade(&inner);
         let on_message = Closure::<dyn FnMut(web_sys::Event)>::new(move |ev: web_sys::Event| {
             if let (Some(inner), Ok(ev)) = (weak.upgrade(), ev.dyn_into::<MessageEvent>()) {
-                Compute { inner }.receive(&ev.data());
+                WorkerHandle { inner }.receive(&ev.data());
             }
         });
         let weak = Rc::downgrade(&inner);
@@ -175,19 +169,31 @@ impl Compute {
             ev.prevent_default();
             let message = ev.dyn_ref::<ErrorEvent>().map(|e| e.message()).filter(|m| !m.is_empty()).unwrap_or_else(|| "the worker script failed".into());
             if let Some(inner) = weak.upgrade() {
-                Compute { inner }.crash(Crash::Error(message));
+                WorkerHandle { inner }.crash(Crash::Error(message));
             }
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         inner._handlers.borrow_mut().extend([on_message, on_error]);
         *inner.worker.borrow_mut() = Some(worker);
-        let c = Compute { inner };
-        match rx.await {
-            Ok(Ok(_)) => Ok(c),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(ClientError::Failed("the compute worker did not start".into())),
+        let c = WorkerHandle { inner };
+        let timeout = crate::platform::sleep_ms(READY_TIMEOUT_MS);
+        futures::pin_mut!(timeout);
+        match futures::future::select(rx, timeout).await {
+            futures::future::Either::Left((Ok(Ok(_)), _)) => Ok(c),
+            futures::future::Either::Left((Ok(Err(e)), _)) => Err(e),
+            futures::future::Either::Left((Err(_), _)) => Err(ClientError::Failed("the compute worker did not start".into())),
+            futures::future::Either::Right(_) => {
+                let why = Crash::Error(format!("it did not say it was ready within {} s", READY_TIMEOUT_MS / 1000));
+                c.crash(why.clone());
+                Err(ClientError::Crashed(why))
+            }
         }
+    }
+
+    /// Whether the worker has the model `sha256` in its cache.
+    pub fn has_model(&self, sha256: &str) -> bool {
+        self.inner.models.borrow().contains(sha256)
     }
 
     /// Called once if the worker dies (not when it is terminated on purpose).
@@ -200,13 +206,9 @@ impl Compute {
         if let Some(w) = self.inner.worker.borrow_mut().take() {
             w.terminate();
         }
-        let pending: Vec<Pending> = self.inner.pending.borrow_mut().drain().map(|(_, p)| p).collect();
-        for p in pending {
-            let _ = p.answer.send(Ok(Packet::new(Reply::Cancelled { id: 0 })));
-        }
-        let control: Vec<Answer> = self.inner.control.borrow_mut().drain(..).collect();
-        for a in control {
-            let _ = a.send(Err(ClientError::Failed("the compute worker was replaced".into())));
+        let pending = self.inner.router.borrow_mut().drain();
+        for (id, p) in pending {
+            let _ = p.answer.send(Ok(Packet::new(Reply::Cancelled { id })));
         }
     }
 
@@ -224,13 +226,9 @@ impl Compute {
         if let Some(a) = ready {
             let _ = a.send(Err(err.clone()));
         }
-        let pending: Vec<Pending> = self.inner.pending.borrow_mut().drain().map(|(_, p)| p).collect();
-        for p in pending {
+        let pending = self.inner.router.borrow_mut().drain();
+        for (_, p) in pending {
             let _ = p.answer.send(Err(err.clone()));
-        }
-        let control: Vec<Answer> = self.inner.control.borrow_mut().drain(..).collect();
-        for a in control {
-            let _ = a.send(Err(err.clone()));
         }
         let hook = self.inner.on_crash.borrow_mut().take();
         if let Some(f) = hook {
@@ -243,56 +241,45 @@ impl Compute {
             Ok(p) => p,
             Err(e) => return web_sys::console::warn_1(&format!("Dough: unreadable message from the worker: {e}").into()),
         };
-        let id = match &packet.msg {
-            Reply::Ready => {
+        let routed = self.inner.router.borrow_mut().route(&packet.msg);
+        match routed {
+            Routed::Ready => {
                 let ready = self.inner.ready.borrow_mut().take();
                 if let Some(a) = ready {
                     let _ = a.send(Ok(packet));
                 }
-                return;
             }
-            Reply::Panicked { message } => return self.crash(Crash::Panic(message.clone())),
-            Reply::Failed { gpu: true, message, .. } => return self.crash(Crash::GpuLost(message.clone())),
-            Reply::Progress { id, progress } => {
-                if let Some(p) = self.inner.pending.borrow_mut().get_mut(id).and_then(|p| p.progress.as_mut()) {
-                    p(*progress);
-                }
-                return;
+            Routed::Crash(why) => self.crash(why),
+            Routed::Event(id) => self.event(id, packet),
+            Routed::Final(_, p) => {
+                let _ = p.answer.send(Ok(packet));
             }
-            Reply::TrainProgress { id, epoch, epochs, batch, batches, loss } => {
-                let ev = TrainEvent::Progress { epoch: *epoch, epochs: *epochs, batch: *batch, batches: *batches, loss: *loss };
-                return self.train_event(*id, ev);
-            }
-            Reply::TrainSnapshot { id, .. } => {
-                let id = *id;
-                let Packet { msg: Reply::TrainSnapshot { epoch, test_accuracy, seconds, rows, .. }, f32, u8 } = packet else { return };
-                return match unpack_done(rows, &[], &f32) {
-                    Ok((rows, _)) => self.train_event(id, TrainEvent::Snapshot(TrainSnapshot { epoch, test_accuracy, seconds, rows, safetensors: u8 })),
-                    Err(e) => web_sys::console::warn_1(&format!("Dough: unreadable training snapshot: {e}").into()),
-                };
-            }
-            Reply::Backend { .. } | Reply::ModelLoaded { .. } | Reply::Failed { id: None, .. } => None,
-            Reply::Done { id, .. }
-            | Reply::Cancelled { id }
-            | Reply::Failed { id: Some(id), .. }
-            | Reply::Probabilities { id }
-            | Reply::Calibrated { id, .. }
-            | Reply::BenchDone { id, .. }
-            | Reply::TrainDone { id, .. } => Some(*id),
-        };
-        match id {
-            None => {
-                let next = self.inner.control.borrow_mut().pop_front();
-                if let Some(a) = next {
-                    let _ = a.send(Ok(packet));
+            Routed::Stale(_) => {
+                // For tests and tools: how many cancelled requests the workers confirmed stopping.
+                if matches!(packet.msg, Reply::Cancelled { .. }) {
+                    let global = js_sys::global();
+                    let before = js_sys::Reflect::get(&global, &"__doughStops".into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+                    let _ = js_sys::Reflect::set(&global, &"__doughStops".into(), &(before + 1.0).into());
                 }
             }
-            Some(id) => {
-                let p = self.inner.pending.borrow_mut().remove(&id);
-                if let Some(p) = p {
-                    let _ = p.answer.send(Ok(packet));
+            Routed::Unsolicited => web_sys::console::warn_1(&format!("Dough: a reply for no waiting request: {:?}", packet.msg).into()),
+        }
+    }
+
+    /// Progress and training events of waiting request `id`.
+    fn event(&self, id: u32, packet: Packet<Reply>) {
+        match packet.msg {
+            Reply::Progress { progress, .. } => {
+                if let Some(p) = self.inner.router.borrow_mut().get_mut(id).and_then(|p| p.progress.as_mut()) {
+                    p(progress);
                 }
             }
+            Reply::TrainProgress { epoch, epochs, batch, batches, loss, .. } => self.train_event(id, TrainEvent::Progress { epoch, epochs, batch, batches, loss }),
+            Reply::TrainSnapshot { epoch, test_accuracy, seconds, rows, .. } => match unpack_done(rows, &[], &packet.f32) {
+                Ok((rows, _)) => self.train_event(id, TrainEvent::Snapshot(TrainSnapshot { epoch, test_accuracy, seconds, rows, safetensors: packet.u8 })),
+                Err(e) => web_sys::console::warn_1(&format!("Dough: unreadable training snapshot: {e}").into()),
+            },
+            _ => {}
         }
     }
 
@@ -306,28 +293,16 @@ impl Compute {
         w.post_message_with_transfer(&v, &transfer).map_err(|e| ClientError::Failed(format!("could not reach the compute worker: {e:?}")))
     }
 
-    async fn control(&self, p: Packet<Request>) -> Result<Packet<Reply>, ClientError> {
-        let (tx, rx) = oneshot::channel();
-        self.inner.control.borrow_mut().push_back(tx);
-        if let Err(e) = self.send(&p) {
-            self.inner.control.borrow_mut().pop_back();
-            return Err(e);
-        }
-        rx.await.unwrap_or_else(|_| Err(ClientError::Failed("the compute worker went away".into())))
-    }
-
     fn new_id(&self) -> u32 {
-        let id = self.inner.next_id.get() + 1;
-        self.inner.next_id.set(id);
-        id
+        self.inner.router.borrow_mut().next_id()
     }
 
     /// Hands a training event to its run's listener (outside the borrow: it may send requests).
     fn train_event(&self, id: u32, ev: TrainEvent) {
-        let listener = self.inner.pending.borrow_mut().get_mut(&id).and_then(|p| p.events.take());
+        let listener = self.inner.router.borrow_mut().get_mut(id).and_then(|p| p.events.take());
         if let Some(mut f) = listener {
             f(ev);
-            if let Some(p) = self.inner.pending.borrow_mut().get_mut(&id) {
+            if let Some(p) = self.inner.router.borrow_mut().get_mut(id) {
                 p.events = Some(f);
             }
         }
@@ -339,22 +314,22 @@ impl Compute {
 
     async fn request_with(&self, p: Packet<Request>, id: u32, progress: Option<Box<dyn FnMut(JobProgress)>>, events: Option<Box<dyn FnMut(TrainEvent)>>) -> Result<Packet<Reply>, ClientError> {
         let (tx, rx) = oneshot::channel();
-        self.inner.pending.borrow_mut().insert(id, Pending { answer: tx, progress, events });
+        self.inner.router.borrow_mut().open(id, Pending { answer: tx, progress, events });
         if let Err(e) = self.send(&p) {
-            self.inner.pending.borrow_mut().remove(&id);
+            self.inner.router.borrow_mut().forget(id);
             return Err(e);
         }
         let answer = rx.await.unwrap_or_else(|_| Err(ClientError::Failed("the compute worker went away".into())))?;
         match answer.msg {
-            Reply::Failed { message, .. } => Err(ClientError::Failed(message)),
+            Reply::Failed { message, kind, .. } => Err(ClientError::of(message, kind)),
             _ => Ok(answer),
         }
     }
 
     pub async fn init(&self, backend: BackendKind, fault: Option<Fault>) -> Result<Started, ClientError> {
-        match self.control(Packet::new(Request::Init { backend, fault })).await?.msg {
-            Reply::Backend { backend, adapter, note, init_ms } => Ok(Started { backend, adapter, note, init_ms }),
-            Reply::Failed { message, .. } => Err(ClientError::Failed(message)),
+        let id = self.new_id();
+        match self.request(Packet::new(Request::Init { id, backend, fault }), id, None).await?.msg {
+            Reply::Backend { backend, adapter, note, init_ms, .. } => Ok(Started { backend, adapter, note, init_ms }),
             other => Err(ClientError::Failed(format!("unexpected reply {other:?}"))),
         }
     }
@@ -362,8 +337,8 @@ impl Compute {
     /// Spawns the worker for `backend` and starts its device. The WebGPU worker has no CPU
     /// backend: when WebGPU will not start there (no adapter, a failed device request), it is
     /// replaced by the CPU worker, and the answer keeps the WebGPU worker's adapter and note.
-    pub async fn start(backend: BackendKind, fault: Option<Fault>) -> Result<(Compute, Started), ClientError> {
-        let c = Compute::spawn(backend).await?;
+    pub async fn start(backend: BackendKind, fault: Option<Fault>) -> Result<(WorkerHandle, Started), ClientError> {
+        let c = WorkerHandle::spawn(backend).await?;
         let started = match c.init(backend, fault).await {
             Ok(s) => s,
             Err(e) => {
@@ -375,7 +350,7 @@ impl Compute {
             return Ok((c, started));
         }
         c.terminate();
-        let cpu = Compute::spawn(BackendKind::Cpu).await?;
+        let cpu = WorkerHandle::spawn(BackendKind::Cpu).await?;
         match cpu.init(BackendKind::Cpu, fault).await {
             Ok(s) => Ok((cpu, Started { backend: s.backend, adapter: started.adapter, note: started.note, init_ms: started.init_ms + s.init_ms })),
             Err(e) => {
@@ -385,17 +360,27 @@ impl Compute {
         }
     }
 
-    /// Hands the worker a verified model file.
-    pub async fn load_model(&self, entry: &ModelEntry, bytes: &[u8]) -> Result<(), ClientError> {
-        let p = Packet { msg: Request::Model { entry: entry.clone() }, f32: Vec::new(), u8: bytes.to_vec() };
-        match self.control(p).await?.msg {
-            Reply::ModelLoaded { .. } => Ok(()),
-            Reply::Failed { message, .. } => Err(ClientError::Failed(message)),
+    /// Hands the worker a verified model file for its cache (`current`: and makes it the model
+    /// of requests that name none). The bytes cross only when the worker lacks the model.
+    pub async fn load_model(&self, entry: &ModelEntry, bytes: &[u8], current: bool) -> Result<(), ClientError> {
+        let cached = self.has_model(&entry.sha256);
+        if !current && cached {
+            return Ok(());
+        }
+        let id = self.new_id();
+        // A cached model is made current without its bytes.
+        let bytes = if cached { Vec::new() } else { bytes.to_vec() };
+        let p = Packet { msg: Request::Model { id, entry: entry.clone(), current }, f32: Vec::new(), u8: bytes };
+        match self.request(p, id, None).await?.msg {
+            Reply::ModelLoaded { sha256, .. } => {
+                self.inner.models.borrow_mut().insert(sha256);
+                Ok(())
+            }
             other => Err(ClientError::Failed(format!("unexpected reply {other:?}"))),
         }
     }
 
-    /// Starts an attack; returns its id (for [`Compute::cancel`]) and the future of its end.
+    /// Starts an attack; returns its id (for [`WorkerHandle::cancel`]) and the future of its end.
     pub fn attack(
         &self,
         starts: &[Vec<f32>],
@@ -403,12 +388,12 @@ impl Compute {
         cfg: &AttackConfig,
         untrained_seed: Option<u64>,
         record_frames: bool,
-        with_model: Option<(&ModelEntry, &[u8])>,
+        model: Option<&str>,
         progress: impl FnMut(JobProgress) + 'static,
     ) -> (u32, impl std::future::Future<Output = Result<AttackEnd, ClientError>> + 'static) {
         let id = self.new_id();
-        let msg = Request::Attack { id, targets: targets.to_vec(), cfg: cfg.clone(), untrained_seed, record_frames, with_model: with_model.map(|(e, _)| e.clone()) };
-        let p = Packet { msg, f32: pack_images(starts), u8: with_model.map(|(_, b)| b.to_vec()).unwrap_or_default() };
+        let msg = Request::Attack { id, targets: targets.to_vec(), cfg: cfg.clone(), untrained_seed, record_frames, model: model.map(str::to_string) };
+        let p = Packet::with_f32(msg, pack_images(starts));
         let this = self.clone();
         let fut = async move {
             let answer = this.request(p, id, Some(Box::new(progress))).await?;
@@ -426,8 +411,8 @@ impl Compute {
 
     /// Starts training `recipe` on the training pack `train_pack` (its bytes), measured on the
     /// test pack `test_pack`, with snapshots that attack the study's controlled inputs from
-    /// `study_seed` with `attack`; returns its id (for [`Compute::cancel`] and
-    /// [`Compute::pause`]) and the future of its end. `events` sees progress and snapshots.
+    /// `study_seed` with `attack`; returns its id (for [`WorkerHandle::cancel`] and
+    /// [`WorkerHandle::pause`]) and the future of its end. `events` sees progress and snapshots.
     pub fn train(
         &self,
         recipe: &dough_core::train_recipe::TrainRecipe,
@@ -458,7 +443,7 @@ impl Compute {
 
     /// Stops attack `id`: its caller sees `Cancelled` at once; the worker stops at its next step.
     pub fn cancel(&self, id: u32) {
-        let p = self.inner.pending.borrow_mut().remove(&id);
+        let p = self.inner.router.borrow_mut().cancel(id);
         if let Some(p) = p {
             let _ = p.answer.send(Ok(Packet::new(Reply::Cancelled { id })));
         }
@@ -467,7 +452,7 @@ impl Compute {
 
     /// Runs still in flight or queued in the worker.
     pub fn busy(&self) -> bool {
-        !self.inner.pending.borrow().is_empty()
+        !self.inner.router.borrow().is_empty()
     }
 
     pub async fn predict(&self, image: &[f32]) -> Result<Vec<f32>, ClientError> {
@@ -479,12 +464,13 @@ impl Compute {
         }
     }
 
-    /// Compare mode: class probabilities (10 per image, in order) of `images` from the model
-    /// `entry` (its verified bytes travel along); the worker's current model stays.
+    /// Class probabilities (10 per image, in order) of `images` from the model `entry`, sent to
+    /// the worker's cache first if it lacks it; the worker's current model stays.
     pub async fn predict_with(&self, entry: &ModelEntry, bytes: &[u8], images: &[Vec<f32>]) -> Result<Vec<f32>, ClientError> {
+        self.load_model(entry, bytes, false).await?;
         let id = self.new_id();
-        let msg = Request::PredictWith { id, entry: entry.clone(), count: images.len() };
-        let p = Packet { msg, f32: pack_images(images), u8: bytes.to_vec() };
+        let msg = Request::PredictWith { id, model: entry.sha256.clone(), count: images.len() };
+        let p = Packet::with_f32(msg, pack_images(images));
         let answer = self.request(p, id, None).await?;
         match answer.msg {
             Reply::Probabilities { .. } => Ok(answer.f32),
@@ -508,5 +494,43 @@ impl Compute {
             Reply::BenchDone { result, .. } => Ok(result),
             other => Err(ClientError::Failed(format!("unexpected reply {other:?}"))),
         }
+    }
+
+    /// The study's statistics of `runs` (images in `f32`, see `protocol::pack_runs`) against the
+    /// dataset's templates (their encoded bytes); returns the id (to cancel) and the future.
+    pub fn analyse(
+        &self,
+        runs: Vec<StudyRunRows>,
+        images: Vec<f32>,
+        templates: &[u8],
+        abstraction: Abstraction,
+        template: TemplateKind,
+    ) -> (u32, impl std::future::Future<Output = Result<Option<(StudyResult, Option<Replicated>)>, ClientError>> + 'static) {
+        let id = self.new_id();
+        let p = Packet { msg: Request::Analyse { id, runs, abstraction, template }, f32: images, u8: templates.to_vec() };
+        let this = self.clone();
+        let fut = async move {
+            match this.request(p, id, None).await?.msg {
+                Reply::Analysed { result, replicated, .. } => Ok(Some((result, replicated))),
+                Reply::Cancelled { .. } => Ok(None),
+                other => Err(ClientError::Failed(format!("unexpected reply {other:?}"))),
+            }
+        };
+        (id, fut)
+    }
+
+    /// The overview's statistics (see `Request::Overview`); `None` when cancelled.
+    pub fn overview_stats(&self, msg: impl FnOnce(u32) -> Request, perturbations: Vec<f32>) -> (u32, impl std::future::Future<Output = Result<Option<Result<Overview, String>>, ClientError>> + 'static) {
+        let id = self.new_id();
+        let p = Packet::with_f32(msg(id), perturbations);
+        let this = self.clone();
+        let fut = async move {
+            match this.request(p, id, None).await?.msg {
+                Reply::OverviewStats { overview, .. } => Ok(Some(overview)),
+                Reply::Cancelled { .. } => Ok(None),
+                other => Err(ClientError::Failed(format!("unexpected reply {other:?}"))),
+            }
+        };
+        (id, fut)
     }
 }

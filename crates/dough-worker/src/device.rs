@@ -7,18 +7,20 @@ use burn::tensor::wgpu::WgpuSetup;
 
 use dough_compute::Device;
 use dough_core::protocol::{AdapterReport, BackendKind, Reply};
+#[cfg(feature = "webgpu")]
+use dough_core::protocol::FailKind;
 
 use crate::port;
 
 /// The device that runs, and for WebGPU the handles behind it.
-pub struct Compute {
+pub struct Engine {
     pub device: Device,
     pub kind: BackendKind,
     #[cfg(feature = "webgpu")]
     setup: Option<WgpuSetup>,
 }
 
-impl Compute {
+impl Engine {
     #[cfg(feature = "cpu")]
     pub fn cpu() -> Self {
         Self {
@@ -45,29 +47,29 @@ async fn adapter_report() -> Option<AdapterReport> {
     dough_core::protocol::web::adapter_report(&navigator).await
 }
 
-fn answer(kind: BackendKind, adapter: Option<AdapterReport>, note: Option<String>, t0: f64) -> Reply {
-    Reply::Backend { backend: kind, adapter, note, init_ms: port::now_ms() - t0 }
+fn answer(id: u32, kind: BackendKind, adapter: Option<AdapterReport>, note: Option<String>, t0: f64) -> Reply {
+    Reply::Backend { id, backend: kind, adapter, note, init_ms: port::now_ms() - t0 }
 }
 
 /// Starts `want` with the backend this build has. `None` (with a `Reply::Backend` naming the
 /// CPU and a note saying why) when it has no device to offer: WebGPU asked of the WebGPU build
 /// but not available (no adapter, the device request failed), or the CPU asked of it. The page
 /// then starts the CPU worker instead. The CPU build answers every request on the CPU.
-pub async fn start(want: BackendKind) -> (Option<Compute>, Reply) {
+pub async fn start(id: u32, want: BackendKind) -> (Option<Engine>, Reply) {
     let t0 = port::now_ms();
     #[cfg(feature = "webgpu")]
     if want == BackendKind::Webgpu {
-        return start_webgpu(t0).await;
+        return start_webgpu(id, t0).await;
     }
     #[cfg(feature = "cpu")]
     {
         let note = (want != BackendKind::Cpu).then(|| "this worker has the CPU backend only".to_string());
-        (Some(Compute::cpu()), answer(BackendKind::Cpu, None, note, t0))
+        (Some(Engine::cpu()), answer(id, BackendKind::Cpu, None, note, t0))
     }
     #[cfg(not(feature = "cpu"))]
     {
         let _ = want;
-        (None, answer(BackendKind::Cpu, None, Some("this worker has WebGPU only".into()), t0))
+        (None, answer(id, BackendKind::Cpu, None, Some("this worker has WebGPU only".into()), t0))
     }
 }
 
@@ -98,9 +100,9 @@ fn first_line(message: &str) -> String {
 }
 
 #[cfg(feature = "webgpu")]
-async fn start_webgpu(t0: f64) -> (Option<Compute>, Reply) {
+async fn start_webgpu(id: u32, t0: f64) -> (Option<Engine>, Reply) {
     let Some(adapter) = adapter_report().await else {
-        return (None, answer(BackendKind::Cpu, None, Some("no WebGPU adapter".into()), t0));
+        return (None, answer(id, BackendKind::Cpu, None, Some("no WebGPU adapter".into()), t0));
     };
     choose_matmul(&adapter);
     match Device::wgpu_options().init_with_setup_async().await {
@@ -108,14 +110,14 @@ async fn start_webgpu(t0: f64) -> (Option<Compute>, Reply) {
             // A lost device (driver reset, `destroy`) poisons every later read: tell the page at
             // once, so that it moves the run to a fresh worker on the CPU.
             setup.device.set_device_lost_callback(|reason, message| {
-                port::reply(Reply::Failed { id: None, message: format!("{reason:?}: {message}"), gpu: true });
+                port::reply(Reply::Failed { id: None, message: format!("{reason:?}: {message}"), kind: FailKind::DeviceLost });
             });
-            let c = Compute { device, kind: BackendKind::Webgpu, setup: Some(setup) };
-            (Some(c), answer(BackendKind::Webgpu, Some(adapter), None, t0))
+            let c = Engine { device, kind: BackendKind::Webgpu, setup: Some(setup) };
+            (Some(c), answer(id, BackendKind::Webgpu, Some(adapter), None, t0))
         }
         Err(e) => {
             web_sys::console::warn_1(&format!("WebGPU failed to start: {e:?}").into());
-            (None, answer(BackendKind::Cpu, Some(adapter), Some(format!("WebGPU failed to start: {}", first_line(&e.to_string()))), t0))
+            (None, answer(id, BackendKind::Cpu, Some(adapter), Some(format!("WebGPU failed to start: {}", first_line(&e.to_string()))), t0))
         }
     }
 }

@@ -1,9 +1,12 @@
 //! The worker's request loop: requests are queued and run one at a time; a Cancel marks a run,
 //! which stops at its next step (or is dropped from the queue). Attacks report progress as
 //! they go and send their rows (and frames, for the step playback) as one transferable buffer.
+//! Models arrive once (`Model`) and stay in a cache keyed by their SHA-256; the study's and the
+//! overview's statistics are computed here too, so the page's thread only renders. Every reply
+//! names its request; a failure says its kind (`dough_compute::failure`).
 
 use std::cell::RefCell;
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use js_sys::{Function, Promise};
 use wasm_bindgen::JsCast;
@@ -14,17 +17,22 @@ use web_sys::MessageEvent;
 use dough_compute::attack::AttackJob;
 use dough_compute::suite::{Goal, Job};
 use dough_compute::train::Trainer;
-use dough_compute::{bench, eval};
+use dough_compute::{bench, eval, failure};
 use dough_core::attack::{AttackConfig, AttackError, SampleOutcome, StepNorm, every_target};
-use dough_core::manifest::{ArchKind, ModelConfig, ModelEntry};
+use dough_compute::train::TrainError;
+use dough_core::manifest::{ArchKind, ModelConfig};
 use dough_core::model::{ArchSpec, PIXELS};
 use dough_core::pack::SamplePack;
 use dough_core::protocol::web::from_js;
-use dough_core::protocol::{BackendKind, Fault, JobProgress, Packet, Reply, Request, pack_done, pack_snapshot, unpack_images};
-use dough_core::study::pipeline;
+use dough_core::protocol::{BackendKind, FailKind, Fault, JobProgress, Packet, Reply, Request, StudyRunRows, pack_done, pack_snapshot, unpack_images, unpack_runs};
+use dough_core::study::abstraction::Abstraction;
+use dough_core::study::overview::Overview;
+use dough_core::study::pipeline::{self, Evolved};
+use dough_core::study::replicates::{PERMUTATIONS, study_of_runs};
+use dough_core::study::templates::{TemplateKind, Templates};
 use dough_core::weights::Weights;
 
-use crate::backend::{self, Compute};
+use crate::device::{self, Engine};
 use crate::port::{self, now_ms, post, reply, yield_now};
 
 /// At most this many frames are kept per run (every k-th step beyond that).
@@ -40,9 +48,12 @@ const FAULT_AT_STEP: usize = 3;
 
 #[derive(Default)]
 struct State {
-    compute: Option<Compute>,
+    engine: Option<Engine>,
     fault: Option<Fault>,
-    model: Option<(ArchSpec, Weights)>,
+    /// Every model the page sent, by SHA-256 (a model's bytes cross to a worker once).
+    models: HashMap<String, (ArchSpec, Weights)>,
+    /// The SHA-256 of the model used by requests that name none.
+    current: Option<String>,
     queue: VecDeque<Packet<Request>>,
     cancelled: HashSet<u32>,
     paused: HashSet<u32>,
@@ -62,12 +73,12 @@ pub fn listen() {
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|ev: MessageEvent| {
         let packet = match from_js::<Request>(&ev.data()) {
             Ok(p) => p,
-            Err(e) => return reply(Reply::Failed { id: None, message: e.to_string(), gpu: false }),
+            Err(e) => return reply(Reply::Failed { id: None, message: e.to_string(), kind: FailKind::BadRequest }),
         };
         if let Request::Cancel { id } = packet.msg {
             let queued = with(|s| {
                 let before = s.queue.len();
-                s.queue.retain(|p| request_id(&p.msg) != Some(id));
+                s.queue.retain(|p| p.msg.id() != id);
                 s.cancelled.insert(id);
                 before != s.queue.len()
             });
@@ -102,18 +113,6 @@ pub fn listen() {
     });
 }
 
-fn request_id(r: &Request) -> Option<u32> {
-    match r {
-        Request::Attack { id, .. }
-        | Request::Predict { id }
-        | Request::PredictWith { id, .. }
-        | Request::Calibrate { id }
-        | Request::Bench { id, .. }
-        | Request::Train { id, .. } => Some(*id),
-        _ => None,
-    }
-}
-
 async fn next_request() -> Packet<Request> {
     loop {
         if let Some(p) = with(|s| s.queue.pop_front()) {
@@ -128,66 +127,83 @@ fn is_cancelled(id: u32) -> bool {
     with(|s| s.cancelled.contains(&id))
 }
 
-fn failed(id: Option<u32>, e: AttackError) {
+fn failed(id: u32, e: AttackError) {
     // On WebGPU a backend error means the device failed (lost or poisoned): the page moves the
     // run to a fresh worker on the CPU.
-    let on_gpu = with(|s| s.compute.as_ref().is_some_and(|c| c.kind == BackendKind::Webgpu));
-    let gpu = on_gpu && matches!(e, AttackError::Backend(_));
-    reply(Reply::Failed { id, message: e.to_string(), gpu });
+    let on_gpu = with(|s| s.engine.as_ref().is_some_and(|c| c.kind == BackendKind::Webgpu));
+    reply(Reply::Failed { id: Some(id), message: e.to_string(), kind: failure::of_attack(&e, on_gpu) });
+}
+
+fn bad_request(id: u32, message: String) {
+    reply(Reply::Failed { id: Some(id), message, kind: FailKind::BadRequest });
 }
 
 async fn handle(p: Packet<Request>) {
     match p.msg {
-        Request::Init { backend: want, fault } => {
-            let (compute, answer) = backend::start(want).await;
+        Request::Init { id, backend: want, fault } => {
+            let (engine, answer) = device::start(id, want).await;
             with(|s| {
-                s.compute = compute;
+                s.engine = engine;
                 s.fault = fault;
             });
             reply(answer);
         }
-        Request::Model { entry } => {
+        Request::Model { id, entry, current } => {
+            if p.u8.is_empty() && with(|s| s.models.contains_key(&entry.sha256)) {
+                with(|s| s.current = Some(entry.sha256.clone()));
+                return reply(Reply::ModelLoaded { id, sha256: entry.sha256 });
+            }
             let loaded = entry
-                .arch_spec()
-                .map_err(|e| e.to_string())
+                .verify(&p.u8)
+                .map_err(|e| format!("model {} was not received intact ({e}); it is sent again", entry.name))
+                .and_then(|()| entry.arch_spec().map_err(|e| e.to_string()))
                 .and_then(|spec| Weights::from_safetensors(&p.u8).map(|w| (spec, w)).map_err(|e| format!("model {}: {e}", entry.name)));
             match loaded {
                 Ok(m) => {
-                    with(|s| s.model = Some(m));
-                    reply(Reply::ModelLoaded { name: entry.name });
+                    with(|s| {
+                        s.models.insert(entry.sha256.clone(), m);
+                        if current {
+                            s.current = Some(entry.sha256.clone());
+                        }
+                    });
+                    reply(Reply::ModelLoaded { id, sha256: entry.sha256 });
                 }
-                Err(e) => reply(Reply::Failed { id: None, message: e, gpu: false }),
+                Err(e) => bad_request(id, e),
             }
         }
-        Request::Attack { id, targets, cfg, untrained_seed, record_frames, with_model } => {
+        Request::Attack { id, targets, cfg, untrained_seed, record_frames, model } => {
             if is_cancelled(id) {
                 return reply(Reply::Cancelled { id });
             }
-            let other = match with_model.as_ref().map(|e| other_model(e, &p.u8)).transpose() {
-                Ok(m) => m,
-                Err(e) => return failed(Some(id), e),
-            };
-            match attack(id, &p.f32, &targets, cfg, untrained_seed, record_frames, other).await {
+            match attack(id, &p.f32, &targets, cfg, untrained_seed, record_frames, model.as_deref()).await {
                 Ok(Some(packet)) => post(packet),
                 Ok(None) => reply(Reply::Cancelled { id }),
-                Err(e) => failed(Some(id), e),
+                Err(e) => failed(id, e),
             }
         }
         Request::Predict { id } => match predict(&p.f32).await {
             Ok(probs) => post(Packet::with_f32(Reply::Probabilities { id }, probs)),
-            Err(e) => failed(Some(id), e),
+            Err(e) => failed(id, e),
         },
-        Request::PredictWith { id, entry, count } => match predict_with(&entry, count, &p.f32, &p.u8).await {
+        Request::PredictWith { id, model, count } => match predict_with(&model, count, &p.f32).await {
             Ok(probs) => post(Packet::with_f32(Reply::Probabilities { id }, probs)),
-            Err(e) => failed(Some(id), e),
+            Err(e) => failed(id, e),
         },
         Request::Calibrate { id } => match calibrate().await {
             Ok((ms_per_step, steps)) => reply(Reply::Calibrated { id, ms_per_step, steps }),
-            Err(e) => failed(Some(id), e),
+            Err(e) => failed(id, e),
         },
+        Request::Analyse { id, runs, abstraction, template } => match analyse(runs, &p.f32, &p.u8, &abstraction, template) {
+            Ok(r) => reply(Reply::Analysed { id, result: r.0, replicated: r.1 }),
+            Err(e) => bad_request(id, e),
+        },
+        Request::Overview { id, models, families, seeds, rows, transfer, abstraction, seed } => {
+            let overview = Overview::from_perturbations(models, families, seeds, &p.f32, rows, &transfer, &abstraction, PERMUTATIONS, seed);
+            reply(Reply::OverviewStats { id, overview });
+        }
         Request::Bench { id, name } => {
-            let Some(device) = with(|s| s.compute.as_ref().map(|c| c.device.clone())) else {
-                return failed(Some(id), AttackError::BadConfig("the worker has no backend yet".into()));
+            let Some(device) = with(|s| s.engine.as_ref().map(|c| c.device.clone())) else {
+                return failed(id, AttackError::BadConfig("the worker has no backend yet".into()));
             };
             // Yield only when a step took long, to keep the timing honest.
             let last = std::rc::Rc::new(std::cell::Cell::new(now_ms()));
@@ -202,7 +218,7 @@ async fn handle(p: Packet<Request>) {
             };
             match bench::run(&name, &device, &now_ms, pause).await {
                 Ok(result) => reply(Reply::BenchDone { id, result }),
-                Err(e) => failed(Some(id), e),
+                Err(e) => failed(id, e),
             }
         }
         Request::Train { id, arch, config, train_bytes, study_seed, attack } => {
@@ -212,19 +228,37 @@ async fn handle(p: Packet<Request>) {
             match train(id, arch, &config, &p.u8, train_bytes, study_seed, &attack).await {
                 Ok(Some(images)) => reply(Reply::TrainDone { id, images }),
                 Ok(None) => reply(Reply::Cancelled { id }),
-                Err(e) => failed(Some(id), e),
+                Err(e) => reply(Reply::Failed { id: Some(id), message: e.to_string(), kind: failure::of_training(&e) }),
             }
         }
         Request::Cancel { .. } | Request::Pause { .. } => {}
     }
 }
 
-fn current() -> Result<(dough_compute::Device, ArchSpec, Weights), AttackError> {
+/// The device and the model `sha256` (the current model when `None`) from the cache.
+fn model(sha256: Option<&str>) -> Result<(dough_compute::Device, ArchSpec, Weights), AttackError> {
     with(|s| {
-        let device = s.compute.as_ref().map(|c| c.device.clone()).ok_or_else(|| AttackError::Backend("the worker has no backend yet".into()))?;
-        let (spec, w) = s.model.clone().ok_or_else(|| AttackError::BadConfig("no model is loaded in the worker".into()))?;
+        let device = s.engine.as_ref().map(|c| c.device.clone()).ok_or_else(|| AttackError::BadConfig("the worker has no backend yet".into()))?;
+        let key = sha256.map(str::to_string).or_else(|| s.current.clone()).ok_or_else(|| AttackError::BadConfig("no model is loaded in the worker".into()))?;
+        let (spec, w) = s.models.get(&key).cloned().ok_or_else(|| AttackError::BadConfig(format!("the model {} is not in the worker's cache", &key[..key.len().min(12)])))?;
         Ok((device, spec, w))
     })
+}
+
+fn current() -> Result<(dough_compute::Device, ArchSpec, Weights), AttackError> {
+    model(None)
+}
+
+/// The study's statistics of the page's runs (`Request::Analyse`).
+fn analyse(runs: Vec<StudyRunRows>, flat: &[f32], templates: &[u8], abs: &Abstraction, kind: TemplateKind) -> Result<(dough_core::study::pipeline::StudyResult, Option<dough_core::study::replicates::Replicated>), String> {
+    let runs = unpack_runs(runs, flat).map_err(|e| e.to_string())?;
+    let templates = Templates::decode(templates).map_err(|e| format!("the templates: {e}"))?;
+    let evolved: Vec<(u64, Evolved, Option<Evolved>)> = runs
+        .into_iter()
+        .map(|r| (r.seed, Evolved::from_outcomes(r.trained), (!r.untrained.is_empty()).then(|| Evolved::from_outcomes(r.untrained))))
+        .collect();
+    let borrowed: Vec<(u64, &Evolved, Option<&Evolved>)> = evolved.iter().map(|(s, t, u)| (*s, t, u.as_ref())).collect();
+    study_of_runs(&borrowed, abs, templates.get(kind)).ok_or_else(|| "the study has no runs".to_string())
 }
 
 /// Strikes the test-only fault once, on the first run that reaches its step.
@@ -235,7 +269,7 @@ fn maybe_fault(step: usize) {
     match with(|s| s.fault.take()) {
         Some(Fault::Panic) => panic!("test-only fault: the worker panics mid-run (debug=panic)"),
         Some(Fault::LoseDevice) => with(|s| {
-            if let Some(c) = &s.compute {
+            if let Some(c) = &s.engine {
                 c.lose_device();
             }
         }),
@@ -251,12 +285,9 @@ async fn attack(
     cfg: AttackConfig,
     untrained_seed: Option<u64>,
     record_frames: bool,
-    other: Option<(ArchSpec, Weights)>,
+    sha256: Option<&str>,
 ) -> Result<Option<Packet<Reply>>, AttackError> {
-    let (device, spec, trained) = match other {
-        Some((spec, w)) => (current_device()?, spec, w),
-        None => current()?,
-    };
+    let (device, spec, trained) = model(sha256)?;
     let starts = unpack_images(flat, targets.len()).map_err(|e| AttackError::BadConfig(e.to_string()))?;
     let weights = match untrained_seed {
         Some(seed) => spec.init_weights(seed),
@@ -310,23 +341,15 @@ async fn predict(image: &[f32]) -> Result<Vec<f32>, AttackError> {
 }
 
 fn current_device() -> Result<dough_compute::Device, AttackError> {
-    with(|s| s.compute.as_ref().map(|c| c.device.clone())).ok_or_else(|| AttackError::Backend("the worker has no backend yet".into()))
+    with(|s| s.engine.as_ref().map(|c| c.device.clone())).ok_or_else(|| AttackError::BadConfig("the worker has no backend yet".into()))
 }
 
-/// Compare mode's model B, sent with a request (the worker's current model stays).
-fn other_model(entry: &ModelEntry, bytes: &[u8]) -> Result<(ArchSpec, Weights), AttackError> {
-    let spec = entry.arch_spec().map_err(|e| AttackError::BadConfig(e.to_string()))?;
-    let w = Weights::from_safetensors(bytes).map_err(|e| AttackError::BadConfig(format!("model {}: {e}", entry.name)))?;
-    Ok((spec, w))
-}
-
-/// Compare mode: `count` images through another model than the current one (sent with its bytes).
-async fn predict_with(entry: &ModelEntry, count: usize, images: &[f32], bytes: &[u8]) -> Result<Vec<f32>, AttackError> {
-    let device = current_device()?;
+/// `count` images through a cached model other than the current one (compare mode, overview).
+async fn predict_with(sha256: &str, count: usize, images: &[f32]) -> Result<Vec<f32>, AttackError> {
     if images.len() != count * PIXELS {
         return Err(AttackError::BadConfig(format!("{} image values for {count} images", images.len())));
     }
-    let (spec, w) = other_model(entry, bytes)?;
+    let (device, spec, w) = model(Some(sha256))?;
     eval::probabilities_batch(&spec, &w, &device, images).await
 }
 
@@ -383,8 +406,8 @@ async fn attack_batch(id: u32, spec: &ArchSpec, weights: &Weights, device: &doug
 /// Trains a network for "Train your own network": progress while it runs, a snapshot of the
 /// untrained network and one after every epoch (test accuracy, seconds, weights, the study
 /// batch's outcomes). The training pack's size when done, `None` when cancelled.
-async fn train(id: u32, arch: ArchKind, config: &ModelConfig, bytes: &[u8], train_bytes: usize, study_seed: u64, attack: &AttackConfig) -> Result<Option<usize>, AttackError> {
-    let bad = |e: String| AttackError::BadConfig(e);
+async fn train(id: u32, arch: ArchKind, config: &ModelConfig, bytes: &[u8], train_bytes: usize, study_seed: u64, attack: &AttackConfig) -> Result<Option<usize>, TrainError> {
+    let bad = TrainError::Request;
     let device = current_device()?;
     let spec = match arch {
         ArchKind::Mlp => ArchSpec::Mlp { hidden: config.hidden.clone() },
@@ -400,11 +423,11 @@ async fn train(id: u32, arch: ArchKind, config: &ModelConfig, bytes: &[u8], trai
     let data = train_pack.to_dataset();
     let starts: Vec<Vec<f32>> = pipeline::default_inputs(study_seed).iter().map(|i| i.pixels(None)).collect::<Result<_, _>>().map_err(|e| bad(e.to_string()))?;
     let (starts, targets) = pipeline::batch(&starts);
-    let mut trainer = Trainer::new(&spec, config, &data, &device).map_err(|e| bad(e.to_string()))?;
+    let mut trainer = Trainer::new(&spec, config, &data, &device)?;
     let mut seconds = 0.0;
     loop {
         // The snapshot after `epochs_done` epochs.
-        let weights = trainer.weights().await.map_err(|e| AttackError::Backend(e.to_string()))?;
+        let weights = trainer.weights().await?;
         let test_accuracy = eval::accuracy(&spec, &weights, &device, &test.pixels, &test.labels).await?;
         let Some(rows) = attack_batch(id, &spec, &weights, &device, &starts, &targets, attack).await? else {
             return Ok(None);
@@ -419,7 +442,7 @@ async fn train(id: u32, arch: ArchKind, config: &ModelConfig, bytes: &[u8], trai
             if !go_on(id).await {
                 return Ok(None);
             }
-            let p = trainer.step().await.map_err(|e| AttackError::Backend(e.to_string()))?;
+            let p = trainer.step().await?;
             let end = p.batch == p.batches;
             if end || !p.loss.is_nan() || now_ms() - last_progress >= PROGRESS_EVERY_MS {
                 last_progress = now_ms();

@@ -1,0 +1,162 @@
+//! The page's compute workers as one pool: the main worker (CPU or WebGPU) and, when the CPU
+//! runs, more CPU workers (`workers=`, default one per core less one). An attack is cut into
+//! slices of rows (`dough_core::slicing`), one per worker, sent at once and put back together
+//! in row order; a list of independent jobs (the study's runs, the overview's attacks and
+//! readings) is handed out to whichever worker is free. A worker other than the main one that
+//! dies mid-slice is replaced (a fresh CPU worker with the current model) and its slice runs
+//! again there; the main worker's crash is the app's to recover (it may be the GPU's).
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+
+use futures::future::join_all;
+
+use dough_core::attack::{AttackConfig, SampleOutcome};
+use dough_core::protocol::JobProgress;
+use dough_core::slicing::{combine_progress, merge_frames, slices};
+
+use crate::assets::LoadedModel;
+use crate::job_slot::{JobSlot, Ticket};
+use crate::worker_handle::{AttackEnd, ClientError, WorkerHandle};
+
+/// Starts a replacement for pool worker `index` (with the current model in it).
+pub type Replace = Rc<dyn Fn(usize) -> std::pin::Pin<Box<dyn Future<Output = Result<WorkerHandle, ClientError>>>>>;
+
+/// The workers of one job, as they were when it started.
+#[derive(Clone)]
+pub struct Crew {
+    pub workers: Vec<WorkerHandle>,
+    /// Replaces a dead worker (index >= 1); `None`: no replacement, the error stands.
+    pub replace: Option<Replace>,
+}
+
+/// What one attack asks.
+pub struct AttackAsk<'a> {
+    pub starts: &'a [Vec<f32>],
+    pub targets: &'a [usize],
+    pub cfg: &'a AttackConfig,
+    pub untrained_seed: Option<u64>,
+    pub record_frames: bool,
+    /// A model other than the workers' current one (sent to each worker's cache first).
+    pub model: Option<&'a LoadedModel>,
+}
+
+/// Runs `ask` on the crew, one slice of rows per worker; the rows come back in order. Every
+/// request is tracked by `slot` under `ticket` (so Cancel stops every slice).
+pub async fn attack(crew: &Crew, slot: JobSlot, ticket: Ticket, ask: AttackAsk<'_>, progress: impl Fn(JobProgress) + Clone + 'static) -> Result<AttackEnd, ClientError> {
+    let parts = slices(ask.starts.len(), crew.workers.len());
+    let reports = Rc::new(RefCell::new(vec![JobProgress::default(); parts.len()]));
+    let runs = parts.iter().enumerate().map(|(i, range)| {
+        let reports = reports.clone();
+        let progress = progress.clone();
+        let report = move |p: JobProgress| {
+            let all = {
+                let mut r = reports.borrow_mut();
+                r[i] = p;
+                combine_progress(&r)
+            };
+            progress(all);
+        };
+        let starts = &ask.starts[range.clone()];
+        let targets = &ask.targets[range.clone()];
+        let ask = &ask;
+        async move {
+            let mut worker = crew.workers[i].clone();
+            let mut retried = false;
+            loop {
+                let result = slice(&worker, slot, ticket, starts, targets, ask, report.clone()).await;
+                match result {
+                    Err(ClientError::Crashed(why)) if i > 0 && !retried && slot.is_current(ticket) => {
+                        let Some(replace) = &crew.replace else { return Err(ClientError::Crashed(why)) };
+                        web_sys::console::warn_1(&format!("Dough: pool worker {} stopped ({}); replacing it and running its slice again", i + 1, why.describe()).into());
+                        worker = replace(i).await?;
+                        retried = true;
+                    }
+                    other => return other,
+                }
+            }
+        }
+    });
+    let ends = join_all(runs).await;
+    let mut rows: Vec<SampleOutcome> = Vec::with_capacity(ask.starts.len());
+    let mut frames: Vec<Vec<(usize, Vec<f32>)>> = Vec::new();
+    for end in ends {
+        match end? {
+            AttackEnd::Done(r, f) => {
+                rows.extend(r);
+                frames.push(f);
+            }
+            AttackEnd::Cancelled => return Ok(AttackEnd::Cancelled),
+        }
+    }
+    let frames = if ask.record_frames { merge_frames(&frames) } else { Vec::new() };
+    Ok(AttackEnd::Done(rows, frames))
+}
+
+async fn slice(
+    worker: &WorkerHandle,
+    slot: JobSlot,
+    ticket: Ticket,
+    starts: &[Vec<f32>],
+    targets: &[usize],
+    ask: &AttackAsk<'_>,
+    progress: impl FnMut(JobProgress) + 'static,
+) -> Result<AttackEnd, ClientError> {
+    if let Some(m) = ask.model {
+        worker.load_model(&m.entry, &m.bytes, false).await?;
+    }
+    if !slot.is_current(ticket) {
+        return Ok(AttackEnd::Cancelled);
+    }
+    let sha = ask.model.map(|m| m.entry.sha256.as_str());
+    let (id, done) = worker.attack(starts, targets, ask.cfg, ask.untrained_seed, ask.record_frames, sha, progress);
+    slot.track(ticket, worker, id);
+    let end = done.await;
+    slot.untrack(id);
+    end
+}
+
+/// Runs `jobs` on the crew, each on the next free worker, and returns their results in the
+/// jobs' order. `run(worker, job)` does one job; a crashed non-main worker is replaced and the
+/// job runs again on the replacement.
+pub async fn each<J, T, F, Fut>(crew: &Crew, jobs: Vec<J>, run: F) -> Result<Vec<T>, ClientError>
+where
+    J: Clone,
+    F: Fn(WorkerHandle, J) -> Fut + Clone,
+    Fut: Future<Output = Result<T, ClientError>>,
+{
+    let queue = Rc::new(RefCell::new(jobs.into_iter().enumerate().collect::<std::collections::VecDeque<_>>()));
+    let results: Rc<RefCell<Vec<Option<T>>>> = Rc::new(RefCell::new(Vec::new()));
+    {
+        let n = queue.borrow().len();
+        results.borrow_mut().resize_with(n, || None);
+    }
+    let lanes = crew.workers.iter().enumerate().map(|(i, w)| {
+        let (queue, results, run) = (queue.clone(), results.clone(), run.clone());
+        let mut worker = w.clone();
+        async move {
+            loop {
+                let Some((k, job)) = queue.borrow_mut().pop_front() else { return Ok::<(), ClientError>(()) };
+                let mut retried = false;
+                let value = loop {
+                    match run(worker.clone(), job.clone()).await {
+                        Err(ClientError::Crashed(why)) if i > 0 && !retried => {
+                            let Some(replace) = &crew.replace else { return Err(ClientError::Crashed(why)) };
+                            web_sys::console::warn_1(&format!("Dough: pool worker {} stopped ({}); replacing it and running its job again", i + 1, why.describe()).into());
+                            worker = replace(i).await?;
+                            retried = true;
+                        }
+                        other => break other?,
+                    }
+                };
+                results.borrow_mut()[k] = Some(value);
+            }
+        }
+    });
+    for lane in join_all(lanes).await {
+        lane?;
+    }
+    let out = std::mem::take(&mut *results.borrow_mut());
+    out.into_iter().map(|v| v.ok_or_else(|| ClientError::Failed("a job of the pool gave no result".into()))).collect()
+}
