@@ -768,10 +768,11 @@ pub fn App() -> impl IntoView {
     let (settings, notices) = Settings::from_query(&platform::query_pairs());
     let page = Page::new(settings, notices);
     spawn_local(page.start());
-    // The URL follows the settings: one effect writes it, whoever changed them.
+    // The URL follows the settings: one effect writes it, whoever changed them (in a task of its
+    // own, after the change's rendering).
     Effect::new(move |_| {
         let query = page.run.settings.with(|s| s.to_query());
-        platform::replace_query(&query);
+        set_timeout(move || platform::replace_query(&query), std::time::Duration::ZERO);
     });
 
     let names = Signal::derive(move || page.models.entry.get().map(|e| e.dataset).unwrap_or(DatasetId::Mnist).class_names());

@@ -100,6 +100,11 @@ pub fn replace_query(pairs: &[(String, String)]) {
     let loc = window().location();
     let path = loc.pathname().unwrap_or_default();
     let url = if query.is_empty() { path } else { format!("{path}?{query}") };
+    // `replaceState` costs milliseconds; skip it when the URL would not change.
+    let now = format!("{}{}", loc.pathname().unwrap_or_default(), loc.search().unwrap_or_default());
+    if now == url {
+        return;
+    }
     if let Ok(history) = window().history() {
         let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url));
     }

@@ -510,8 +510,12 @@ impl WorkerHandle {
         let p = Packet { msg: Request::Analyse { id, runs, abstraction, template }, f32: images, u8: templates.to_vec() };
         let this = self.clone();
         let fut = async move {
-            match this.request(p, id, None).await?.msg {
-                Reply::Analysed { result, replicated, .. } => Ok(Some((result, replicated))),
+            let answer = this.request(p, id, None).await?;
+            match answer.msg {
+                Reply::Analysed { mut result, replicated, .. } => {
+                    result.patterns = answer.f32.chunks(dough_core::model::PIXELS).map(|c| c.to_vec()).collect();
+                    Ok(Some((result, replicated)))
+                }
                 Reply::Cancelled { .. } => Ok(None),
                 other => Err(ClientError::Failed(format!("unexpected reply {other:?}"))),
             }

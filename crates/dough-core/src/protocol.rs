@@ -223,8 +223,9 @@ pub enum Reply {
         #[serde(default)]
         images: usize,
     },
-    /// The study's statistics: the first seed's study (the one the page shows) and, with more
-    /// than one seed, the scores over the seeds.
+    /// The study's statistics: the first seed's study (the one the page shows; its patterns,
+    /// one per class, travel in `f32` and are left empty here) and, with more than one seed, the
+    /// scores over the seeds.
     Analysed { id: u32, result: StudyResult, replicated: Option<Replicated> },
     /// The overview's statistics, or why they could not be computed.
     OverviewStats { id: u32, overview: Result<Overview, String> },

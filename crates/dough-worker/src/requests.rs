@@ -194,7 +194,11 @@ async fn handle(p: Packet<Request>) {
             Err(e) => failed(id, e),
         },
         Request::Analyse { id, runs, abstraction, template } => match analyse(runs, &p.f32, &p.u8, &abstraction, template) {
-            Ok(r) => reply(Reply::Analysed { id, result: r.0, replicated: r.1 }),
+            // The patterns (10 x 784 values) travel as a transferable buffer, not as JSON.
+            Ok((mut result, replicated)) => {
+                let patterns: Vec<f32> = std::mem::take(&mut result.patterns).into_iter().flatten().collect();
+                post(Packet::with_f32(Reply::Analysed { id, result, replicated }, patterns));
+            }
             Err(e) => bad_request(id, e),
         },
         Request::Overview { id, models, families, seeds, rows, transfer, abstraction, seed } => {
