@@ -649,9 +649,7 @@ impl Page {
                         return Ok(None);
                     }
                     let (id, done) = w.attack(&batch.starts, &batch.targets, &cfg, untrained, false, None, move |p| progress.set(p));
-                    slot.track(ticket, &w, id);
-                    let end = done.await;
-                    slot.untrack(id);
+                    let Some(end) = slot.follow(ticket, &w, id, done).await else { return Ok(None) };
                     match end? {
                         AttackEnd::Done(rows, _) => Ok(Some(rows)),
                         AttackEnd::Cancelled => Ok(None),
@@ -695,13 +693,8 @@ impl Page {
         let (meta, images) = pack_runs(runs.into_iter().map(|r| (r.seed, r.trained, r.untrained)).collect());
         let bytes = self.study.template_bytes.get_value();
         let (id, done) = w.analyse(meta, images, &bytes, abstraction, template);
-        slot.track(ticket, &w, id);
         spawn_local(async move {
-            let r = done.await;
-            slot.untrack(id);
-            if !slot.is_current(ticket) {
-                return;
-            }
+            let Some(r) = slot.follow(ticket, &w, id, done).await else { return };
             match r {
                 Ok(Some((result, replicated))) => {
                     self.study.stats_for.set_value(Some((abstraction, template)));
@@ -768,11 +761,10 @@ pub fn App() -> impl IntoView {
     let (settings, notices) = Settings::from_query(&platform::query_pairs());
     let page = Page::new(settings, notices);
     spawn_local(page.start());
-    // The URL follows the settings: one effect writes it, whoever changed them (in a task of its
-    // own, after the change's rendering).
+    // The URL follows the settings: one effect writes it, whoever changed them.
     Effect::new(move |_| {
         let query = page.run.settings.with(|s| s.to_query());
-        set_timeout(move || platform::replace_query(&query), std::time::Duration::ZERO);
+        platform::replace_query(&query);
     });
 
     let names = Signal::derive(move || page.models.entry.get().map(|e| e.dataset).unwrap_or(DatasetId::Mnist).class_names());

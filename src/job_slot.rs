@@ -49,7 +49,7 @@ impl JobSlot {
 
     /// Request `id` on `w` belongs to the job with ticket `t` (ignored if that job is over: the
     /// request is cancelled at once).
-    pub fn track(&self, t: Ticket, w: &WorkerHandle, id: u32) {
+    fn track(&self, t: Ticket, w: &WorkerHandle, id: u32) {
         if self.is_current(t) {
             self.in_flight.update_value(|v| v.push((w.clone(), id)));
         } else {
@@ -57,8 +57,17 @@ impl JobSlot {
         }
     }
 
+    /// Follows request `id` on `w` (whose end is `done`) as part of the job with ticket `t`:
+    /// tracked while it runs; `None` when that job was stopped or superseded meanwhile.
+    pub async fn follow<T>(&self, t: Ticket, w: &WorkerHandle, id: u32, done: impl std::future::Future<Output = T>) -> Option<T> {
+        self.track(t, w, id);
+        let out = done.await;
+        self.untrack(id);
+        self.is_current(t).then_some(out)
+    }
+
     /// Request `id` has ended.
-    pub fn untrack(&self, id: u32) {
+    fn untrack(&self, id: u32) {
         self.in_flight.update_value(|v| v.retain(|(_, i)| *i != id));
     }
 }

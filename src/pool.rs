@@ -111,10 +111,7 @@ async fn slice(
     }
     let sha = ask.model.map(|m| m.entry.sha256.as_str());
     let (id, done) = worker.attack(starts, targets, ask.cfg, ask.untrained_seed, ask.record_frames, sha, progress);
-    slot.track(ticket, worker, id);
-    let end = done.await;
-    slot.untrack(id);
-    end
+    slot.follow(ticket, worker, id, done).await.unwrap_or(Ok(AttackEnd::Cancelled))
 }
 
 /// Runs `jobs` on the crew, each on the next free worker, and returns their results in the

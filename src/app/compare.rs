@@ -194,12 +194,7 @@ impl Page {
             }
             let sha = Some(b.entry.sha256.as_str());
             let (id, done) = compute.attack(&starts, &targets, &settings.attack_config(), None, false, sha, |_| {});
-            slot.track(ticket, &compute, id);
-            let result = done.await;
-            slot.untrack(id);
-            if !slot.is_current(ticket) {
-                return;
-            }
+            let Some(result) = slot.follow(ticket, &compute, id, done).await else { return };
             match result {
                 Ok(AttackEnd::Done(rows, _)) => {
                     let reverse = self.read_with_a(&compute, &rows).await;
@@ -209,12 +204,7 @@ impl Page {
                     // The untrained null: B's architecture with untrained weights, same attack.
                     let seed = pipeline::untrained_seed(settings.seed);
                     let (id, done) = compute.attack(&starts, &targets, &settings.attack_config(), Some(seed), false, sha, |_| {});
-                    slot.track(ticket, &compute, id);
-                    let untrained = done.await;
-                    slot.untrack(id);
-                    if !slot.is_current(ticket) {
-                        return;
-                    }
+                    let Some(untrained) = slot.follow(ticket, &compute, id, done).await else { return };
                     let untrained = match untrained {
                         Ok(AttackEnd::Done(u, _)) => Some(u),
                         Ok(AttackEnd::Cancelled) | Err(ClientError::Crashed(_)) => return self.compare.own_status.set(OwnStatus::Idle),

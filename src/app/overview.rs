@@ -192,9 +192,7 @@ impl Page {
                     }
                     progress.update(|p| p.label = format!("attacking {} (seed {} of {})", f.entry.name, si + 1, seeds.len()));
                     let (id, done) = w.attack(&starts, &targets, &cfg, None, false, Some(f.entry.sha256.as_str()), move |jp| progress.update(|p| p.step = Some(jp)));
-                    slot.track(ticket, &w, id);
-                    let end = done.await;
-                    slot.untrack(id);
+                    let Some(end) = slot.follow(ticket, &w, id, done).await else { return Ok(None) };
                     progress.update(|p| {
                         p.attacks_done += 1;
                         p.step = None;
@@ -276,13 +274,8 @@ impl Page {
         };
         let Some(w) = self.crew().and_then(|c| c.workers.last().cloned()) else { return };
         let (id, done) = w.overview_stats(|id| runs.request(id, abstraction), runs.perturbations.clone());
-        slot.track(ticket, &w, id);
         spawn_local(async move {
-            let r = done.await;
-            slot.untrack(id);
-            if !slot.is_current(ticket) {
-                return;
-            }
+            let Some(r) = slot.follow(ticket, &w, id, done).await else { return };
             match r {
                 Ok(Some(ov)) => self.overview.result.set(Some(ov)),
                 Ok(None) | Err(ClientError::Crashed(_)) => return,

@@ -21,9 +21,14 @@ impl Page {
             return Err(format!("a model named \"{name}\" is already in the list; choose another name"));
         }
         let up = load_upload(&name, req.dataset, &req.description, &req.bytes).map_err(|e| e.to_string())?;
-        let model = LoadedModel { entry: up.entry.clone(), bytes: std::rc::Rc::new(up.weights.to_safetensors()) };
+        // The page keeps (and sends the workers) the weights re-encoded as f32 safetensors: the
+        // entry names those bytes' SHA-256, the key of the workers' model caches.
+        let bytes = up.weights.to_safetensors();
+        let mut entry = up.entry.clone();
+        entry.sha256 = dough_core::digest::sha256_hex(&bytes);
+        let model = LoadedModel { entry: entry.clone(), bytes: std::rc::Rc::new(bytes) };
         self.models.uploads.update_value(|u| u.push(model));
-        self.models.entries.update(|es| es.push(up.entry.clone()));
+        self.models.entries.update(|es| es.push(entry));
         let b = self.compare.entry.get_untracked().map(|e| e.name);
         self.set_pair(name.clone(), b);
         Ok(format!("Loaded \"{name}\" ({} parameters) as a {} model; the gallery runs on it.", up.entry.params, req.dataset.title()))
