@@ -7,17 +7,21 @@
 #
 #   bash scripts/device-bench.sh [path/to/dough-cli]     # or DOUGH_CLI=...; default target/native/dough-cli
 #
-# TIMEOUT (seconds per call, default 90), ARCHES ("mlp cnn"), BATCHES ("10 160") and ROUTINES
-# (the wgpu matmul routines, default all eight) narrow it down. A wgpu that has no adapter is one
-# line of the table, and the CPU rows still come.
+# TIMEOUT (seconds per call, default 90), BUDGET (seconds in all, default 600: later calls are
+# skipped), ARCHES ("mlp cnn"), BATCHES ("10 160") and ROUTINES
+# (the wgpu matmul routines, default all eight) narrow it down; WGPU_ARGS is added to every wgpu
+# call (e.g. "--graphics-api vulkan", so that a machine without Vulkan does not fall back to
+# OpenGL). A wgpu that has no adapter is one line of the table, and the CPU rows still come.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 BIN=${1:-${DOUGH_CLI:-target/native/dough-cli}}
 TIMEOUT=${TIMEOUT:-90}
+BUDGET=${BUDGET:-600}
 ARCHES=${ARCHES:-mlp cnn}
 BATCHES=${BATCHES:-10 160}
 ROUTINES=${ROUTINES:-auto simple-unit-max simple-unit-min double-unit-max double-unit-min gemm naive cpu-gemm}
+read -r -a WGPU <<<"--backend wgpu ${WGPU_ARGS:-}"
 
 if [ ! -x "$BIN" ]; then
     echo "no dough-cli at $BIN (build it with: cargo build --profile native -p dough-cli)" >&2
@@ -38,6 +42,10 @@ fi
 # run LABEL ARGS...: one dough-cli call under the timeout; sets OUT (stdout) and RC, leaves
 # stderr in $ERR.
 run() {
+    if [ $(($(date +%s) - T0)) -gt "$BUDGET" ]; then
+        OUT="" RC=125
+        return
+    fi
     OUT=$(timeout -k 5 "$TIMEOUT" "$BIN" "$@" 2>"$ERR")
     RC=$?
 }
@@ -46,6 +54,7 @@ run() {
 why() {
     case $RC in
         124 | 137) echo "timed out after ${TIMEOUT} s" ;;
+        125) echo "skipped: over the ${BUDGET} s budget" ;;
         101) echo "PANIC: $(grep -m1 -A1 panicked "$ERR" | tr '\n' ' ')" ;;
         *) grep -m1 '^error' "$ERR" || tail -n1 "$ERR" ;;
     esac
@@ -74,7 +83,7 @@ for arch in $ARCHES; do
 done
 
 # One small call first: which adapter, which routine by default, or why there is none.
-run bench mlp --batch 1 --backend wgpu
+run bench mlp --batch 1 "${WGPU[@]}"
 if [ $RC -ne 0 ]; then
     printf '%-5s %-4s %5s  %-16s  %s\n' wgpu - - - "$(why)"
 else
@@ -82,7 +91,7 @@ else
     for arch in $ARCHES; do
         for batch in $BATCHES; do
             for m in $ROUTINES; do
-                run bench "$arch" --batch "$batch" --backend wgpu --matmul "$m"
+                run bench "$arch" --batch "$batch" "${WGPU[@]}" --matmul "$m"
                 if [ $RC -eq 0 ]; then row wgpu "$arch" "$batch" "$m"; else printf '%-5s %-4s %5s  %-16s  %s\n' wgpu "$arch" "$batch" "$m" "$(why)"; fi
             done
         done
@@ -95,7 +104,7 @@ if [ -f public/models/manifest.json ]; then
     echo
     run attack --model mnist-mlp --backend cpu
     CPU_ATTACK=$OUT CPU_RC=$RC
-    run attack --model mnist-mlp --backend wgpu
+    run attack --model mnist-mlp "${WGPU[@]}"
     if [ $CPU_RC -ne 0 ] || [ $RC -ne 0 ]; then
         echo "attack mnist-mlp cpu vs wgpu: not compared ($(why))"
     else

@@ -87,8 +87,8 @@ fn start_wgpu(opts: &DeviceOptions) -> Result<Started, String> {
         }
         e => format!("wgpu did not start: {e}; use --backend cpu"),
     })?;
-    // A lost device (driver reset) fails every later operation, in Burn as a panic: end with the
-    // reason instead. `Destroyed` is the device going away on purpose.
+    // A lost device (driver reset) fails every later operation, and Burn may panic there: end
+    // with the reason at once, as the worker tells the page. `Destroyed` is a deliberate end.
     setup.device.set_device_lost_callback(|reason, message| {
         if reason != wgpu::DeviceLostReason::Destroyed {
             eprintln!("error: the GPU device was lost ({reason:?}): {message}");

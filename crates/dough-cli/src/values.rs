@@ -196,6 +196,8 @@ pub enum Matmul {
     CpuGemm = 7,
 }
 
+// Used by the wgpu backend only (and the tests).
+#[cfg_attr(not(feature = "wgpu"), allow(dead_code))]
 impl Matmul {
     /// `set_cube_matmul_routine`'s number for this routine.
     pub fn routine(self) -> u8 {
