@@ -11,7 +11,7 @@ use dough_core::settings::Settings;
 use dough_core::study::abstraction::Method;
 use dough_core::suite::Method as AttackMethod;
 
-use crate::values::{self, Arch, Augmentation, Dataset, Input, Norm, PackSplit, Schedule, Template};
+use crate::values::{self, Arch, Augmentation, Backend, Dataset, GraphicsApi, Input, Matmul, Norm, PackSplit, Schedule, Template};
 
 #[derive(Parser, Debug)]
 #[command(name = "dough-cli", version, about, arg_required_else_help = true)]
@@ -44,7 +44,7 @@ pub enum Command {
     Eval(EvalArgs),
     /// Attack a shipped model toward every class and print the gallery's numbers
     Attack(AttackArgs),
-    /// The fixed benchmark workload on the CPU
+    /// The fixed benchmark workload (on the CPU, or with --backend wgpu on the GPU)
     Bench(BenchArgs),
     /// Minimality benchmark: the minimal-norm attacks (untargeted) on the first correctly
     /// classified test images of each model: success rate, L2 / L-inf / L0, iterations, time
@@ -56,6 +56,56 @@ pub enum Command {
 
 const MODELS: &str = "public/models";
 const DATA_ROOT: &str = "../shared/datasets";
+
+impl Command {
+    /// The compute backend options of a command that runs networks; `None` for the others.
+    pub fn device_options(&self) -> Option<&DeviceOptions> {
+        match self {
+            Command::Zoo(a) => Some(&a.device),
+            Command::Study(a) => Some(&a.device),
+            Command::Report(a) => Some(&a.device),
+            Command::Overview(a) => Some(&a.device),
+            Command::Train(a) => Some(&a.device),
+            Command::Eval(a) => Some(&a.device),
+            Command::Attack(a) => Some(&a.device),
+            Command::Bench(a) => Some(&a.device),
+            Command::Minimal(a) => Some(&a.device),
+            Command::Attacks(a) => Some(&a.device),
+            Command::Table(_) | Command::Templates(_) | Command::Pack(_) => None,
+        }
+    }
+}
+
+/// The compute backend, shared by every command that runs networks.
+#[derive(Args, Debug, Clone, Default, PartialEq)]
+pub struct DeviceOptions {
+    /// Compute backend: cpu (Burn's CPU backend, flex) or wgpu (Burn's wgpu backend on the GPU:
+    /// Vulkan, Metal or DX12); wgpu without a GPU adapter is an error
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub backend: Backend,
+    /// Matmul routine of the wgpu backend [default: auto on a hardware adapter, cpu-gemm on a
+    /// software one (llvmpipe, lavapipe, SwiftShader), as the browser worker chooses]
+    #[arg(long, value_enum, value_name = "ROUTINE")]
+    pub matmul: Option<Matmul>,
+    /// Graphics API of the wgpu backend
+    #[arg(long, value_enum, default_value_t = GraphicsApi::Auto)]
+    pub graphics_api: GraphicsApi,
+}
+
+impl DeviceOptions {
+    /// The wgpu-only options are an error with `--backend cpu` (they would do nothing).
+    pub fn check(&self) -> Result<(), String> {
+        if self.backend == Backend::Cpu {
+            if let Some(m) = self.matmul {
+                return Err(format!("--matmul {} applies to --backend wgpu only", values::slug(&m)));
+            }
+            if self.graphics_api != GraphicsApi::Auto {
+                return Err(format!("--graphics-api {} applies to --backend wgpu only", values::slug(&self.graphics_api)));
+            }
+        }
+        Ok(())
+    }
+}
 
 #[derive(Args, Debug)]
 pub struct ZooArgs {
@@ -74,6 +124,8 @@ pub struct ZooArgs {
     /// Folder holding one IDX folder per dataset
     #[arg(long, default_value = DATA_ROOT)]
     pub data_root: PathBuf,
+    #[command(flatten)]
+    pub device: DeviceOptions,
 }
 
 #[derive(Args, Debug)]
@@ -126,6 +178,8 @@ pub struct StudyArgs {
     /// Folder of the weights and manifest.json
     #[arg(long, default_value = MODELS)]
     pub models: PathBuf,
+    #[command(flatten)]
+    pub device: DeviceOptions,
 }
 
 #[derive(Args, Debug)]
@@ -147,6 +201,8 @@ pub struct OverviewArgs {
     /// Folder of the weights and manifest.json
     #[arg(long, default_value = MODELS)]
     pub models: PathBuf,
+    #[command(flatten)]
+    pub device: DeviceOptions,
 }
 
 #[derive(Args, Debug)]
@@ -168,6 +224,8 @@ pub struct ReportArgs {
     /// Folder of the weights and manifest.json
     #[arg(long, default_value = MODELS)]
     pub models: PathBuf,
+    #[command(flatten)]
+    pub device: DeviceOptions,
 }
 
 #[derive(Args, Debug)]
@@ -223,6 +281,8 @@ pub struct TrainArgs {
     /// PGD steps per batch in adversarial training
     #[arg(long, default_value_t = 7)]
     pub pgd_steps: usize,
+    #[command(flatten)]
+    pub device: DeviceOptions,
 }
 
 #[derive(Args, Debug)]
@@ -259,6 +319,8 @@ pub struct EvalArgs {
     /// Folder of the dataset's IDX files [default: ../shared/datasets/<the model's dataset>]
     #[arg(long)]
     pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub device: DeviceOptions,
 }
 
 #[derive(Args, Debug)]
@@ -295,6 +357,8 @@ pub struct AttackArgs {
     pub no_early_stop: bool,
     #[command(flatten)]
     pub suite: SuiteOptions,
+    #[command(flatten)]
+    pub device: DeviceOptions,
 }
 
 /// The attack method and its parameters, with the page's names (`attack=`, `eps=`, ...).
@@ -353,6 +417,8 @@ pub struct MinimalArgs {
     /// Write the table (markdown) to this file too
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub device: DeviceOptions,
 }
 
 #[derive(Args, Debug)]
@@ -371,6 +437,8 @@ pub struct AttacksArgs {
     /// Write the report (markdown) to this file too
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub device: DeviceOptions,
 }
 
 #[derive(Args, Debug)]
@@ -378,11 +446,16 @@ pub struct BenchArgs {
     /// The workload's network
     #[arg(value_enum, default_value_t = Arch::Mlp)]
     pub arch: Arch,
+    /// Inputs per step (the page's workload has 160: starts at 0.5, targets i mod 10)
+    #[arg(long, default_value_t = dough_core::bench::BATCH as u64, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub batch: u64,
+    #[command(flatten)]
+    pub device: DeviceOptions,
 }
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
+    use clap::{CommandFactory, ValueEnum};
 
     use super::*;
 
@@ -404,7 +477,61 @@ mod tests {
         let d = AttackConfig::default();
         assert_eq!((a.model.as_str(), a.steps, a.step_size, a.kappa, a.norm, a.no_early_stop), ("mnist-mlp", d.max_steps, d.step_size, d.kappa, Norm::L2, false));
         let Ok(Command::Bench(b)) = parse(&["bench"]) else { panic!("bench") };
-        assert_eq!(b.arch, Arch::Mlp);
+        assert_eq!((b.arch, b.batch), (Arch::Mlp, 160));
+        assert_eq!(b.device, DeviceOptions::default());
+    }
+
+    #[test]
+    fn backend_options_on_every_command_that_runs_networks() {
+        let cpu = DeviceOptions { backend: Backend::Cpu, matmul: None, graphics_api: GraphicsApi::Auto };
+        let wgpu = DeviceOptions { backend: Backend::Wgpu, matmul: Some(Matmul::CpuGemm), graphics_api: GraphicsApi::Vulkan };
+        for cmd in ["zoo", "study", "overview", "report", "train", "eval", "attack", "bench", "minimal", "attacks"] {
+            assert_eq!(parse(&[cmd]).expect(cmd).device_options(), Some(&cpu), "{cmd}");
+            let c = parse(&[cmd, "--backend", "wgpu", "--matmul", "cpu-gemm", "--graphics-api", "vulkan"]).expect(cmd);
+            assert_eq!(c.device_options(), Some(&wgpu), "{cmd}");
+            assert!(parse(&[cmd, "--backend", "gpu"]).is_err(), "{cmd}");
+            assert!(parse(&[cmd, "--backend", "wgpu", "--matmul", "fast"]).is_err(), "{cmd}");
+        }
+        for cmd in ["table", "templates", "pack"] {
+            assert_eq!(parse(&[cmd]).expect(cmd).device_options(), None, "{cmd}");
+            assert!(parse(&[cmd, "--backend", "wgpu"]).is_err(), "{cmd}");
+        }
+    }
+
+    #[test]
+    fn wgpu_options_need_the_wgpu_backend() {
+        let check = |args: &[&str]| parse(args).expect("parses").device_options().expect("bench").check();
+        assert_eq!(check(&["bench"]), Ok(()));
+        assert_eq!(check(&["bench", "--backend", "wgpu"]), Ok(()));
+        assert_eq!(check(&["bench", "--backend", "wgpu", "--matmul", "naive", "--graphics-api", "gl"]), Ok(()));
+        assert!(check(&["bench", "--matmul", "naive"]).unwrap_err().contains("--backend wgpu"));
+        assert!(check(&["bench", "--backend", "cpu", "--graphics-api", "vulkan"]).unwrap_err().contains("--backend wgpu"));
+    }
+
+    #[test]
+    fn matmul_routines_have_the_patched_numbers() {
+        // The numbers of `set_cube_matmul_routine` in vendor/burn-cubecl/src/kernel/matmul/base.rs.
+        let names: Vec<(String, u8)> = Matmul::value_variants().iter().map(|m| (values::slug(m), m.routine())).collect();
+        let expected = [
+            ("auto", 0),
+            ("simple-unit-max", 1),
+            ("simple-unit-min", 2),
+            ("double-unit-max", 3),
+            ("double-unit-min", 4),
+            ("gemm", 5),
+            ("naive", 6),
+            ("cpu-gemm", 7),
+        ];
+        assert_eq!(names, expected.map(|(n, r)| (n.to_string(), r)));
+        assert_eq!((Matmul::default_for(true), Matmul::default_for(false)), (Matmul::CpuGemm, Matmul::Auto));
+    }
+
+    #[test]
+    fn bench_batch() {
+        let Ok(Command::Bench(b)) = parse(&["bench", "cnn", "--batch", "10", "--backend", "wgpu"]) else { panic!("bench") };
+        assert_eq!((b.arch, b.batch, b.device.backend), (Arch::Cnn, 10, Backend::Wgpu));
+        assert!(parse(&["bench", "--batch", "0"]).is_err());
+        assert!(parse(&["bench", "--batch", "x"]).is_err());
     }
 
     #[test]

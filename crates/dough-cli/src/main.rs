@@ -1,6 +1,7 @@
 //! `dough-cli`: the native command-line tool. It reuses `dough-core` and `dough-compute`, so it
 //! gives the same numbers as the browser for the same inputs and seed (on the same backend).
 
+mod backend;
 mod cli;
 mod report;
 mod suite_cmd;
@@ -13,7 +14,7 @@ use std::time::Instant;
 use clap::Parser;
 use cli::{AttackArgs, BenchArgs, Cli, Command, EvalArgs, PackArgs, TrainArgs};
 use dough_compute::suite::{Goal, Job};
-use dough_compute::{Device, bench, eval};
+use dough_compute::{Device, eval};
 use dough_core::attack::{AttackConfig, every_target};
 use dough_core::idx::{self, Split};
 use dough_core::inputs::ControlledInput;
@@ -24,7 +25,14 @@ use dough_core::weights::Weights;
 use dough_core::zoo::ZooModel;
 
 fn main() {
-    let result = match Cli::parse().command {
+    let command = Cli::parse().command;
+    if let Some(opts) = command.device_options()
+        && let Err(e) = backend::start(opts)
+    {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+    let result = match command {
         Command::Zoo(a) => zoo_cmd::cmd_zoo(&a),
         Command::Table(a) => load_manifest(&a.models).map(|entries| zoo_cmd::print_table(&entries, &a.models)),
         Command::Templates(a) => report::cmd_templates(&a),
@@ -45,8 +53,9 @@ fn main() {
     }
 }
 
+/// The compute device that `--backend` chose (started in `main`).
 pub(crate) fn device() -> Device {
-    Device::flex()
+    backend::device()
 }
 
 pub(crate) fn load_manifest(models: &Path) -> Result<Vec<ModelEntry>, String> {
@@ -185,17 +194,65 @@ fn cmd_attack(a: &AttackArgs) -> Result<(), String> {
 
 fn cmd_bench(a: &BenchArgs) -> Result<(), String> {
     let name = values::slug(&a.arch);
-    let t0 = Instant::now();
-    let now = move || t0.elapsed().as_secs_f64() * 1e3;
-    let r = pollster::block_on(bench::run(&name, &device(), &now, || async {})).map_err(|e| e.to_string())?;
+    let r = pollster::block_on(bench_batch(&name, a.batch as usize, &device())).map_err(|e| e.to_string())?;
     println!(
-        "bench {}: batch {}, {} steps, {:.2} ms/step ({:.1} steps/s), checksum {:.6} [CPU, flex]",
+        "bench {}: batch {}, {} steps, {:.2} ms/step ({:.1} steps/s), checksum {:.6} [{}]",
         r.arch,
         r.batch,
         r.steps,
         r.ms_per_step,
         1e3 / r.ms_per_step,
-        r.checksum
+        r.checksum,
+        backend::label()
     );
     Ok(())
+}
+
+/// `dough_compute::bench::run` (the page's `?bench=` workload and timing) with `batch` inputs:
+/// the workload's starts and targets repeated or cut to `batch` (all starts are 0.5 and the
+/// targets i mod 10, so any batch keeps that pattern). At the workload's 160 it is the same run
+/// (a test compares the two).
+async fn bench_batch(name: &str, batch: usize, device: &Device) -> Result<dough_core::bench::BenchResult, dough_core::attack::AttackError> {
+    use dough_core::bench::{BenchResult, TIMED_STEPS, WARMUP_STEPS, workload};
+    let (spec, weights, starts, targets, cfg) = workload(name)?;
+    let starts: Vec<Vec<f32>> = (0..batch).map(|i| starts[i % starts.len()].clone()).collect();
+    let targets: Vec<usize> = (0..batch).map(|i| targets[i % targets.len()]).collect();
+    let mut job = dough_compute::attack::AttackJob::new(&spec, &weights, device, &starts, &targets, cfg)?;
+    for _ in 0..WARMUP_STEPS {
+        job.step().await?;
+    }
+    job.current_inputs().await?;
+    let t0 = Instant::now();
+    for _ in 0..TIMED_STEPS {
+        job.step().await?;
+    }
+    let x = job.current_inputs().await?;
+    let total_ms = t0.elapsed().as_secs_f64() * 1e3;
+    Ok(BenchResult {
+        arch: name.to_string(),
+        batch,
+        steps: TIMED_STEPS,
+        total_ms,
+        ms_per_step: total_ms / TIMED_STEPS as f64,
+        checksum: x.iter().map(|&v| v as f64).sum::<f64>() / x.len() as f64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CLI's bench at the workload's batch is the page's run: same checksum (on the CPU).
+    #[test]
+    fn bench_at_160_is_the_workload() {
+        let device = Device::flex();
+        let t0 = Instant::now();
+        let now = move || t0.elapsed().as_secs_f64() * 1e3;
+        let page = pollster::block_on(dough_compute::bench::run("mlp", &device, &now, || async {})).unwrap();
+        let cli = pollster::block_on(bench_batch("mlp", dough_core::bench::BATCH, &device)).unwrap();
+        assert_eq!((cli.batch, cli.steps, cli.checksum), (page.batch, page.steps, page.checksum));
+        let small = pollster::block_on(bench_batch("mlp", 10, &device)).unwrap();
+        assert_eq!(small.batch, 10);
+        assert!(small.checksum.is_finite() && small.checksum != 0.5, "{}", small.checksum);
+    }
 }

@@ -163,3 +163,63 @@ pub fn parse_attack(s: &str) -> Result<dough_core::suite::Method, String> {
         format!("unknown attack \"{s}\" (one of {})", dough_core::suite::Method::ALL.map(|m| m.slug()).join(", "))
     })
 }
+
+/// The compute backend of the commands that run networks: Burn's CPU backend (flex), or Burn's
+/// wgpu backend natively (Vulkan, Metal or DX12; OpenGL where nothing else answers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    #[default]
+    Cpu,
+    Wgpu,
+}
+
+/// The matmul routine of the wgpu backend without autotune, with the numbers of the patched
+/// burn-cubecl's `set_cube_matmul_routine` (vendor/burn-cubecl/PATCH.md). `Auto` is Burn's own
+/// choice; a routine that cannot take a problem falls back to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Matmul {
+    /// Burn's default (cubek's `Auto`; without autotune it runs `SimpleUnit`)
+    Auto = 0,
+    /// cubek's SimpleUnit, largest tiles
+    SimpleUnitMax = 1,
+    /// cubek's SimpleUnit, smallest tiles
+    SimpleUnitMin = 2,
+    /// cubek's DoubleUnit, largest tiles
+    DoubleUnitMax = 3,
+    /// cubek's DoubleUnit, smallest tiles
+    DoubleUnitMin = 4,
+    /// cubek's gemm without stage
+    Gemm = 5,
+    /// cubek's naive matmul
+    Naive = 6,
+    /// cubek's tiled CPU gemm (register-blocked, no barriers; the worker's choice on software adapters)
+    CpuGemm = 7,
+}
+
+// Used by the wgpu backend only (and the tests).
+#[cfg_attr(not(feature = "wgpu"), allow(dead_code))]
+impl Matmul {
+    /// `set_cube_matmul_routine`'s number for this routine.
+    pub fn routine(self) -> u8 {
+        self as u8
+    }
+
+    /// The routine used when `--matmul` is not given, as the browser worker chooses
+    /// (crates/dough-worker/src/backend.rs): the CPU gemm on a software adapter, Burn's own
+    /// choice on hardware.
+    pub fn default_for(software: bool) -> Self {
+        if software { Matmul::CpuGemm } else { Matmul::Auto }
+    }
+}
+
+/// The graphics API of the wgpu backend: `auto` tries Vulkan, then DX12, then OpenGL (Metal on
+/// macOS), preferring an API with a hardware adapter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum GraphicsApi {
+    #[default]
+    Auto,
+    Vulkan,
+    Metal,
+    Dx12,
+    Gl,
+}
