@@ -204,7 +204,14 @@ impl Page {
         let cached = adapter.as_ref().filter(|_| !s.force_calibration).and_then(backend::cached);
         let plan = dough_core::backend::plan(s.backend, adapter.as_ref(), cached, s.force_calibration);
         let choice = Choice { kind: plan.start, reason: plan.reason, adapter: adapter.clone(), measurement: cached, measuring: plan.calibrate, note: None };
-        let (worker, entries) = futures::join!(self.start_worker(choice, s.fault, None), assets::load_manifest());
+        // The pool's other CPU workers start beside the main one (they get the model with it).
+        let early_pool = plan.start == BackendKind::Cpu && s.pool_fault.is_none();
+        let pool = async {
+            if early_pool {
+                self.fit_pool_for(true).await;
+            }
+        };
+        let (worker, entries, ()) = futures::join!(self.start_worker(choice, s.fault, None), assets::load_manifest(), pool);
         if let Err(e) = worker {
             return self.fail(format!("The compute worker could not start: {e}"));
         }
@@ -399,6 +406,11 @@ impl Page {
     /// model. A worker that does not start is left out, with a notice.
     async fn fit_pool(self) {
         let on_cpu = self.engine.backend.get_untracked().is_some_and(|b| b.choice.kind == BackendKind::Cpu);
+        self.fit_pool_for(on_cpu).await;
+    }
+
+    /// [`Page::fit_pool`] for a main worker on the CPU (`on_cpu`) or not.
+    async fn fit_pool_for(self, on_cpu: bool) {
         let requested = self.run.settings.with_untracked(|s| s.workers);
         let want = if on_cpu { pool_size(requested, platform::hardware_concurrency()) - 1 } else { 0 };
         let have = self.engine.extra.with_value(|e| e.len());

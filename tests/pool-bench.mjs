@@ -1,7 +1,9 @@
 // Numbers for the pool of CPU workers (not a test): workers=1 against workers=2 (or the list in
 // WORKERS), CPU backend, ROUNDS alternating runs (default 3), medians: the first LeNet gallery
-// (noise input), a study of mnist-lenet with 3 seeds, and an overview of the 12 MNIST networks
-// with 1 seed; the per-worker start cost; and the renderer's memory (every worker's included).
+// (noise input; from the main worker's start, so it includes starting the pool's other
+// workers), a second LeNet gallery on warm workers, a study of mnist-lenet with 3 seeds, and an
+// overview of the 12 MNIST networks with 1 seed; when the workers were ready; and the
+// renderer's memory (every worker's included).
 //   node tests/pool-bench.mjs          (after scripts/build-site.sh)
 //   WORKERS=1,2,4 ROUNDS=1 ONLY=gallery node tests/pool-bench.mjs
 import { execSync } from 'node:child_process';
@@ -14,7 +16,7 @@ const origin = `http://127.0.0.1:${server.address().port}`;
 const LONG = 1_800_000;
 const WORKERS = (process.env.WORKERS || '1,2').split(',').map(Number);
 const ROUNDS = Number(process.env.ROUNDS || 3);
-const ONLY = process.env.ONLY ? process.env.ONLY.split(',') : ['gallery', 'study', 'overview'];
+const ONLY = process.env.ONLY ? process.env.ONLY.split(',') : ['gallery', 'regallery', 'study', 'overview'];
 
 /// Resident memory of Chromium's renderer processes (the page and its workers' threads), MiB.
 function rendererMiB() {
@@ -27,6 +29,10 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 const workloads = {
   // From navigation to the first gallery; the worker-start share from the marks.
   gallery: { query: 'model=mnist-lenet&input=noise&seed=1', wait: '#app[data-status="done"]' },
+  // The page's default (mnist-mlp, black input), for the memory figure.
+  default: { query: '', wait: '#app[data-status="done"]' },
+  // A second gallery on warm workers: from the change of seed to its last row.
+  regallery: { query: 'model=mnist-lenet&input=noise&seed=1', wait: '#app[data-status="done"]', again: true },
   study: { query: 'model=mnist-lenet&input=noise&seed=1&analysis=1&seeds=3', wait: '#analysis[data-study="done"]' },
   overview: { query: 'model=mnist-mlp&target=3&overview=all', wait: '#overview[data-overview="done"]' },
 };
@@ -40,12 +46,18 @@ for (let round = 0; round < ROUNDS; round++) {
       await page.addInitScript(instrument);
       await page.goto(`${origin}/?backend=cpu&workers=${n}&${workloads[name].query}`);
       await page.waitForSelector('#app[data-status="done"]', { timeout: LONG });
+      if (workloads[name].again) {
+        await page.waitForTimeout(300);
+        await page.fill('#seed-input', '2');
+        await page.dispatchEvent('#seed-input', 'change');
+        await page.waitForFunction(() => document.querySelector('#app')?.dataset.status === 'running', null, { timeout: LONG });
+      }
       const galleryDone = await page.evaluate(() => performance.now());
       await page.waitForSelector(workloads[name].wait, { timeout: LONG });
       const end = await page.evaluate(() => performance.now());
       const m = await page.evaluate(() => window.__marks);
       const mem = rendererMiB();
-      const ms = name === 'gallery' ? m.done - m.backend : end - galleryDone;
+      const ms = name === 'gallery' || name === 'default' ? m.done - m.backend : end - galleryDone;
       (results[`${name}@${n}`] ??= []).push({ ms, ready: m.backend, mem });
       console.log(`round ${round + 1} ${name} workers=${n}: ${(ms / 1000).toFixed(2)} s (workers ready at ${m.backend.toFixed(0)} ms after navigation; renderer ${mem.toFixed(0)} MiB)`);
       await ctx.close();

@@ -83,8 +83,8 @@ pub struct DeviceOptions {
     /// Vulkan, Metal or DX12); wgpu without a GPU adapter is an error
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     pub backend: Backend,
-    /// Matmul routine of the wgpu backend [default: auto on a hardware adapter, cpu-gemm on a
-    /// software one (llvmpipe, lavapipe, SwiftShader), as the browser worker chooses]
+    /// Matmul routine of the wgpu backend [default: cpu-gemm on SwiftShader, as the browser
+    /// worker chooses; auto (Burn's choice) on every other adapter, llvmpipe included]
     #[arg(long, value_enum, value_name = "ROUTINE")]
     pub matmul: Option<Matmul>,
     /// Graphics API of the wgpu backend
@@ -523,7 +523,7 @@ mod tests {
             ("cpu-gemm", 7),
         ];
         assert_eq!(names, expected.map(|(n, r)| (n.to_string(), r)));
-        assert_eq!((Matmul::default_for(true), Matmul::default_for(false)), (Matmul::CpuGemm, Matmul::Auto));
+        assert_eq!((Matmul::default_for("Google SwiftShader"), Matmul::default_for("llvmpipe (LLVM 15.0.6, 256 bits)"), Matmul::default_for("NVIDIA H200")), (Matmul::CpuGemm, Matmul::Auto, Matmul::Auto));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `dough-cli`: the native command-line tool. It reuses `dough-core` and `dough-compute`, so it
 //! gives the same numbers as the browser for the same inputs and seed (on the same backend).
 
-mod backend;
+mod device;
 mod cli;
 mod report;
 mod suite_cmd;
@@ -27,7 +27,7 @@ use dough_core::zoo::ZooModel;
 fn main() {
     let command = Cli::parse().command;
     if let Some(opts) = command.device_options()
-        && let Err(e) = backend::start(opts)
+        && let Err(e) = device::start(opts)
     {
         eprintln!("error: {e}");
         std::process::exit(1);
@@ -55,7 +55,7 @@ fn main() {
 
 /// The compute device that `--backend` chose (started in `main`).
 pub(crate) fn device() -> Device {
-    backend::device()
+    device::device()
 }
 
 pub(crate) fn load_manifest(models: &Path) -> Result<Vec<ModelEntry>, String> {
@@ -203,7 +203,7 @@ fn cmd_bench(a: &BenchArgs) -> Result<(), String> {
         r.ms_per_step,
         1e3 / r.ms_per_step,
         r.checksum,
-        backend::label()
+        device::label()
     );
     Ok(())
 }

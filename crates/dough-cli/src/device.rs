@@ -1,7 +1,7 @@
 //! The compute device of the commands that run networks (`--backend cpu|wgpu`): Burn's CPU
 //! backend (flex), or Burn's wgpu backend natively (Vulkan, Metal or DX12, OpenGL where nothing
 //! else answers), with the matmul routine chosen as the browser worker chooses it
-//! (crates/dough-worker/src/backend.rs). `main` starts it once, before the command runs;
+//! (crates/dough-worker/src/device.rs). `main` starts it once, before the command runs;
 //! `crate::device()` hands it out.
 
 use std::sync::OnceLock;
@@ -60,7 +60,7 @@ pub fn label() -> String {
 
 #[cfg(not(feature = "wgpu"))]
 fn start_wgpu(_: &DeviceOptions) -> Result<Started, String> {
-    Err("this dough-cli was built without the wgpu feature; use --backend cpu".into())
+    Err("this dough-cli was built without the wgpu feature (cargo build --profile native -p dough-cli --features wgpu); use --backend cpu".into())
 }
 
 /// Asks Burn's wgpu runtime for a device. Burn 0.22's `WgpuOptions::init_with_setup` returns the
@@ -105,7 +105,7 @@ fn start_wgpu(opts: &DeviceOptions) -> Result<Started, String> {
     );
     let (matmul, chosen) = match opts.matmul {
         Some(m) => (m, ""),
-        None => (Matmul::default_for(report.software), " (default)"),
+        None => (Matmul::default_for(&report.name), " (default)"),
     };
     burn_cubecl::kernel::matmul::set_cube_matmul_routine(matmul.routine());
     let driver = [info.driver.as_str(), info.driver_info.as_str()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ");
