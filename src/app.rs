@@ -5,8 +5,10 @@
 
 mod compare;
 mod overview;
+mod study;
 mod train;
 mod upload;
+mod workers;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -16,11 +18,8 @@ use dough_core::backend::{BackendPref, Choice, Measurement, Reason};
 use dough_core::compare::ModelReadings;
 use dough_core::manifest::{DatasetId, ModelEntry};
 use dough_core::pack::SamplePack;
-use dough_core::protocol::{AdapterReport, BackendKind, Fault, JobProgress, pack_runs};
-use dough_core::settings::{InputChoice, PoolFault, Settings, pool_size};
-use dough_core::study::pipeline::{self, StudyResult};
-use dough_core::study::replicates::{Replicated, replicate_seeds};
-use dough_core::study::templates::Templates;
+use dough_core::protocol::{AdapterReport, BackendKind, Fault, JobProgress};
+use dough_core::settings::{InputChoice, PoolFault, Settings};
 
 use crate::assets::{self, LoadedModel};
 use crate::backend::{self, BackendState};
@@ -36,14 +35,15 @@ use crate::components::model_card::{ModelCard, ModelPicker, SaveOffline};
 use crate::components::shortcuts::{self, Command, ShortcutHelp, fullscreen};
 use crate::components::status::{BackendLine, Messages, Progress};
 use crate::components::upload::UploadForm;
-use crate::batches::{gallery_batch, study_batch};
+use crate::batches::gallery_batch;
 use crate::job_slot::JobSlot;
 use crate::platform;
-use crate::pool::{self, AttackAsk, Crew};
+use crate::pool::{self, AttackAsk};
 use crate::worker_handle::{AttackEnd, ClientError, Crash, WorkerHandle};
 use crate::state::Status;
 use compare::CompareStore;
 use overview::OverviewStore;
+use study::StudyStore;
 use train::TrainStore;
 
 /// Gallery rows added per frame when a finished run is shown.
@@ -78,36 +78,6 @@ struct ModelStore {
     uploads: StoredValue<Vec<LoadedModel>, LocalStorage>,
 }
 
-/// The study: its attacks' outcomes (model, untrained twin), status, progress, templates, and
-/// the statistics the worker computed from them.
-#[derive(Clone, Copy)]
-struct StudyStore {
-    /// One run per seed of the controlled inputs (`seeds=`), the first from the run's seed.
-    evolved: RwSignal<Option<Vec<StudyRun>>>,
-    status: RwSignal<StudyStatus>,
-    progress: RwSignal<JobProgress>,
-    /// The study's attacks.
-    slot: JobSlot,
-    templates: RwSignal<Option<Templates>>,
-    /// The templates as the worker reads them (`Templates::encode`).
-    template_bytes: StoredValue<Vec<u8>, LocalStorage>,
-    /// The statistics (computed in a worker): the first seed's study and the scores over seeds.
-    result: RwSignal<Option<StudyResult>>,
-    replicated: RwSignal<Option<Replicated>>,
-    /// The statistics' request (superseded by every analysis-settings change).
-    stats_slot: JobSlot,
-    /// The analysis settings of `result`.
-    stats_for: StoredValue<Option<(dough_core::study::abstraction::Abstraction, dough_core::study::templates::TemplateKind)>>,
-}
-
-/// The study's attacks with one seed of the controlled inputs: the model's rows and its
-/// untrained twin's (start-major, as `pipeline::batch` lays them).
-#[derive(Clone, Debug, PartialEq)]
-struct StudyRun {
-    seed: u64,
-    trained: Vec<SampleOutcome>,
-    untrained: Vec<SampleOutcome>,
-}
 
 /// The user's own input and the network's live guess on it.
 #[derive(Clone, Copy)]
@@ -160,18 +130,7 @@ impl Page {
                 pack_counts: RwSignal::new(None),
             },
             models: ModelStore { entries: RwSignal::new(Vec::new()), entry: RwSignal::new(None), loaded: StoredValue::new_local(None), uploads: StoredValue::new_local(Vec::new()) },
-            study: StudyStore {
-                evolved: RwSignal::new(None),
-                status: RwSignal::new(StudyStatus::Idle),
-                progress: RwSignal::new(JobProgress::default()),
-                slot: JobSlot::new(),
-                templates: RwSignal::new(None),
-                template_bytes: StoredValue::new_local(Vec::new()),
-                result: RwSignal::new(None),
-                replicated: RwSignal::new(None),
-                stats_slot: JobSlot::new(),
-                stats_for: StoredValue::new(None),
-            },
+            study: StudyStore::new(),
             drawing: DrawingStore { custom: RwSignal::new(None), prediction: RwSignal::new(None) },
             engine: EngineStore {
                 backend: RwSignal::new(None),
@@ -382,104 +341,6 @@ impl Page {
         }
     }
 
-    /// Makes `m` the current model of every worker of the pool (its bytes cross to a worker
-    /// only once).
-    async fn send_model(self, m: &LoadedModel) -> Result<(), String> {
-        let c = self.engine.compute.get_value().ok_or("the compute worker is not running")?;
-        let mut all = vec![c];
-        all.extend(self.engine.extra.get_value());
-        let sent = futures::future::join_all(all.iter().map(|w| w.load_model(&m.entry, &m.bytes, true))).await;
-        sent.into_iter().collect::<Result<Vec<()>, ClientError>>().map(|_| ()).map_err(|e| e.to_string())
-    }
-
-    /// The workers of a job: the main one and the pool's others.
-    fn crew(self) -> Option<Crew> {
-        let main = self.engine.compute.get_value()?;
-        let mut workers = vec![main];
-        workers.extend(self.engine.extra.get_value());
-        let replace: pool::Replace = std::rc::Rc::new(move |i| Box::pin(self.replace_extra(i)));
-        Some(Crew { workers, replace: Some(replace) })
-    }
-
-    /// Starts (or stops) the pool's other CPU workers to match `workers=` while the main worker
-    /// runs on the CPU; on WebGPU the GPU worker works alone. Each new worker gets the current
-    /// model. A worker that does not start is left out, with a notice.
-    async fn fit_pool(self) {
-        let on_cpu = self.engine.backend.get_untracked().is_some_and(|b| b.choice.kind == BackendKind::Cpu);
-        self.fit_pool_for(on_cpu).await;
-    }
-
-    /// [`Page::fit_pool`] for a main worker on the CPU (`on_cpu`) or not.
-    async fn fit_pool_for(self, on_cpu: bool) {
-        let requested = self.run.settings.with_untracked(|s| s.workers);
-        let want = if on_cpu { pool_size(requested, platform::hardware_concurrency()) - 1 } else { 0 };
-        let have = self.engine.extra.with_value(|e| e.len());
-        if have > want {
-            let gone = self.engine.extra.try_update_value(|e| e.split_off(want)).unwrap_or_default();
-            for w in gone {
-                w.terminate();
-            }
-        } else if have < want {
-            let fault = self.engine.pool_fault.get_value();
-            let started = futures::future::join_all((have..want).map(|k| self.spawn_extra(k + 1, k + 1 == want && k + 1 > have, fault))).await;
-            for (k, w) in started.into_iter().enumerate() {
-                match w {
-                    Ok(w) => self.engine.extra.update_value(|e| e.push(w)),
-                    Err(e) => self.notice(format!("Compute worker {} of {} did not start ({e}); the page runs on {} worker(s).", have + k + 2, want + 1, self.engine.extra.with_value(|x| x.len()) + 1)),
-                }
-            }
-        }
-        self.engine.workers.set(1 + self.engine.extra.with_value(|e| e.len()));
-    }
-
-    /// A CPU worker for pool place `index` (1: the first beside the main worker) with the current
-    /// model. `last` takes the test-only pool fault, if any.
-    async fn spawn_extra(self, index: usize, last: bool, fault: Option<PoolFault>) -> Result<WorkerHandle, ClientError> {
-        let fault = fault.filter(|_| last);
-        if fault.is_some() {
-            self.engine.pool_fault.set_value(None);
-        }
-        let w = WorkerHandle::spawn_with(BackendKind::Cpu, fault == Some(PoolFault::SilentWorker)).await?;
-        let worker_fault = (fault == Some(PoolFault::PanicSlice)).then_some(Fault::Panic);
-        if let Err(e) = w.init(BackendKind::Cpu, worker_fault).await {
-            w.terminate();
-            return Err(e);
-        }
-        if let Some(m) = self.models.loaded.get_value() {
-            if fault == Some(PoolFault::CorruptModel) {
-                // Test-only: bytes that do not match their SHA-256. The worker refuses them, and
-                // the page sends its verified copy again, as it would after a bad transfer.
-                let mut bad = m.bytes.to_vec();
-                if let Some(b) = bad.last_mut() {
-                    *b ^= 0xff;
-                }
-                if let Err(e) = w.load_model(&m.entry, &bad, true).await {
-                    web_sys::console::warn_1(&format!("Dough: pool worker {index} refused a model: {e}; sending it again").into());
-                }
-            }
-            if let Err(e) = w.load_model(&m.entry, &m.bytes, true).await {
-                w.terminate();
-                return Err(e);
-            }
-        }
-        Ok(w)
-    }
-
-    /// Replaces pool worker `index` (>= 1), which died mid-job, with a fresh one.
-    async fn replace_extra(self, index: usize) -> Result<WorkerHandle, ClientError> {
-        let w = self.spawn_extra(index, false, None).await?;
-        let old = self.engine.extra.try_update_value(|e| e.get_mut(index - 1).map(|slot| std::mem::replace(slot, w.clone()))).flatten();
-        if let Some(old) = old {
-            old.terminate();
-        }
-        self.notice(format!("Compute worker {} stopped; a fresh one took over its share of the run (same numbers).", index + 1));
-        self.engine.backend.update(|b| {
-            if let Some(b) = b {
-                b.recovered = Some("pool-worker");
-            }
-        });
-        Ok(w)
-    }
 
     /// Makes `m` the current model (in the worker first) and records it in the settings.
     async fn use_model(self, m: LoadedModel) -> Result<(), String> {
@@ -609,123 +470,6 @@ impl Page {
         });
     }
 
-    /// Drops the study's results (they belong to the previous model or attack settings).
-    fn stop_study(self) {
-        self.study.slot.stop();
-        self.study.evolved.set(None);
-        self.study.status.set(StudyStatus::Idle);
-    }
-
-    /// Runs the study's attacks (model and untrained twin, for every seed) on the pool; the
-    /// statistics follow in a worker ([`Page::request_stats`]).
-    fn run_study(self) {
-        self.stop_study();
-        let ticket = self.study.slot.current();
-        let (Some(crew), Some(model)) = (self.crew(), self.models.loaded.get_value()) else {
-            return;
-        };
-        let settings = self.run.settings.get_untracked();
-        if !settings.analysis {
-            let mut s = settings.clone();
-            s.analysis = true;
-            self.run.settings.set(s.clone());
-        }
-        self.study.status.set(StudyStatus::Running);
-        let dataset = model.entry.dataset;
-        let slot = self.study.slot;
-        let stale = move || !slot.is_current(ticket);
-        spawn_local(async move {
-            if self.study.templates.with_untracked(|t| t.as_ref().is_none_or(|t| t.dataset != dataset.slug())) {
-                match assets::load_templates(dataset).await {
-                    Ok(t) => {
-                        self.study.template_bytes.set_value(t.encode());
-                        self.study.templates.set(Some(t));
-                    }
-                    Err(e) => {
-                        self.run.error.set(Some(format!("The dataset templates could not be loaded: {e}")));
-                        return self.study.status.set(StudyStatus::Error);
-                    }
-                }
-            }
-            // One run of the model and one of its untrained twin per seed of the controlled
-            // inputs, each on the next free worker.
-            let seeds = replicate_seeds(settings.seed, settings.seeds.max(1));
-            let jobs: Vec<(u64, Option<u64>)> = seeds.iter().flat_map(|&s| [(s, None), (s, Some(pipeline::untrained_seed(s)))]).collect();
-            let cfg = settings.attack_config();
-            let progress = self.study.progress;
-            let out = pool::each(&crew, jobs, move |w: WorkerHandle, (seed, untrained): (u64, Option<u64>)| {
-                let cfg = cfg.clone();
-                async move {
-                    let batch = study_batch(seed).map_err(ClientError::Failed)?;
-                    if !slot.is_current(ticket) {
-                        return Ok(None);
-                    }
-                    let (id, done) = w.attack(&batch.starts, &batch.targets, &cfg, untrained, false, None, move |p| progress.set(p));
-                    let Some(end) = slot.follow(ticket, &w, id, done).await else { return Ok(None) };
-                    match end? {
-                        AttackEnd::Done(rows, _) => Ok(Some(rows)),
-                        AttackEnd::Cancelled => Ok(None),
-                    }
-                }
-            })
-            .await;
-            if stale() {
-                return;
-            }
-            let rows = match out {
-                Ok(rows) => rows,
-                Err(ClientError::Crashed(_)) => return,
-                Err(ClientError::Failed(e)) => return self.study_failed(e),
-            };
-            let mut runs = Vec::new();
-            for (k, seed) in seeds.iter().enumerate() {
-                match (rows[2 * k].clone(), rows[2 * k + 1].clone()) {
-                    (Some(trained), Some(untrained)) => runs.push(StudyRun { seed: *seed, trained, untrained }),
-                    _ => return,
-                }
-            }
-            // Done once the worker's statistics for these runs are in (`request_stats`).
-            self.study.evolved.set(Some(runs));
-        });
-    }
-
-    /// The study's statistics for the runs shown, computed in a worker (the last of the pool,
-    /// which a gallery needs least); a newer request supersedes an older one.
-    fn request_stats(self, runs: Option<Vec<StudyRun>>, abstraction: dough_core::study::abstraction::Abstraction, template: dough_core::study::templates::TemplateKind) {
-        let slot = self.study.stats_slot;
-        let ticket = slot.begin();
-        let dataset = self.models.entry.with_untracked(|e| e.as_ref().map(|e| e.dataset.slug()));
-        let templates_fit = self.study.templates.with_untracked(|t| t.as_ref().is_some_and(|t| Some(t.dataset.as_str()) == dataset));
-        let (Some(runs), true) = (runs.filter(|r| !r.is_empty()), templates_fit) else {
-            self.study.result.set(None);
-            self.study.replicated.set(None);
-            return;
-        };
-        let Some(w) = self.crew().and_then(|c| c.workers.last().cloned()) else { return };
-        let (meta, images) = pack_runs(runs.into_iter().map(|r| (r.seed, r.trained, r.untrained)).collect());
-        let bytes = self.study.template_bytes.get_value();
-        let (id, done) = w.analyse(meta, images, &bytes, abstraction, template);
-        spawn_local(async move {
-            let Some(r) = slot.follow(ticket, &w, id, done).await else { return };
-            match r {
-                Ok(Some((result, replicated))) => {
-                    self.study.stats_for.set_value(Some((abstraction, template)));
-                    self.study.result.set(Some(result));
-                    self.study.replicated.set(replicated);
-                    if self.study.status.get_untracked() == StudyStatus::Running {
-                        self.study.status.set(StudyStatus::Done);
-                    }
-                }
-                Ok(None) | Err(ClientError::Crashed(_)) => {}
-                Err(ClientError::Failed(e)) => self.study_failed(format!("its statistics could not be computed: {e}")),
-            }
-        });
-    }
-
-    fn study_failed(self, e: String) {
-        self.run.error.set(Some(format!("The study's attack failed: {e}")));
-        self.study.status.set(StudyStatus::Error);
-    }
 
     /// New abstraction or template settings: recomputed from the stored perturbations.
     fn set_analysis_settings(self, s: Settings) {

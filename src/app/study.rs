@@ -1,0 +1,189 @@
+//! The study in the app: its attacks (the model and its untrained twin, for every seed of the
+//! controlled inputs) shared out over the pool, then its statistics computed in a worker
+//! whenever the runs or the analysis settings change.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use dough_core::attack::SampleOutcome;
+use dough_core::protocol::{JobProgress, pack_runs};
+use dough_core::study::abstraction::Abstraction;
+use dough_core::study::pipeline::{self, StudyResult};
+use dough_core::study::replicates::{Replicated, replicate_seeds};
+use dough_core::study::templates::{TemplateKind, Templates};
+
+use super::Page;
+use crate::assets;
+use crate::batches::study_batch;
+use crate::components::analysis::StudyStatus;
+use crate::job_slot::JobSlot;
+use crate::pool;
+use crate::worker_handle::{AttackEnd, ClientError, WorkerHandle};
+
+/// The study: its attacks' outcomes (model, untrained twin), status, progress, templates, and
+/// the statistics the worker computed from them.
+#[derive(Clone, Copy)]
+pub(super) struct StudyStore {
+    /// One run per seed of the controlled inputs (`seeds=`), the first from the run's seed.
+    pub(super) evolved: RwSignal<Option<Vec<StudyRun>>>,
+    pub(super) status: RwSignal<StudyStatus>,
+    pub(super) progress: RwSignal<JobProgress>,
+    /// The study's attacks.
+    pub(super) slot: JobSlot,
+    pub(super) templates: RwSignal<Option<Templates>>,
+    /// The templates as the worker reads them (`Templates::encode`).
+    pub(super) template_bytes: StoredValue<Vec<u8>, LocalStorage>,
+    /// The statistics (computed in a worker): the first seed's study and the scores over seeds.
+    pub(super) result: RwSignal<Option<StudyResult>>,
+    pub(super) replicated: RwSignal<Option<Replicated>>,
+    /// The statistics' request (superseded by every analysis-settings change).
+    pub(super) stats_slot: JobSlot,
+    /// The analysis settings of `result`.
+    pub(super) stats_for: StoredValue<Option<(dough_core::study::abstraction::Abstraction, dough_core::study::templates::TemplateKind)>>,
+}
+
+/// The study's attacks with one seed of the controlled inputs: the model's rows and its
+/// untrained twin's (start-major, as `pipeline::batch` lays them).
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct StudyRun {
+    pub(super) seed: u64,
+    pub(super) trained: Vec<SampleOutcome>,
+    pub(super) untrained: Vec<SampleOutcome>,
+}
+
+impl StudyStore {
+    pub(super) fn new() -> Self {
+        Self {
+            evolved: RwSignal::new(None),
+            status: RwSignal::new(StudyStatus::Idle),
+            progress: RwSignal::new(JobProgress::default()),
+            slot: JobSlot::new(),
+            templates: RwSignal::new(None),
+            template_bytes: StoredValue::new_local(Vec::new()),
+            result: RwSignal::new(None),
+            replicated: RwSignal::new(None),
+            stats_slot: JobSlot::new(),
+            stats_for: StoredValue::new(None),
+        }
+    }
+}
+
+impl Page {
+    /// Drops the study's results (they belong to the previous model or attack settings).
+    pub(super) fn stop_study(self) {
+        self.study.slot.stop();
+        self.study.evolved.set(None);
+        self.study.status.set(StudyStatus::Idle);
+    }
+
+    /// Runs the study's attacks (model and untrained twin, for every seed) on the pool; the
+    /// statistics follow in a worker ([`Page::request_stats`]).
+    pub(super) fn run_study(self) {
+        self.stop_study();
+        let ticket = self.study.slot.current();
+        let (Some(crew), Some(model)) = (self.crew(), self.models.loaded.get_value()) else {
+            return;
+        };
+        let settings = self.run.settings.get_untracked();
+        if !settings.analysis {
+            let mut s = settings.clone();
+            s.analysis = true;
+            self.run.settings.set(s.clone());
+        }
+        self.study.status.set(StudyStatus::Running);
+        let dataset = model.entry.dataset;
+        let slot = self.study.slot;
+        let stale = move || !slot.is_current(ticket);
+        spawn_local(async move {
+            if self.study.templates.with_untracked(|t| t.as_ref().is_none_or(|t| t.dataset != dataset.slug())) {
+                match assets::load_templates(dataset).await {
+                    Ok(t) => {
+                        self.study.template_bytes.set_value(t.encode());
+                        self.study.templates.set(Some(t));
+                    }
+                    Err(e) => {
+                        self.run.error.set(Some(format!("The dataset templates could not be loaded: {e}")));
+                        return self.study.status.set(StudyStatus::Error);
+                    }
+                }
+            }
+            // One run of the model and one of its untrained twin per seed of the controlled
+            // inputs, each on the next free worker.
+            let seeds = replicate_seeds(settings.seed, settings.seeds.max(1));
+            let jobs: Vec<(u64, Option<u64>)> = seeds.iter().flat_map(|&s| [(s, None), (s, Some(pipeline::untrained_seed(s)))]).collect();
+            let cfg = settings.attack_config();
+            let progress = self.study.progress;
+            let out = pool::each(&crew, jobs, move |w: WorkerHandle, (seed, untrained): (u64, Option<u64>)| {
+                let cfg = cfg.clone();
+                async move {
+                    let batch = study_batch(seed).map_err(ClientError::Failed)?;
+                    if !slot.is_current(ticket) {
+                        return Ok(None);
+                    }
+                    let (id, done) = w.attack(&batch.starts, &batch.targets, &cfg, untrained, false, None, move |p| progress.set(p));
+                    let Some(end) = slot.follow(ticket, &w, id, done).await else { return Ok(None) };
+                    match end? {
+                        AttackEnd::Done(rows, _) => Ok(Some(rows)),
+                        AttackEnd::Cancelled => Ok(None),
+                    }
+                }
+            })
+            .await;
+            if stale() {
+                return;
+            }
+            let rows = match out {
+                Ok(rows) => rows,
+                Err(ClientError::Crashed(_)) => return,
+                Err(ClientError::Failed(e)) => return self.study_failed(e),
+            };
+            let mut runs = Vec::new();
+            for (k, seed) in seeds.iter().enumerate() {
+                match (rows[2 * k].clone(), rows[2 * k + 1].clone()) {
+                    (Some(trained), Some(untrained)) => runs.push(StudyRun { seed: *seed, trained, untrained }),
+                    _ => return,
+                }
+            }
+            // Done once the worker's statistics for these runs are in (`request_stats`).
+            self.study.evolved.set(Some(runs));
+        });
+    }
+
+    /// The study's statistics for the runs shown, computed in a worker (the last of the pool,
+    /// which a gallery needs least); a newer request supersedes an older one.
+    pub(super) fn request_stats(self, runs: Option<Vec<StudyRun>>, abstraction: Abstraction, template: TemplateKind) {
+        let slot = self.study.stats_slot;
+        let ticket = slot.begin();
+        let dataset = self.models.entry.with_untracked(|e| e.as_ref().map(|e| e.dataset.slug()));
+        let templates_fit = self.study.templates.with_untracked(|t| t.as_ref().is_some_and(|t| Some(t.dataset.as_str()) == dataset));
+        let (Some(runs), true) = (runs.filter(|r| !r.is_empty()), templates_fit) else {
+            self.study.result.set(None);
+            self.study.replicated.set(None);
+            return;
+        };
+        let Some(w) = self.crew().and_then(|c| c.workers.last().cloned()) else { return };
+        let (meta, images) = pack_runs(runs.into_iter().map(|r| (r.seed, r.trained, r.untrained)).collect());
+        let bytes = self.study.template_bytes.get_value();
+        let (id, done) = w.analyse(meta, images, &bytes, abstraction, template);
+        spawn_local(async move {
+            let Some(r) = slot.follow(ticket, &w, id, done).await else { return };
+            match r {
+                Ok(Some((result, replicated))) => {
+                    self.study.stats_for.set_value(Some((abstraction, template)));
+                    self.study.result.set(Some(result));
+                    self.study.replicated.set(replicated);
+                    if self.study.status.get_untracked() == StudyStatus::Running {
+                        self.study.status.set(StudyStatus::Done);
+                    }
+                }
+                Ok(None) | Err(ClientError::Crashed(_)) => {}
+                Err(ClientError::Failed(e)) => self.study_failed(format!("its statistics could not be computed: {e}")),
+            }
+        });
+    }
+
+    pub(super) fn study_failed(self, e: String) {
+        self.run.error.set(Some(format!("The study's attack failed: {e}")));
+        self.study.status.set(StudyStatus::Error);
+    }
+}
