@@ -18,7 +18,7 @@ use dough_core::attack::{AttackConfig, SampleOutcome};
 use dough_core::bench::BenchResult;
 use dough_core::manifest::ModelEntry;
 use dough_core::protocol::web::{from_js, to_js};
-use dough_core::protocol::{AdapterReport, BackendKind, FailKind, Fault, JobProgress, Packet, Reply, Request, StudyRunRows, pack_images, unpack_done};
+use dough_core::protocol::{AdapterReport, BackendKind, Fault, JobProgress, Packet, Reply, Request, StudyRunRows, pack_images, unpack_done};
 pub use dough_core::routing::Crash;
 use dough_core::routing::{Routed, Router};
 use dough_core::study::abstraction::Abstraction;
@@ -32,16 +32,10 @@ pub const READY_TIMEOUT_MS: i32 = 20_000;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClientError {
-    /// The request failed; the worker is fine. `kind` says whether the request was bad.
+    /// The request failed (a bad request or a failed computation); the worker is fine.
     Failed(String),
     /// The worker died; it must be replaced.
     Crashed(Crash),
-}
-
-impl ClientError {
-    fn of(message: String, _kind: FailKind) -> Self {
-        ClientError::Failed(message)
-    }
 }
 
 impl std::fmt::Display for ClientError {
@@ -321,7 +315,7 @@ impl WorkerHandle {
         }
         let answer = rx.await.unwrap_or_else(|_| Err(ClientError::Failed("the compute worker went away".into())))?;
         match answer.msg {
-            Reply::Failed { message, kind, .. } => Err(ClientError::of(message, kind)),
+            Reply::Failed { message, .. } => Err(ClientError::Failed(message)),
             _ => Ok(answer),
         }
     }

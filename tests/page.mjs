@@ -37,3 +37,10 @@ export async function settled(page, timeout = LONG) {
   await page.waitForSelector('#app[data-status="done"], #app[data-status="error"]', { timeout });
   return page.getAttribute('#app', 'data-status');
 }
+
+/// Serves dist/ on a free port and starts a CPU-only browser (for a test file's `before`).
+export async function startSite(serve) {
+  if (!fs.existsSync(path.join(DIST, 'index.html'))) throw new Error('dist/ is missing: run scripts/build-site.sh first');
+  const server = await serve(DIST, 0);
+  return { server, origin: `http://127.0.0.1:${server.address().port}`, ctx: await launch(false) };
+}

@@ -3,19 +3,14 @@
 // thread, and the pool's faults (a worker that never starts, a model that arrives corrupt).
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { serve } from './serve.mjs';
-import { DIST, LONG, launch, openPage, settled } from './page.mjs';
+import { LONG, openPage, settled, startSite } from './page.mjs';
 
 let server;
 let origin;
 let ctx;
 before(async () => {
-  assert.ok(fs.existsSync(path.join(DIST, 'index.html')), 'dist/ is missing: run scripts/build-site.sh first');
-  server = await serve(DIST, 0);
-  origin = `http://127.0.0.1:${server.address().port}`;
-  ctx = await launch(false);
+  ({ server, origin, ctx } = await startSite(serve));
 });
 after(async () => { await ctx?.close(); server?.close(); });
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { serve } from './serve.mjs';
-import { DIST, LONG, launch, openPage, settled } from './page.mjs';
+import { DIST, LONG, launch, openPage, settled, startSite } from './page.mjs';
 
 const FIXTURES = path.resolve(import.meta.dirname, '..', 'crates', 'dough-core', 'tests', 'fixtures', 'byo');
 
@@ -22,10 +22,7 @@ let server;
 let origin;
 let ctx;
 before(async () => {
-  assert.ok(fs.existsSync(path.join(DIST, 'index.html')), 'dist/ is missing: run scripts/build-site.sh first');
-  server = await serve(DIST, 0);
-  origin = `http://127.0.0.1:${server.address().port}`;
-  ctx = await launch(false);
+  ({ server, origin, ctx } = await startSite(serve));
 });
 after(async () => {
   await ctx?.close();

@@ -53,7 +53,7 @@ impl Page {
             }
         } else if have < want {
             let fault = self.engine.pool_fault.get_value();
-            let started = futures::future::join_all((have..want).map(|k| self.spawn_extra(k + 1, k + 1 == want && k + 1 > have, fault))).await;
+            let started = futures::future::join_all((have..want).map(|k| self.spawn_extra(k + 1, k + 1 == want, fault))).await;
             for (k, w) in started.into_iter().enumerate() {
                 match w {
                     Ok(w) => self.engine.extra.update_value(|e| e.push(w)),

@@ -6,7 +6,6 @@
 
 use std::ops::Range;
 
-use crate::model::PIXELS;
 use crate::protocol::JobProgress;
 
 /// `n` rows cut into at most `k` contiguous slices whose sizes differ by at most one (none
@@ -75,14 +74,10 @@ pub fn merge_frames(slices: &[Vec<(usize, Vec<f32>)>]) -> Vec<(usize, Vec<f32>)>
         .collect()
 }
 
-/// Rows in a frame buffer.
-pub fn frame_rows(frame: &[f32]) -> usize {
-    frame.len() / PIXELS
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::PIXELS;
 
     #[test]
     fn slices_cover_every_row_once_in_order() {
@@ -132,6 +127,6 @@ mod tests {
         assert_eq!(merged, one);
         let three = merge_frames(&[record(&[0]), record(&[1, 2]), record(&[3, 4])]);
         assert_eq!(three, one);
-        assert_eq!(frame_rows(&three[0].1), 5);
+        assert_eq!(three[0].1.len() / PIXELS, 5);
     }
 }
