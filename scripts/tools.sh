@@ -33,8 +33,8 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " $wb\$"; then
   quick cargo install wasm-bindgen-cli --version "$wb" --no-default-features
 fi
 
-if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ]; then
-  say "installing npm packages (binaryen, playwright-core)"
+if [ ! -x node_modules/.bin/wasm-opt ] || [ ! -d node_modules/playwright-core ] || [ ! -f node_modules/axe-core/axe.min.js ]; then
+  say "installing npm packages (binaryen, playwright-core, axe-core)"
   npm ci --no-audit --no-fund
 fi
 

@@ -6,6 +6,7 @@
 mod compare;
 mod overview;
 mod study;
+mod tour;
 mod train;
 mod upload;
 mod workers;
@@ -26,7 +27,10 @@ use crate::backend::{self, BackendState};
 use crate::components::analysis::{AnalysisView, StudyStatus};
 use crate::components::compare::{ComparePatterns, ComparePicker, CompareSummary, OwnStatus};
 use crate::components::controls::Controls;
-use crate::components::draw::{DrawPanel, Scrubber};
+use crate::components::draw::DrawPanel;
+use crate::components::hero::Hero;
+use crate::components::knead::{Knead, KneadBar};
+use crate::components::story::StoryPanel;
 use crate::components::export::ExportBar;
 use crate::components::gallery::Gallery;
 use crate::components::overview::{OverviewStatus, OverviewView};
@@ -61,6 +65,8 @@ struct RunStore {
     /// Frames of the step playback, and the one shown.
     frames: RwSignal<Vec<(usize, Vec<f32>)>>,
     frame: RwSignal<Option<usize>>,
+    /// Playing the frames on the hero's columns.
+    knead: Knead,
     /// The gallery's job (B's own run in compare mode is part of it).
     slot: JobSlot,
     pack: StoredValue<Option<SamplePack>, LocalStorage>,
@@ -115,6 +121,7 @@ struct Page {
 impl Page {
     fn new(settings: Settings, notices: Vec<String>) -> Self {
         let pool_fault = settings.pool_fault;
+        let (frames, frame) = (RwSignal::new(Vec::new()), RwSignal::new(None));
         Self {
             run: RunStore {
                 settings: RwSignal::new(settings),
@@ -123,8 +130,9 @@ impl Page {
                 notices: RwSignal::new(notices),
                 rows: RwSignal::new(Vec::new()),
                 progress: RwSignal::new(JobProgress::default()),
-                frames: RwSignal::new(Vec::new()),
-                frame: RwSignal::new(None),
+                frames,
+                frame,
+                knead: Knead::new(frames, frame),
                 slot: JobSlot::new(),
                 pack: StoredValue::new_local(None),
                 pack_counts: RwSignal::new(None),
@@ -389,6 +397,7 @@ impl Page {
             settings.input = InputChoice::Black;
         }
         self.stop_study();
+        self.run.knead.playing.set(false);
         let ticket = self.run.slot.begin();
         if self.compare.own_status.get_untracked() == OwnStatus::Running {
             self.compare.own_status.set(OwnStatus::Idle);
@@ -456,6 +465,8 @@ impl Page {
                         }
                     }
                     self.run.status.set(Status::Done);
+                    // Watch it knead: the run plays once on the columns (reduced motion: no).
+                    self.run.knead.play();
                     self.run_b_own();
                     if settings.analysis {
                         self.run_study();
@@ -514,7 +525,8 @@ fn publish_result(page: &Page, settings: &Settings, rows: &[SampleOutcome], comp
 
 #[component]
 pub fn App() -> impl IntoView {
-    let (settings, notices) = Settings::from_query(&platform::query_pairs());
+    let (mut settings, notices) = Settings::from_query(&platform::query_pairs());
+    tour::apply_on_load(&mut settings);
     let page = Page::new(settings, notices);
     spawn_local(page.start());
     // The URL follows the settings: one effect writes it, whoever changed them.
@@ -607,7 +619,12 @@ pub fn App() -> impl IntoView {
         });
     });
     let presenting = RwSignal::new(false);
+    // Light or dark colours: `None` follows the system's preference.
+    let dark = RwSignal::new(None::<bool>);
     let help = RwSignal::new(false);
+    let knead = page.run.knead;
+    let story_go = Callback::new(move |n: usize| page.go_story(n));
+    let story_leave = Callback::new(move |_| page.leave_story());
     let current_row = RwSignal::new(None::<usize>);
     let on_command = Callback::new(move |c: Command| match c {
         Command::TogglePresentation => {
@@ -620,9 +637,31 @@ pub fn App() -> impl IntoView {
         Command::Cancel => {
             if help.get_untracked() {
                 help.set(false);
+            } else if page.story_step().is_some() {
+                page.leave_story();
             } else {
                 page.cancel_run();
             }
+        }
+        Command::Play => knead.toggle(),
+        Command::Tour => match page.story_step() {
+            Some(_) => page.leave_story(),
+            None => page.go_story(1),
+        },
+        Command::ToggleTheme => {
+            let now = dark.get_untracked().unwrap_or_else(platform::prefers_dark);
+            dark.set(Some(!now));
+        }
+        Command::Forward | Command::Back if page.story_step().is_some() => {
+            let n = page.story_step().unwrap_or(1);
+            let next = if c == Command::Forward { n + 1 } else { n.saturating_sub(1) };
+            if (1..=dough_core::story::STEPS).contains(&next) {
+                page.go_story(next);
+            }
+        }
+        Command::Forward | Command::Back => {
+            let step = if c == Command::Forward { 1 } else { 9 };
+            current_row.update(|r| *r = Some(r.map_or(0, |r| (r + step) % 10)));
         }
         Command::NextClass | Command::PreviousClass => {
             let step = if c == Command::NextClass { 1 } else { 9 };
@@ -693,55 +732,91 @@ pub fn App() -> impl IntoView {
     let a_name = Signal::derive(move || page.models.entry.with(|e| e.as_ref().map(|e| e.name.clone()).unwrap_or_default()));
     shortcuts::listen(on_command);
 
+    let dataset = Signal::derive(move || page.models.entry.with(|e| e.as_ref().map_or(DatasetId::Mnist, |e| e.dataset)));
+    let story_step = Signal::derive(move || page.run.settings.with(|s| s.story));
+    let story_live = Signal::derive(move || {
+        let step = dough_core::story::step(story_step.get()?, dataset.get())?;
+        page.run.rows.with(|rows| {
+            result.with(|r| {
+                pair.with(|p| {
+                    page.compare.readings.with(|readings| {
+                        tour::live_line(step.live, rows, r.as_ref(), page.study.status.get() == StudyStatus::Running, p.as_ref(), readings.as_ref())
+                    })
+                })
+            })
+        })
+    });
+    let template = Signal::derive(move || page.run.settings.with(|s| s.template));
+
     view! {
-        <main id="app" class:presenting=move || presenting.get() data-status=move || page.run.status.get().slug()
+        <main id="app" class:presenting=move || presenting.get() class:dark=move || dark.get() == Some(true) class:light=move || dark.get() == Some(false)
+            data-status=move || page.run.status.get().slug()
             data-backend=move || page.engine.backend.get().map(|b| b.choice.kind.slug())
             data-backend-reason=move || page.engine.backend.get().map(|b| b.choice.reason.slug())
             data-recovered=move || page.engine.backend.get().and_then(|b| b.recovered)
             data-workers=move || page.engine.workers.get()
             data-compare=move || page.compare.readings.with(|r| r.as_ref().map(|r| r.model.clone()))
+            data-story=move || story_step.get()
             data-train-status=move || page.train.status.get().slug()
             data-train-accuracy=move || (page.train.status.get() == TrainStatus::Done).then(|| page.train.snapshots.with(|s| s.last().map(|s| format!("{:.4}", s.test_accuracy)))).flatten()>
-            <div class="toolbar">
-                <button type="button" id="present-toggle" class="secondary" aria-pressed=move || presenting.get().to_string()
-                    on:click=move |_| on_command.run(Command::TogglePresentation)>
-                    {move || if presenting.get() { "Leave presentation (P)" } else { "Present (P)" }}
-                </button>
-                <button type="button" id="help-toggle" class="secondary" aria-expanded=move || help.get().to_string()
-                    on:click=move |_| help.update(|h| *h = !*h)>"Shortcuts (?)"</button>
-            </div>
-            <ShortcutHelp open=help/>
-            <header>
+            <header class="topbar">
                 <h1>"Dough"</h1>
-                <p class="tagline">"Watch a neural network play dough with its input: a targeted attack evolves one starting image into every class, as little as it can."</p>
+                <p class="tagline">"A targeted attack evolves one starting image into every class, as little as it can: what does the network ask for?"</p>
+                <div class="toolbar">
+                    <button type="button" id="tour-toggle" class="secondary" aria-pressed=move || story_step.get().is_some().to_string()
+                        on:click=move |_| on_command.run(Command::Tour)>
+                        {move || if story_step.get().is_some() { "Leave the tour (T)" } else { "Tour (T)" }}
+                    </button>
+                    <button type="button" id="present-toggle" class="secondary" aria-pressed=move || presenting.get().to_string()
+                        on:click=move |_| on_command.run(Command::TogglePresentation)>
+                        {move || if presenting.get() { "Leave presentation (P)" } else { "Present (P)" }}
+                    </button>
+                    <button type="button" id="theme-toggle" class="secondary" aria-pressed=move || dark.get().unwrap_or_else(platform::prefers_dark).to_string()
+                        on:click=move |_| on_command.run(Command::ToggleTheme)>"Dark (L)"</button>
+                    <button type="button" id="help-toggle" class="secondary" aria-expanded=move || help.get().to_string()
+                        on:click=move |_| help.update(|h| *h = !*h)>"Shortcuts (?)"</button>
+                </div>
             </header>
-            <section class="status" aria-label="Status">
-                <BackendLine backend=page.engine.backend workers=page.engine.workers/>
-                <ModelPicker entries=page.models.entries current=page.models.entry on_dataset=on_dataset on_model=on_model busy=busy/>
-                <ComparePicker entries=page.models.entries current=page.models.entry compare=page.compare.entry
-                    on_compare=on_compare on_preset=on_preset on_swap=on_swap busy=busy/>
-                <UploadForm dataset=Signal::derive(move || page.models.entry.with(|e| e.as_ref().map_or(DatasetId::Mnist, |e| e.dataset))) on_load=on_upload busy=busy/>
-                {train_view}
-                <ModelCard entry=page.models.entry/>
-                <SaveOffline entries=page.models.entries/>
-                <Progress status=page.run.status progress=page.run.progress on_cancel=on_cancel/>
-                <Messages error=page.run.error notices=page.run.notices/>
-            </section>
-            <Controls settings=page.run.settings names=names on_change=on_change busy=busy pack_counts=page.run.pack_counts.into()/>
-            <DrawPanel names=names custom=page.drawing.custom prediction=page.drawing.prediction on_attack=on_attack_drawing open=draw_open/>
-            <Scrubber frames=page.run.frames frame=page.run.frame/>
-            <ExportBar rows=page.run.rows entry=page.models.entry backend=page.engine.backend settings=page.run.settings names=names analysis=result scores=replicated error=page.run.error
-                readings=page.compare.readings/>
-            <CompareSummary rows=page.run.rows readings=page.compare.readings/>
-            <Gallery rows=page.run.rows names=names current=current_row frames=page.run.frames frame=page.run.frame readings=page.compare.readings/>
-            <ComparePatterns pair=pair status=page.compare.own_status names=names a_name=a_name settings=page.run.settings
-                forward=Signal::derive(move || page.compare.readings.get()) reverse=Signal::derive(move || page.compare.own.with(|o| o.as_ref().and_then(|o| o.reverse.clone())))/>
-            <AnalysisView settings=page.run.settings names=names status=page.study.status result=result templates=page.study.templates
-                replicated=replicated
-                on_settings=on_analysis_settings on_run=on_study busy=study_busy/>
-            <OverviewView entries=dataset_entries choice=Signal::derive(move || page.run.settings.with(|s| s.overview.clone()))
-                seeds=Signal::derive(move || page.run.settings.with(|s| s.seeds)) status=page.overview.status progress=page.overview.progress
-                error=page.overview.error result=overview_result on_choice=on_overview_choice on_run=on_overview_run on_cancel=on_overview_cancel busy=busy/>
+            <ShortcutHelp open=help/>
+            <div class="layout">
+                <div class="stage">
+                    <Progress status=page.run.status progress=page.run.progress on_cancel=on_cancel/>
+                    <Messages error=page.run.error notices=page.run.notices/>
+                    <Hero rows=page.run.rows names=names current=current_row frames=page.run.frames frame=page.run.frame
+                        result=result templates=page.study.templates template=template/>
+                    <KneadBar knead=knead/>
+                    <StoryPanel step=story_step dataset=dataset live=story_live on_go=story_go on_leave=story_leave/>
+                    <CompareSummary rows=page.run.rows readings=page.compare.readings/>
+                    <details class="numbers" id="numbers">
+                        <summary>"The numbers: every column as a table, and the exports"</summary>
+                        <ExportBar rows=page.run.rows entry=page.models.entry backend=page.engine.backend settings=page.run.settings names=names analysis=result scores=replicated error=page.run.error
+                            readings=page.compare.readings/>
+                        <Gallery rows=page.run.rows names=names current=current_row frames=page.run.frames frame=page.run.frame readings=page.compare.readings/>
+                    </details>
+                    <ComparePatterns pair=pair status=page.compare.own_status names=names a_name=a_name settings=page.run.settings
+                        forward=Signal::derive(move || page.compare.readings.get()) reverse=Signal::derive(move || page.compare.own.with(|o| o.as_ref().and_then(|o| o.reverse.clone())))/>
+                    <AnalysisView settings=page.run.settings names=names status=page.study.status result=result templates=page.study.templates
+                        replicated=replicated
+                        on_settings=on_analysis_settings on_run=on_study busy=study_busy/>
+                    <OverviewView entries=dataset_entries choice=Signal::derive(move || page.run.settings.with(|s| s.overview.clone()))
+                        seeds=Signal::derive(move || page.run.settings.with(|s| s.seeds)) status=page.overview.status progress=page.overview.progress
+                        error=page.overview.error result=overview_result on_choice=on_overview_choice on_run=on_overview_run on_cancel=on_overview_cancel busy=busy/>
+                </div>
+                <aside class="side" aria-label="Settings">
+                    <section class="status" aria-label="Model and backend">
+                        <BackendLine backend=page.engine.backend workers=page.engine.workers/>
+                        <ModelPicker entries=page.models.entries current=page.models.entry on_dataset=on_dataset on_model=on_model busy=busy/>
+                        <ModelCard entry=page.models.entry/>
+                        <ComparePicker entries=page.models.entries current=page.models.entry compare=page.compare.entry
+                            on_compare=on_compare on_preset=on_preset on_swap=on_swap busy=busy/>
+                    </section>
+                    <Controls settings=page.run.settings names=names on_change=on_change busy=busy pack_counts=page.run.pack_counts.into()/>
+                    <DrawPanel names=names custom=page.drawing.custom prediction=page.drawing.prediction on_attack=on_attack_drawing open=draw_open/>
+                    <UploadForm dataset=dataset on_load=on_upload busy=busy/>
+                    {train_view}
+                    <SaveOffline entries=page.models.entries/>
+                </aside>
+            </div>
         </main>
     }
 }

@@ -11,7 +11,7 @@ use dough_core::study::pipeline;
 pub struct Batch {
     pub starts: Vec<Vec<f32>>,
     pub targets: Vec<usize>,
-    /// Record frames for the step playback (the user's own image only: each frame costs a read).
+    /// Record frames for the step playback (the kneading; each frame costs a read, at most 200).
     pub record_frames: bool,
 }
 
@@ -27,7 +27,7 @@ pub fn gallery_batch(settings: &Settings, pack: Option<&SamplePack>, custom: Opt
         Some(t) => (vec![start], vec![t as usize]),
         None => every_target(&start),
     };
-    Ok(Batch { starts, targets, record_frames: settings.input == InputChoice::Custom })
+    Ok(Batch { starts, targets, record_frames: true })
 }
 
 /// The study's batch for one seed: every controlled input of the study toward every class (run

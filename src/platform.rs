@@ -36,6 +36,16 @@ pub async fn fetch_text(url: &str) -> Result<String, String> {
 }
 
 /// Milliseconds from the page's time origin.
+/// Whether the system prefers dark colours (`prefers-color-scheme: dark`).
+pub fn prefers_dark() -> bool {
+    window().match_media("(prefers-color-scheme: dark)").ok().flatten().is_some_and(|m| m.matches())
+}
+
+/// Whether the user asked for reduced motion (`prefers-reduced-motion: reduce`).
+pub fn reduced_motion() -> bool {
+    window().match_media("(prefers-reduced-motion: reduce)").ok().flatten().is_some_and(|m| m.matches())
+}
+
 pub fn now_ms() -> f64 {
     window().performance().map(|p| p.now()).unwrap_or_else(js_sys::Date::now)
 }

@@ -241,43 +241,6 @@ pub fn DrawPanel(
     }
 }
 
-/// The frame scrubber: step through the run of the user's image.
-#[component]
-pub fn Scrubber(frames: RwSignal<Vec<(usize, Vec<f32>)>>, frame: RwSignal<Option<usize>>) -> impl IntoView {
-    let playing = RwSignal::new(false);
-    let play = move |_| {
-        if playing.get_untracked() {
-            return playing.set(false);
-        }
-        playing.set(true);
-        leptos::task::spawn_local(async move {
-            let n = frames.with_untracked(|f| f.len());
-            let mut i = frame.get_untracked().filter(|&i| i + 1 < n).unwrap_or(0);
-            while playing.get_untracked() && i < n {
-                frame.set(Some(i));
-                crate::platform::sleep_ms(60).await;
-                i += 1;
-            }
-            playing.set(false);
-        });
-    };
-    view! {
-        <Show when=move || frames.with(|f| f.len() > 1)>
-            <div class="scrubber" id="scrubber">
-                <button type="button" class="secondary" id="play" on:click=play>{move || if playing.get() { "Pause" } else { "Play the evolution" }}</button>
-                <input id="scrub" type="range" min="0" step="1" aria-label="step of the evolution"
-                    prop:max=move || frames.with(|f| f.len().saturating_sub(1)).to_string()
-                    prop:value=move || frame.get().unwrap_or_else(|| frames.with(|f| f.len().saturating_sub(1))).to_string()
-                    on:input=move |ev| { playing.set(false); frame.set(event_target_value(&ev).parse().ok()); }/>
-                <span id="scrub-step">{move || {
-                    let i = frame.get().unwrap_or_else(|| frames.with(|f| f.len().saturating_sub(1)));
-                    format!("step {}", frames.with(|f| f.get(i).map_or(0, |x| x.0)))
-                }}</span>
-            </div>
-        </Show>
-    }
-}
-
 /// The image of row `row` at the scrubbed frame, if scrubbing.
 pub fn frame_image(frames: &[(usize, Vec<f32>)], frame: Option<usize>, row: usize) -> Option<Vec<f32>> {
     let (_, px) = frames.get(frame?)?;

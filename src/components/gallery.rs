@@ -13,9 +13,9 @@ fn css_rgb([r, g, b]: [u8; 3]) -> String {
     format!("rgb({r},{g},{b})")
 }
 
-/// The colour scale legend: -scale (blue) .. 0 .. +scale (orange).
+/// The colour scale legend: -scale (blue) .. 0 .. +scale (orange); `labelled`: with the ±scale.
 #[component]
-fn Scale(scale: f32) -> impl IntoView {
+pub fn Scale(scale: f32, #[prop(default = true)] labelled: bool) -> impl IntoView {
     let gradient = format!(
         "linear-gradient(to right, {}, {}, {})",
         css_rgb(diverging(-1.0)),
@@ -25,7 +25,7 @@ fn Scale(scale: f32) -> impl IntoView {
     view! {
         <div class="scale" title="perturbation colour scale: blue removes ink, orange adds ink">
             <div class="scale-bar" style=format!("background:{gradient}")></div>
-            <div class="scale-label">{format!("±{scale:.2}")}</div>
+            {labelled.then(|| view! { <div class="scale-label">{format!("±{scale:.2}")}</div> })}
         </div>
     }
 }
@@ -110,14 +110,6 @@ pub fn Gallery(
     readings: RwSignal<Option<ModelReadings>>,
 ) -> impl IntoView {
     let b_name = move || readings.with(|r| r.as_ref().map(|r| r.model.clone()));
-    Effect::new(move |_| {
-        if let Some(r) = current.get() {
-            let el = crate::platform::window().document().and_then(|d| d.query_selector(&format!("tr.gallery-row[data-target=\"{r}\"]")).ok().flatten());
-            if let Some(el) = el {
-                el.scroll_into_view_with_bool(false);
-            }
-        }
-    });
     view! {
         <p class="gallery-note">"Each row: the network was asked to see the target class in the starting input."</p>
         <div class="gallery-wrap">

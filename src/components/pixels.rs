@@ -20,6 +20,8 @@ pub fn PixelImage(
     /// Text alternative.
     alt: String,
     #[prop(optional)] class: &'static str,
+    /// `data-tile` (start, adversarial, perturbation, pattern, template) for tests and tools.
+    #[prop(optional)] tile: &'static str,
 ) -> impl IntoView {
     let node = NodeRef::<Canvas>::new();
     Effect::new(move |_| {
@@ -28,6 +30,6 @@ pub fn PixelImage(
         }
     });
     view! {
-        <canvas node_ref=node width=SIDE height=SIDE role="img" aria-label=alt.clone() title=alt class=format!("pixels {class}")></canvas>
+        <canvas node_ref=node width=SIDE height=SIDE role="img" aria-label=alt.clone() title=alt class=format!("pixels {class}") data-tile=(!tile.is_empty()).then_some(tile)></canvas>
     }
 }

@@ -18,14 +18,26 @@ pub enum Command {
     Study,
     SwapModels,
     Overview,
+    /// Play the kneading (or pause it).
+    Play,
+    /// Start the guided story, or leave it.
+    Tour,
+    /// → and ←: the story's next and previous step while it runs, else the next and previous class.
+    Forward,
+    Back,
+    /// Light or dark colours.
+    ToggleTheme,
 }
 
-pub const SHORTCUTS: [(&str, &str); 11] = [
+pub const SHORTCUTS: [(&str, &str); 14] = [
     ("P", "presentation mode on/off (full screen, large type, high contrast)"),
-    ("→ or N", "next class: highlight the next row of the gallery"),
-    ("← or B", "previous class"),
+    ("T", "the guided story (tour) on/off"),
+    ("→ / ←", "in the story: next / previous step; otherwise next / previous class"),
+    ("N / B", "next / previous class: highlight its column"),
+    ("Space", "play the kneading: the run's steps on the columns"),
+    ("L", "light or dark colours"),
     ("R", "run the gallery again"),
-    ("C or Esc", "cancel the run (Esc also closes this list)"),
+    ("C or Esc", "cancel the run (Esc also closes this list, or leaves the story keeping its state)"),
     ("M", "switch to the next model of this dataset"),
     ("D", "switch dataset"),
     ("A", "run the study (analysis)"),
@@ -40,8 +52,13 @@ fn command_for(key: &str) -> Option<Command> {
         "?" => Command::ToggleHelp,
         "r" | "R" => Command::Run,
         "c" | "C" | "Escape" => Command::Cancel,
-        "n" | "N" | "ArrowRight" => Command::NextClass,
-        "b" | "B" | "ArrowLeft" => Command::PreviousClass,
+        "n" | "N" => Command::NextClass,
+        "b" | "B" => Command::PreviousClass,
+        "ArrowRight" => Command::Forward,
+        "ArrowLeft" => Command::Back,
+        " " => Command::Play,
+        "t" | "T" => Command::Tour,
+        "l" | "L" => Command::ToggleTheme,
         "m" | "M" => Command::NextModel,
         "d" | "D" => Command::SwitchDataset,
         "a" | "A" => Command::Study,
@@ -63,6 +80,14 @@ pub fn listen(on_command: Callback<Command>) {
             .map(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"))
             .unwrap_or(false);
         if typing && e.key() != "Escape" {
+            return;
+        }
+        // Space on a focused button or summary is that control's own click.
+        let control = e
+            .target()
+            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+            .is_some_and(|el| matches!(el.tag_name().as_str(), "BUTTON" | "SUMMARY" | "A"));
+        if control && e.key() == " " {
             return;
         }
         if let Some(c) = command_for(&e.key()) {

@@ -22,6 +22,7 @@ pub mod rng;
 pub mod routing;
 pub mod settings;
 pub mod slicing;
+pub mod story;
 pub mod study;
 pub mod suite;
 pub mod train_recipe;

@@ -104,6 +104,8 @@ pub struct Settings {
     pub overview: Option<OverviewModels>,
     /// "Train your own network": the recipe (`train-*` keys) and `train=run`.
     pub train: TrainRecipe,
+    /// The guided story's step (`story=1` .. `story=8`); `None`: no story.
+    pub story: Option<usize>,
 }
 
 /// Most CPU workers the page starts (`workers=`).
@@ -200,6 +202,7 @@ impl Default for Settings {
             seeds: 1,
             overview: None,
             train: TrainRecipe::default(),
+            story: None,
         }
     }
 }
@@ -304,6 +307,10 @@ impl Settings {
                     "1" | "yes" | "true" => s.analysis = true,
                     "0" | "no" | "false" => s.analysis = false,
                     _ => notices.push(format!("analysis=\"{v}\" is not 0 or 1; the analysis stays off")),
+                },
+                "story" => match v {
+                    "" | "0" | "off" | "none" => s.story = None,
+                    _ => s.story = Some(clamp_int(key, v, 1, crate::story::STEPS as i64, 1, &mut notices) as usize),
                 },
                 "seeds" => s.seeds = clamp_int(key, v, 1, MAX_PAGE_SEEDS as i64, 1, &mut notices) as usize,
                 "overview" => s.overview = OverviewModels::parse(v).filter(|_| !matches!(v, "0" | "none" | "off")),
@@ -452,6 +459,9 @@ impl Settings {
             put("overview", o.to_query());
         }
         q.extend(self.train.to_query());
+        if let Some(n) = self.story {
+            q.push(("story".to_string(), n.to_string()));
+        }
         q
     }
 }
@@ -495,6 +505,15 @@ mod tests {
     }
 
     #[test]
+    fn a_story_step_out_of_range_is_clamped_with_a_notice() {
+        for (v, want, noticed) in [("0", None, false), ("9", Some(crate::story::STEPS), true), ("-2", Some(1), true), ("x", Some(1), true), ("3", Some(3), false)] {
+            let (s, n) = Settings::from_query(&q(&[("story", v)]));
+            assert_eq!(s.story, want, "story={v}");
+            assert_eq!(!n.is_empty(), noticed, "story={v}: {n:?}");
+        }
+    }
+
+    #[test]
     fn round_trips_through_the_query() {
         let (s, n) = Settings::from_query(&q(&[
             ("dataset", "fashion-mnist"),
@@ -516,8 +535,10 @@ mod tests {
             ("analysis", "1"),
             ("target", "4"),
             ("compare", "fashion-mnist-lenet-robust"),
+            ("story", "5"),
         ]));
         assert!(n.is_empty(), "{n:?}");
+        assert_eq!(s.story, Some(5));
         assert_eq!(s.controlled_input(), ControlledInput::Sample { class: 7, index: 3 });
         assert_eq!((s.seed, s.attack.max_steps, s.attack.norm, s.attack.early_stop), (42, 10, StepNorm::Linf, false));
         assert_eq!((s.dataset.as_deref(), s.model.as_deref()), (Some("fashion-mnist"), Some("fashion-mnist-lenet")));

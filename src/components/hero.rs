@@ -1,0 +1,164 @@
+//! The hero view: the ten target classes as ten columns on one screen. Each column holds its
+//! class name, the adversarial image (at the played step while kneading), the perturbation with
+//! its scale, the network's confidence, steps and L2; with the analysis on, the class pattern,
+//! the dataset's template and the template it matches best. The shared start stands once, in a
+//! first column that also labels the rows and carries the colour legend.
+
+use leptos::prelude::*;
+
+use dough_core::attack::SampleOutcome;
+use dough_core::colormap::{diverging_rgba, gray_rgba, symmetric_scale};
+use dough_core::study::pipeline::StudyResult;
+use dough_core::study::templates::{TemplateKind, Templates};
+
+use super::draw::frame_image;
+use super::gallery::Scale;
+use super::pixels::PixelImage;
+
+fn signed_tile(values: &[f32]) -> Vec<u8> {
+    diverging_rgba(values, symmetric_scale(values))
+}
+
+/// The study's per-class pictures for the columns, when the analysis has run.
+#[derive(Clone)]
+struct ColumnPatterns {
+    pattern: Vec<f32>,
+    template: Vec<f32>,
+    signed_template: bool,
+    best: usize,
+    /// Correlation of the pattern with its own template, and with the best match.
+    own_r: f32,
+    best_r: f32,
+}
+
+#[component]
+fn Column(
+    outcome: SampleOutcome,
+    index: usize,
+    names: [&'static str; 10],
+    current: RwSignal<Option<usize>>,
+    frames: RwSignal<Vec<(usize, Vec<f32>)>>,
+    frame: RwSignal<Option<usize>>,
+    patterns: Signal<Option<ColumnPatterns>>,
+) -> impl IntoView {
+    let o = outcome;
+    let target = names[o.target];
+    let start = StoredValue::new(o.start.clone());
+    let last = StoredValue::new(o.adversarial.clone());
+    let shown = move || frames.with(|f| frame_image(f, frame.get(), index)).unwrap_or_else(|| last.get_value());
+    let scale = symmetric_scale(&o.perturbation());
+    let ok = o.predicted == o.target;
+    let predicted = names.get(o.predicted).copied().unwrap_or("?");
+    let numbers = format!(
+        "{target}: {:.1}% confident after {} steps, L2 {:.2}{}",
+        o.confidence * 100.0,
+        o.steps,
+        o.l2,
+        if ok { String::new() } else { format!(", but it predicts {predicted}") }
+    );
+    view! {
+        <figure class="class-col" class:missed=!ok class:current=move || current.get() == Some(o.target)
+            data-target=o.target data-predicted=o.predicted data-confidence=format!("{:.4}", o.confidence) data-steps=o.steps
+            data-reached=o.reached.to_string() data-l2=format!("{:.4}", o.l2)
+            on:click=move |_| current.set(Some(o.target))>
+            <figcaption class="col-name" title=target>{target}</figcaption>
+            <div class="cell">{move || view! { <PixelImage rgba=gray_rgba(&shown()) alt=format!("adversarial example for class {target}") tile="adversarial"/> }}</div>
+            <div class="cell">
+                {move || {
+                    let d: Vec<f32> = start.with_value(|s| shown().iter().zip(s).map(|(a, s)| a - s).collect());
+                    view! { <PixelImage rgba=diverging_rgba(&d, scale) alt=format!("perturbation toward class {target}, scale ±{scale:.2}") tile="perturbation"/> }
+                }}
+            </div>
+            <div class="col-scale">{format!("±{scale:.2}")}</div>
+            <div class="col-nums" aria-label=numbers.clone()>
+                <span class="conf" class:bad=!ok>{format!("{:.0}%", o.confidence * 100.0)}</span>
+                <span>{format!("{} st", o.steps)}</span>
+                <span>{format!("L2 {:.2}", o.l2)}</span>
+                {(!ok).then(|| view! { <span class="bad">{format!("→ {predicted}")}</span> })}
+            </div>
+            {move || patterns.get().map(|p| view! {
+                <div class="cell pattern-tile" data-best=p.best>
+                    <PixelImage rgba=signed_tile(&p.pattern) alt=format!("pattern of class {target}") tile="pattern"/>
+                </div>
+                <div class="cell">
+                    <PixelImage rgba=if p.signed_template { signed_tile(&p.template) } else { gray_rgba(&p.template) } alt=format!("dataset template of class {target}") tile="template"/>
+                </div>
+                <div class="col-match" class:bad=p.best != o.target
+                    title=if p.best == o.target { format!("matches its own template best, r {:+.2}", p.own_r) } else { format!("matches the template of {} best (r {:+.2}; its own: r {:+.2})", names[p.best], p.best_r, p.own_r) }>
+                    {if p.best == o.target { format!("✔ r {:+.2}", p.own_r) } else { format!("✘ → {}", names[p.best]) }}
+                </div>
+            })}
+        </figure>
+    }
+}
+
+#[component]
+pub fn Hero(
+    rows: RwSignal<Vec<SampleOutcome>>,
+    names: Signal<[&'static str; 10]>,
+    current: RwSignal<Option<usize>>,
+    frames: RwSignal<Vec<(usize, Vec<f32>)>>,
+    frame: RwSignal<Option<usize>>,
+    result: Memo<Option<StudyResult>>,
+    templates: RwSignal<Option<Templates>>,
+    template: Signal<TemplateKind>,
+) -> impl IntoView {
+    let start = move || rows.with(|r| r.first().map(|o| o.start.clone()));
+    let has_patterns = move || result.with(|r| r.is_some());
+    let summary = move || {
+        result.with(|r| {
+            r.as_ref().map(|r| {
+                let pct = |v: f32| format!("{:.0}%", v * 100.0);
+                let untrained = r.untrained_null.as_ref().map(|u| format!(", untrained network {}", pct(u.vs_dataset.identification))).unwrap_or_default();
+                format!(
+                    "Patterns match their own class's template for {} of the classes (random perturbations {}{untrained}; chance 10%).",
+                    pct(r.model.vs_dataset.identification),
+                    pct(r.random_null.vs_dataset.identification)
+                )
+            })
+        })
+    };
+    view! {
+        <section class="hero" id="hero" aria-label="The gallery: one column per target class" data-columns=move || rows.with(|r| r.len())>
+            <div class="hero-grid" class:with-patterns=has_patterns>
+                <div class="start-col">
+                    <div class="col-name">"start"</div>
+                    <div class="cell">{move || start().map(|s| view! { <PixelImage rgba=gray_rgba(&s) alt="the starting input of every column".to_string() tile="start"/> })}</div>
+                    <div class="cell legend-cell">
+                        <span class="row-label">"perturbation"</span>
+                        <Scale scale=1.0 labelled=false/>
+                        <span class="legend-text"><span class="added">"orange: ink added"</span>" · "<span class="removed">"blue: removed"</span></span>
+                    </div>
+                    <div class="col-scale"></div>
+                    <div class="col-nums row-label"><span>"confidence"</span><span>"steps"</span><span>"L2"</span></div>
+                    <Show when=has_patterns>
+                        <div class="cell row-label pattern-label">"class pattern"</div>
+                        <div class="cell row-label pattern-label" title=move || template.get().label()>{move || format!("{} template", template.get().slug())}</div>
+                        <div class="col-match row-label pattern-label">"best match"</div>
+                    </Show>
+                </div>
+                <For
+                    each=move || rows.get().into_iter().enumerate()
+                    key=move |(i, o)| (*i, o.target, o.steps, o.confidence.to_bits(), o.l2.to_bits(), names.get()[0])
+                    children=move |(i, o)| {
+                        let target = o.target;
+                        let patterns = Signal::derive(move || {
+                            let kind = template.get();
+                            result.with(|r| {
+                                let r = r.as_ref()?;
+                                let pattern = r.patterns.get(target)?.clone();
+                                let template = templates.with(|t| t.as_ref().and_then(|t| t.get(kind).get(target).cloned())).unwrap_or_default();
+                                let m = &r.model.vs_dataset;
+                                let best = m.best_match(target).unwrap_or(target);
+                                let row = m.matrix.get(target)?;
+                                Some(ColumnPatterns { pattern, template, signed_template: kind != TemplateKind::ClassMean, best, own_r: row[target], best_r: row[best] })
+                            })
+                        });
+                        view! { <Column outcome=o index=i names=names.get_untracked() current=current frames=frames frame=frame patterns=patterns/> }
+                    }
+                />
+            </div>
+            <p class="hero-summary" id="hero-summary">{summary}</p>
+        </section>
+    }
+}
