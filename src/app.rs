@@ -32,7 +32,7 @@ use crate::components::hero::Hero;
 use crate::components::knead::{Knead, KneadBar};
 use crate::components::story::StoryPanel;
 use crate::components::export::ExportBar;
-use crate::components::gallery::Gallery;
+use crate::components::gallery::{Gallery, Shown};
 use crate::components::overview::{OverviewStatus, OverviewView};
 use crate::components::train::TrainStatus;
 use crate::components::model_card::{ModelCard, ModelPicker, SaveOffline};
@@ -747,6 +747,7 @@ pub fn App() -> impl IntoView {
         })
     });
     let template = Signal::derive(move || page.run.settings.with(|s| s.template));
+    let shown = Shown { rows: page.run.rows, names, current: current_row, frames: page.run.frames, frame: page.run.frame };
 
     view! {
         <main id="app" class:presenting=move || presenting.get() class:dark=move || dark.get() == Some(true) class:light=move || dark.get() == Some(false)
@@ -782,16 +783,15 @@ pub fn App() -> impl IntoView {
                 <div class="stage">
                     <Progress status=page.run.status progress=page.run.progress on_cancel=on_cancel/>
                     <Messages error=page.run.error notices=page.run.notices/>
-                    <Hero rows=page.run.rows names=names current=current_row frames=page.run.frames frame=page.run.frame
-                        result=result templates=page.study.templates template=template/>
+                    <Hero shown=shown result=result templates=page.study.templates template=template/>
                     <KneadBar knead=knead/>
                     <StoryPanel step=story_step dataset=dataset live=story_live on_go=story_go on_leave=story_leave/>
                     <CompareSummary rows=page.run.rows readings=page.compare.readings/>
+                    <ExportBar rows=page.run.rows entry=page.models.entry backend=page.engine.backend settings=page.run.settings names=names analysis=result scores=replicated error=page.run.error
+                        readings=page.compare.readings/>
                     <details class="numbers" id="numbers">
-                        <summary>"The numbers: every column as a table, and the exports"</summary>
-                        <ExportBar rows=page.run.rows entry=page.models.entry backend=page.engine.backend settings=page.run.settings names=names analysis=result scores=replicated error=page.run.error
-                            readings=page.compare.readings/>
-                        <Gallery rows=page.run.rows names=names current=current_row frames=page.run.frames frame=page.run.frame readings=page.compare.readings/>
+                        <summary>"The numbers: every column as a table"</summary>
+                        <Gallery shown=shown readings=page.compare.readings/>
                     </details>
                     <ComparePatterns pair=pair status=page.compare.own_status names=names a_name=a_name settings=page.run.settings
                         forward=Signal::derive(move || page.compare.readings.get()) reverse=Signal::derive(move || page.compare.own.with(|o| o.as_ref().and_then(|o| o.reverse.clone())))/>

@@ -461,6 +461,8 @@ describe('bad input', () => {
     assert.equal(r.length, 1);
     assert.deepEqual([r[0].target, r[0].predicted], [8, 8]);
     await page.waitForSelector('#scrub');
+    // The run replays once on the columns when it ends (the kneading): wait until it has.
+    await page.waitForFunction(() => document.querySelector('#scrubber')?.dataset.playing !== 'true', null, { timeout: 20000 });
     const first = await page.$eval('tr.gallery-row td:nth-child(3) canvas', (c) => c.toDataURL());
     await page.$eval('#scrub', (el) => { el.value = '0'; el.dispatchEvent(new Event('input', { bubbles: true })); });
     assert.equal(await page.textContent('#scrub-step'), 'step 0');

@@ -100,15 +100,25 @@ fn Row(
     }
 }
 
+/// What both views of a gallery show (the hero's columns and this table): its rows, the class
+/// names, the highlighted class, and the recorded frames with the one shown.
+#[derive(Clone, Copy)]
+pub struct Shown {
+    pub rows: RwSignal<Vec<SampleOutcome>>,
+    pub names: Signal<[&'static str; 10]>,
+    pub current: RwSignal<Option<usize>>,
+    pub frames: RwSignal<Vec<(usize, Vec<f32>)>>,
+    pub frame: RwSignal<Option<usize>>,
+}
+
+/// A row's key by content, so that a row already on the page is not drawn again.
+pub fn row_key(i: usize, o: &SampleOutcome, names: [&'static str; 10]) -> (usize, usize, usize, u32, u32, &'static str) {
+    (i, o.target, o.steps, o.confidence.to_bits(), o.l2.to_bits(), names[0])
+}
+
 #[component]
-pub fn Gallery(
-    rows: RwSignal<Vec<SampleOutcome>>,
-    names: Signal<[&'static str; 10]>,
-    current: RwSignal<Option<usize>>,
-    frames: RwSignal<Vec<(usize, Vec<f32>)>>,
-    frame: RwSignal<Option<usize>>,
-    readings: RwSignal<Option<ModelReadings>>,
-) -> impl IntoView {
+pub fn Gallery(shown: Shown, readings: RwSignal<Option<ModelReadings>>) -> impl IntoView {
+    let Shown { rows, names, current, frames, frame } = shown;
     let b_name = move || readings.with(|r| r.as_ref().map(|r| r.model.clone()));
     view! {
         <p class="gallery-note">"Each row: the network was asked to see the target class in the starting input."</p>
@@ -133,10 +143,9 @@ pub fn Gallery(
                 </tr>
             </thead>
             <tbody>
-                // Keyed by content, so that a row already on the page is not drawn again.
                 <For
                     each=move || rows.get().into_iter().enumerate()
-                    key=move |(i, o)| (*i, o.target, o.steps, o.confidence.to_bits(), o.l2.to_bits(), names.get()[0])
+                    key=move |(i, o)| row_key(*i, o, names.get())
                     children=move |(i, o)| view! { <Row outcome=o index=i names=names.get_untracked() current=current frames=frames frame=frame readings=readings/> }
                 />
             </tbody>

@@ -12,7 +12,7 @@ use dough_core::study::pipeline::StudyResult;
 use dough_core::study::templates::{TemplateKind, Templates};
 
 use super::draw::frame_image;
-use super::gallery::Scale;
+use super::gallery::{Scale, Shown, row_key};
 use super::pixels::PixelImage;
 
 fn signed_tile(values: &[f32]) -> Vec<u8> {
@@ -94,15 +94,25 @@ fn Column(
 
 #[component]
 pub fn Hero(
-    rows: RwSignal<Vec<SampleOutcome>>,
-    names: Signal<[&'static str; 10]>,
-    current: RwSignal<Option<usize>>,
-    frames: RwSignal<Vec<(usize, Vec<f32>)>>,
-    frame: RwSignal<Option<usize>>,
+    shown: Shown,
     result: Memo<Option<StudyResult>>,
     templates: RwSignal<Option<Templates>>,
     template: Signal<TemplateKind>,
 ) -> impl IntoView {
+    let Shown { rows, names, current, frames, frame } = shown;
+    // The columns' patterns follow the study one frame after the analysis view does, so that the
+    // two redraws are two short tasks, not one long one.
+    let study = RwSignal::new(None::<StudyResult>);
+    Effect::new(move |_| {
+        let r = result.get();
+        leptos::task::spawn_local(async move {
+            crate::platform::next_frame().await;
+            if result.with_untracked(|now| now == &r) {
+                study.set(r);
+            }
+        });
+    });
+    let result = study;
     let start = move || rows.with(|r| r.first().map(|o| o.start.clone()));
     let has_patterns = move || result.with(|r| r.is_some());
     let summary = move || {
@@ -139,7 +149,7 @@ pub fn Hero(
                 </div>
                 <For
                     each=move || rows.get().into_iter().enumerate()
-                    key=move |(i, o)| (*i, o.target, o.steps, o.confidence.to_bits(), o.l2.to_bits(), names.get()[0])
+                    key=move |(i, o)| row_key(*i, o, names.get())
                     children=move |(i, o)| {
                         let target = o.target;
                         let patterns = Signal::derive(move || {
