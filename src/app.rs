@@ -783,9 +783,9 @@ pub fn App() -> impl IntoView {
                 <div class="stage">
                     <Progress status=page.run.status progress=page.run.progress on_cancel=on_cancel/>
                     <Messages error=page.run.error notices=page.run.notices/>
+                    <StoryPanel step=story_step dataset=dataset live=story_live on_go=story_go on_leave=story_leave/>
                     <Hero shown=shown result=result templates=page.study.templates template=template/>
                     <KneadBar knead=knead/>
-                    <StoryPanel step=story_step dataset=dataset live=story_live on_go=story_go on_leave=story_leave/>
                     <CompareSummary rows=page.run.rows readings=page.compare.readings/>
                     <ExportBar rows=page.run.rows entry=page.models.entry backend=page.engine.backend settings=page.run.settings names=names analysis=result scores=replicated error=page.run.error
                         readings=page.compare.readings/>
