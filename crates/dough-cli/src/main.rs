@@ -105,6 +105,7 @@ fn cmd_train(a: &TrainArgs) -> Result<(), String> {
         augmentation: values::slug(&a.augmentation),
         dropout: a.dropout,
         adversarial: (a.pgd_eps > 0.0).then(|| Pgd::new(a.pgd_eps, a.pgd_steps)),
+        plant: None,
     };
     let m = ZooModel {
         name,

@@ -16,6 +16,7 @@ pub mod inputs;
 pub mod manifest;
 pub mod model;
 pub mod pack;
+pub mod plant;
 pub mod preprocess;
 pub mod protocol;
 pub mod rng;

@@ -64,6 +64,7 @@ fn base(epochs: usize, seed: u64) -> ModelConfig {
         augmentation: "none".into(),
         dropout: 0.0,
         adversarial: None,
+        plant: None,
     }
 }
 
