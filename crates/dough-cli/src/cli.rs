@@ -57,6 +57,10 @@ pub enum Command {
     /// class the median L2 the attack needs, the anomaly index of the smallest class with its
     /// interval, the patterns' energy on the patch; writes results/PLANTED.md
     PlantCheck(PlantCheckArgs),
+    /// Datasets of nothing but dough: D_det and D_rand from a source network's targeted attacks on
+    /// training images, fresh networks trained on them (and on their clean controls), tested on
+    /// the real test set; writes results/DOUGH_DATA.md
+    DoughData(DoughDataArgs),
 }
 
 const MODELS: &str = "public/models";
@@ -77,6 +81,7 @@ impl Command {
             Command::Minimal(a) => Some(&a.device),
             Command::Attacks(a) => Some(&a.device),
             Command::PlantCheck(a) => Some(&a.device),
+            Command::DoughData(a) => Some(&a.device),
             Command::Table(_) | Command::Templates(_) | Command::Pack(_) => None,
         }
     }
@@ -515,6 +520,45 @@ pub struct PlantCheckArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct DoughDataArgs {
+    /// Source networks (comma-separated names in the manifest)
+    #[arg(long = "source", value_delimiter = ',', value_name = "NAME1,NAME2", default_value = "mnist-mlp,mnist-mlp-robust")]
+    pub sources: Vec<String>,
+    /// Training images to attack: a seeded subset of the training split (60000: all of it)
+    #[arg(long, default_value_t = 5000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(10..=60_000))]
+    pub count: usize,
+    /// Seed of the subset and of D_rand's targets
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Training seeds of the fresh networks (1, 2, ..., N)
+    #[arg(long, default_value_t = 3, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=20))]
+    pub train_seeds: usize,
+    /// Fresh networks: the zoo's mlp and/or lenet (cnn) recipe of the source's dataset
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "mlp")]
+    pub archs: Vec<Arch>,
+    /// Most attack steps per image
+    #[arg(long, default_value_t = AttackConfig::default().max_steps)]
+    pub steps: usize,
+    /// Target confidence at which an image counts as reached
+    #[arg(long, default_value_t = AttackConfig::default().kappa)]
+    pub kappa: f32,
+    /// Images per attack batch
+    #[arg(long, default_value_t = 500, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+    pub batch: usize,
+    /// The report
+    #[arg(long, default_value = "results/DOUGH_DATA.md")]
+    pub out: PathBuf,
+    /// Folder of the weights and manifest.json
+    #[arg(long, default_value = MODELS)]
+    pub models: PathBuf,
+    /// Folder holding one IDX folder per dataset
+    #[arg(long, default_value = DATA_ROOT)]
+    pub data_root: PathBuf,
+    #[command(flatten)]
+    pub device: DeviceOptions,
+}
+
+#[derive(Args, Debug)]
 pub struct BenchArgs {
     /// The workload's network
     #[arg(value_enum, default_value_t = Arch::Mlp)]
@@ -558,7 +602,7 @@ mod tests {
     fn backend_options_on_every_command_that_runs_networks() {
         let cpu = DeviceOptions { backend: Backend::Cpu, matmul: None, graphics_api: GraphicsApi::Auto };
         let wgpu = DeviceOptions { backend: Backend::Wgpu, matmul: Some(Matmul::CpuGemm), graphics_api: GraphicsApi::Vulkan };
-        for cmd in ["zoo", "study", "overview", "report", "train", "eval", "attack", "bench", "minimal", "attacks", "plant-check"] {
+        for cmd in ["zoo", "study", "overview", "report", "train", "eval", "attack", "bench", "minimal", "attacks", "plant-check", "dough-data"] {
             assert_eq!(parse(&[cmd]).expect(cmd).device_options(), Some(&cpu), "{cmd}");
             let c = parse(&[cmd, "--backend", "wgpu", "--matmul", "cpu-gemm", "--graphics-api", "vulkan"]).expect(cmd);
             assert_eq!(c.device_options(), Some(&wgpu), "{cmd}");

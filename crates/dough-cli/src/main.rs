@@ -2,6 +2,7 @@
 //! gives the same numbers as the browser for the same inputs and seed (on the same backend).
 
 mod device;
+mod dough_data_cmd;
 mod cli;
 mod report;
 mod suite_cmd;
@@ -48,6 +49,7 @@ fn main() {
         Command::Minimal(a) => suite_cmd::cmd_minimal(&a),
         Command::Attacks(a) => suite_cmd::cmd_attacks(&a),
         Command::PlantCheck(a) => plant_cmd::cmd_plant_check(&a),
+        Command::DoughData(a) => dough_data_cmd::cmd_dough_data(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
