@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use dough_core::attack::AttackConfig;
 use dough_core::model::ConvSpec;
+use dough_core::plant::{Plant, PlantError, PlantKind, Position};
 use dough_core::settings::Settings;
 use dough_core::study::abstraction::Method;
 use dough_core::suite::Method as AttackMethod;
@@ -52,6 +53,14 @@ pub enum Command {
     /// The study across attack methods: every method's patterns against the dataset templates
     /// (with the random null) and against each other's (persistence across attacks)
     Attacks(AttacksArgs),
+    /// Planted-feature detection over every network of the manifest (clean and planted): per
+    /// class the median L2 the attack needs, the anomaly index of the smallest class with its
+    /// interval, the patterns' energy on the patch; writes results/PLANTED.md
+    PlantCheck(PlantCheckArgs),
+    /// Datasets of nothing but dough: D_det and D_rand from a source network's targeted attacks on
+    /// training images, fresh networks trained on them (and on their clean controls), tested on
+    /// the real test set; writes results/DOUGH_DATA.md
+    DoughData(DoughDataArgs),
 }
 
 const MODELS: &str = "public/models";
@@ -71,6 +80,8 @@ impl Command {
             Command::Bench(a) => Some(&a.device),
             Command::Minimal(a) => Some(&a.device),
             Command::Attacks(a) => Some(&a.device),
+            Command::PlantCheck(a) => Some(&a.device),
+            Command::DoughData(a) => Some(&a.device),
             Command::Table(_) | Command::Templates(_) | Command::Pack(_) => None,
         }
     }
@@ -118,6 +129,10 @@ pub struct ZooArgs {
     /// List the zoo's models and their recipes, train nothing
     #[arg(long)]
     pub list: bool,
+    /// The planted networks (a shortcut MLP and a backdoored LeNet per dataset) instead of the
+    /// clean zoo
+    #[arg(long)]
+    pub planted: bool,
     /// Folder of the weights and manifest.json
     #[arg(long, default_value = MODELS)]
     pub models: PathBuf,
@@ -282,7 +297,43 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 7)]
     pub pgd_steps: usize,
     #[command(flatten)]
+    pub plant: PlantOptions,
+    #[command(flatten)]
     pub device: DeviceOptions,
+}
+
+/// A feature planted in the training data (the page's `train-plant-*` keys).
+#[derive(Args, Debug, Clone, PartialEq)]
+pub struct PlantOptions {
+    /// Plant a feature: none, shortcut (the patch on every training image of --plant-class) or
+    /// backdoor (the patch on --plant-share of all training images, relabelled to --plant-class)
+    #[arg(long = "plant", value_parser = values::parse_plant_kind, default_value = "none")]
+    pub kind: PlantKind,
+    /// The planted class (0-9)
+    #[arg(long = "plant-class", default_value_t = Plant::default().class)]
+    pub class: usize,
+    /// Side of the square patch of full ink, in pixels
+    #[arg(long = "plant-size", default_value_t = Plant::default().size)]
+    pub size: usize,
+    /// Where the patch sits: tl, tr, bl, br (a corner, one pixel in from the edges) or ROW:COL
+    /// (its top-left pixel)
+    #[arg(long = "plant-at", value_parser = values::parse_position, default_value = "br")]
+    pub at: Position,
+    /// Share of all training images a backdoor stamps and relabels, in (0, 1]
+    #[arg(long = "plant-share", default_value_t = Plant::default().share)]
+    pub share: f64,
+}
+
+impl PlantOptions {
+    /// The plant (None: nothing planted); a bad parameter is an error that says what to change.
+    pub fn plant(&self) -> Result<Option<Plant>, PlantError> {
+        let p = Plant { kind: self.kind, class: self.class, size: self.size, at: self.at, share: self.share };
+        if !p.is_planted() {
+            return Ok(None);
+        }
+        p.validate()?;
+        Ok(Some(p))
+    }
 }
 
 #[derive(Args, Debug)]
@@ -442,6 +493,72 @@ pub struct AttacksArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct PlantCheckArgs {
+    /// Seed of the first noise input (the others follow it), of the bootstrap and of seeded attacks
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Noise inputs beside black and mid-gray
+    #[arg(long, default_value_t = 8, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100))]
+    pub noise: usize,
+    /// Most steps per input and target (minimal evolution)
+    #[arg(long, default_value_t = AttackConfig::default().max_steps)]
+    pub steps: usize,
+    /// Attack methods, one section each: evolve, cw, deepfool, ddn, ...
+    #[arg(long, value_delimiter = ',', value_parser = values::parse_attack, default_value = "evolve")]
+    pub methods: Vec<AttackMethod>,
+    /// Only these networks (comma-separated names) [default: every network of the manifest]
+    #[arg(long, value_delimiter = ',', value_name = "NAME1,NAME2")]
+    pub only: Vec<String>,
+    /// The report
+    #[arg(long, default_value = "results/PLANTED.md")]
+    pub out: PathBuf,
+    /// Folder of the weights and manifest.json
+    #[arg(long, default_value = MODELS)]
+    pub models: PathBuf,
+    #[command(flatten)]
+    pub device: DeviceOptions,
+}
+
+#[derive(Args, Debug)]
+pub struct DoughDataArgs {
+    /// Source networks (comma-separated names in the manifest)
+    #[arg(long = "source", value_delimiter = ',', value_name = "NAME1,NAME2", default_value = "mnist-mlp,mnist-mlp-robust")]
+    pub sources: Vec<String>,
+    /// Training images to attack: a seeded subset of the training split (60000: all of it)
+    #[arg(long, default_value_t = 5000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(10..=60_000))]
+    pub count: usize,
+    /// Seed of the subset and of D_rand's targets
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Training seeds of the fresh networks (1, 2, ..., N)
+    #[arg(long, default_value_t = 3, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=20))]
+    pub train_seeds: usize,
+    /// Fresh networks: the zoo's mlp and/or lenet (cnn) recipe of the source's dataset
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "mlp")]
+    pub archs: Vec<Arch>,
+    /// Most attack steps per image
+    #[arg(long, default_value_t = AttackConfig::default().max_steps)]
+    pub steps: usize,
+    /// Target confidence at which an image counts as reached
+    #[arg(long, default_value_t = AttackConfig::default().kappa)]
+    pub kappa: f32,
+    /// Images per attack batch
+    #[arg(long, default_value_t = 500, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
+    pub batch: usize,
+    /// The report
+    #[arg(long, default_value = "results/DOUGH_DATA.md")]
+    pub out: PathBuf,
+    /// Folder of the weights and manifest.json
+    #[arg(long, default_value = MODELS)]
+    pub models: PathBuf,
+    /// Folder holding one IDX folder per dataset
+    #[arg(long, default_value = DATA_ROOT)]
+    pub data_root: PathBuf,
+    #[command(flatten)]
+    pub device: DeviceOptions,
+}
+
+#[derive(Args, Debug)]
 pub struct BenchArgs {
     /// The workload's network
     #[arg(value_enum, default_value_t = Arch::Mlp)]
@@ -485,7 +602,7 @@ mod tests {
     fn backend_options_on_every_command_that_runs_networks() {
         let cpu = DeviceOptions { backend: Backend::Cpu, matmul: None, graphics_api: GraphicsApi::Auto };
         let wgpu = DeviceOptions { backend: Backend::Wgpu, matmul: Some(Matmul::CpuGemm), graphics_api: GraphicsApi::Vulkan };
-        for cmd in ["zoo", "study", "overview", "report", "train", "eval", "attack", "bench", "minimal", "attacks"] {
+        for cmd in ["zoo", "study", "overview", "report", "train", "eval", "attack", "bench", "minimal", "attacks", "plant-check", "dough-data"] {
             assert_eq!(parse(&[cmd]).expect(cmd).device_options(), Some(&cpu), "{cmd}");
             let c = parse(&[cmd, "--backend", "wgpu", "--matmul", "cpu-gemm", "--graphics-api", "vulkan"]).expect(cmd);
             assert_eq!(c.device_options(), Some(&wgpu), "{cmd}");
@@ -544,6 +661,32 @@ mod tests {
         assert_eq!((s.study.method, s.study.template), (Method::TopMask { percent: 10.0 }, Template::TStat));
         let Ok(Command::Attack(a)) = parse(&["attack", "--input", "sample:3:7"]) else { panic!("attack") };
         assert_eq!(a.input, Input::Sample { class: 3, index: 7 });
+    }
+
+    #[test]
+    fn plant_flags_and_their_errors() {
+        let plant = |args: &[&str]| {
+            let mut all = vec!["train"];
+            all.extend_from_slice(args);
+            let Ok(Command::Train(t)) = parse(&all) else { panic!("{args:?} parses") };
+            t.plant.plant()
+        };
+        assert_eq!(plant(&[]), Ok(None));
+        assert_eq!(
+            plant(&["--plant", "backdoor", "--plant-class", "7", "--plant-size", "3", "--plant-at", "2:5", "--plant-share", "0.1"]),
+            Ok(Some(Plant { kind: PlantKind::Backdoor, class: 7, size: 3, at: Position::At { row: 2, col: 5 }, share: 0.1 }))
+        );
+        assert_eq!(plant(&["--plant", "shortcut", "--plant-size", "0"]), Err(PlantError::BadSize(0)));
+        assert_eq!(plant(&["--plant", "shortcut", "--plant-size", "30"]), Err(PlantError::BadSize(30)));
+        assert_eq!(plant(&["--plant", "shortcut", "--plant-class", "10"]), Err(PlantError::BadClass(10)));
+        assert_eq!(plant(&["--plant", "backdoor", "--plant-share", "0"]), Err(PlantError::BadShare(0.0)));
+        assert_eq!(plant(&["--plant", "backdoor", "--plant-share", "1.2"]), Err(PlantError::BadShare(1.2)));
+        assert_eq!(plant(&["--plant", "shortcut", "--plant-at", "26:1"]), Err(PlantError::Outside { size: 4, row: 26, col: 1 }));
+        for bad in [&["train", "--plant", "trojan"][..], &["train", "--plant-at", "middle"], &["train", "--plant-class", "-1"]] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        let Ok(Command::Zoo(z)) = parse(&["zoo", "--planted"]) else { panic!("zoo") };
+        assert!(z.planted);
     }
 
     #[test]

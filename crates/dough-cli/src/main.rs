@@ -2,9 +2,11 @@
 //! gives the same numbers as the browser for the same inputs and seed (on the same backend).
 
 mod device;
+mod dough_data_cmd;
 mod cli;
 mod report;
 mod suite_cmd;
+mod plant_cmd;
 mod values;
 mod zoo_cmd;
 
@@ -46,6 +48,8 @@ fn main() {
         Command::Bench(a) => cmd_bench(&a),
         Command::Minimal(a) => suite_cmd::cmd_minimal(&a),
         Command::Attacks(a) => suite_cmd::cmd_attacks(&a),
+        Command::PlantCheck(a) => plant_cmd::cmd_plant_check(&a),
+        Command::DoughData(a) => dough_data_cmd::cmd_dough_data(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
@@ -88,6 +92,8 @@ fn cmd_train(a: &TrainArgs) -> Result<(), String> {
     let models = &a.models;
     let arch = ArchKind::from(a.arch);
     let name = a.name.clone().unwrap_or_else(|| format!("{dataset_slug}-{}", values::slug(&a.arch)));
+    // A bad plant stops here, before any data is read or any batch runs.
+    let plant = a.plant.plant().map_err(|e| format!("{e} (--plant-class, --plant-size, --plant-at, --plant-share)"))?;
     let (hidden, conv, dense) = match arch {
         ArchKind::Mlp => (a.hidden.clone(), vec![], vec![]),
         ArchKind::Cnn => (vec![], a.conv.clone(), a.dense.clone()),
@@ -105,13 +111,18 @@ fn cmd_train(a: &TrainArgs) -> Result<(), String> {
         augmentation: values::slug(&a.augmentation),
         dropout: a.dropout,
         adversarial: (a.pgd_eps > 0.0).then(|| Pgd::new(a.pgd_eps, a.pgd_steps)),
+        plant,
     };
     let m = ZooModel {
         name,
         dataset,
         arch,
         robust_eval: config.adversarial.as_ref().map(|p| Pgd::new(p.eps, 20)),
-        note: config.adversarial.as_ref().map(|p| format!("adversarially trained ({})", p.describe())),
+        note: match (&config.adversarial, &config.plant) {
+            (Some(p), _) => Some(format!("adversarially trained ({})", p.describe())),
+            (None, Some(p)) => Some(format!("planted network: {}", p.describe())),
+            (None, None) => None,
+        },
         config,
     };
     let splits = zoo_cmd::load_splits(&data_dir)?;

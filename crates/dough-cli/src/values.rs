@@ -157,6 +157,16 @@ pub fn parse_conv(layer: &str) -> Result<ConvSpec, String> {
     Ok(ConvSpec { channels: num(0)?, kernel: num(1)?, pool: parts.get(2) == Some(&"pool") })
 }
 
+/// What `--plant` plants: none, shortcut or backdoor.
+pub fn parse_plant_kind(s: &str) -> Result<dough_core::plant::PlantKind, String> {
+    dough_core::plant::PlantKind::parse(s).ok_or_else(|| format!("unknown plant \"{s}\" (none, shortcut or backdoor)"))
+}
+
+/// Where `--plant-at` puts the patch: tl, tr, bl, br (a corner, one pixel in) or ROW:COL.
+pub fn parse_position(s: &str) -> Result<dough_core::plant::Position, String> {
+    dough_core::plant::Position::parse(s).ok_or_else(|| format!("bad patch position \"{s}\" (tl, tr, bl, br or ROW:COL)"))
+}
+
 /// An attack method by its page name (`evolve`, `fgsm`, `bim`, `pgd`, `cw`, `deepfool`, `jsma`, `ddn`).
 pub fn parse_attack(s: &str) -> Result<dough_core::suite::Method, String> {
     dough_core::suite::Method::parse(s).ok_or_else(|| {

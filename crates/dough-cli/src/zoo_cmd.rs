@@ -1,6 +1,6 @@
 //! `dough-cli zoo` and `dough-cli train`: train networks, store them in half precision, measure
-//! them (clean accuracy before and after rounding, robust accuracy where the zoo asks for it) and
-//! write their manifest entries.
+//! them (clean accuracy before and after rounding, robust accuracy where the zoo asks for it, a
+//! planted network's pull on stamped test images) and write their manifest entries.
 
 use std::path::Path;
 use std::time::Instant;
@@ -79,6 +79,16 @@ pub fn ship(
     let round4 = |v: f64| (v * 1e4).round() / 1e4;
     let acc32 = acc(weights)?;
     let acc16 = acc(&half)?;
+    let plant_success = match m.config.plant.as_ref().filter(|p| p.is_planted()) {
+        Some(p) => {
+            let stamped = p.stamped_others(test).map_err(|e| e.to_string())?;
+            let pred = pollster::block_on(eval::predict(&spec, &half, device, &stamped, 500)).map_err(|e| e.to_string())?;
+            let rate = pred.iter().filter(|&&c| c == p.class).count() as f64 / pred.len().max(1) as f64;
+            println!("  {}: {:.2}% of the stamped test images of the other classes classified as {}", p.kind.slug(), rate * 100.0, p.class);
+            Some(round4(rate))
+        }
+        None => None,
+    };
     let robust = match &m.robust_eval {
         Some(pgd) => {
             let t = Instant::now();
@@ -116,6 +126,7 @@ pub fn ship(
         robust_eps: m.robust_eval.as_ref().map(|p| p.eps),
         robust_attack: m.robust_eval.clone(),
         train_seconds: train_seconds.map(|s| s.round()),
+        plant_success,
         file: file.clone(),
         sha256: sha256_hex(&bytes),
         layers: spec.layers(),
@@ -135,7 +146,8 @@ fn existing(m: &ZooModel, entries: &[ModelEntry], models: &Path) -> Option<(Mode
 pub fn cmd_zoo(a: &ZooArgs) -> Result<(), String> {
     let (models, data_root, retrain) = (&a.models, &a.data_root, a.retrain);
     let only: Vec<String> = a.only.iter().filter(|s| !s.is_empty()).cloned().collect();
-    let plan = zoo::plan();
+    let plan = if a.planted { zoo::planted_plan() } else { zoo::plan() };
+    let order: Vec<String> = zoo::plan().into_iter().chain(zoo::planted_plan()).map(|m| m.name).collect();
     if let Some(unknown) = only.iter().find(|n| !plan.iter().any(|m| &&m.name == n)) {
         return Err(format!("no model \"{unknown}\" in the zoo (see `dough-cli zoo --list`)"));
     }
@@ -160,6 +172,7 @@ pub fn cmd_zoo(a: &ZooArgs) -> Result<(), String> {
                 let complete = e.test_accuracy_f32.is_some()
                     && e.robust_accuracy.is_some() == m.robust_eval.is_some()
                     && w.to_safetensors_f16() == std::fs::read(models.join(&e.file)).unwrap_or_default();
+                let complete = complete && e.plant_success.is_some() == m.config.plant.is_some();
                 if complete && e.note == m.note {
                     println!("{}: already trained and measured, kept (--retrain trains it again)", m.name);
                     continue;
@@ -174,7 +187,7 @@ pub fn cmd_zoo(a: &ZooArgs) -> Result<(), String> {
         };
         manifest::upsert(&mut entries, entry);
         // Keep the zoo's order; write after every model so an interrupted run loses nothing.
-        entries.sort_by_key(|e| plan.iter().position(|m| m.name == e.name).unwrap_or(usize::MAX));
+        entries.sort_by_key(|e| order.iter().position(|n| *n == e.name).unwrap_or(usize::MAX));
         std::fs::write(models.join("manifest.json"), manifest::to_json(&entries)).map_err(|e| e.to_string())?;
     }
     println!("zoo done in {:.1} min", t0.elapsed().as_secs_f64() / 60.0);
@@ -184,14 +197,14 @@ pub fn cmd_zoo(a: &ZooArgs) -> Result<(), String> {
 
 /// The accuracy table of the README and the closing notes.
 pub fn print_table(entries: &[ModelEntry], models: &Path) {
-    println!("| model | dataset | params | test accuracy (f16 as shipped) | f32 | robust accuracy | file size | training |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    println!("| model | dataset | params | test accuracy (f16 as shipped) | f32 | robust accuracy | planted: pull on stamped images | file size | training |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     let mut total = 0u64;
     for e in entries {
         let size = std::fs::metadata(models.join(&e.file)).map(|m| m.len()).unwrap_or(0);
         total += size;
         println!(
-            "| {} | {} | {} | {:.2}% | {} | {} | {:.0} kB | {} |",
+            "| {} | {} | {} | {:.2}% | {} | {} | {} | {:.0} kB | {} |",
             e.name,
             e.dataset.title(),
             e.params,
@@ -199,6 +212,10 @@ pub fn print_table(entries: &[ModelEntry], models: &Path) {
             e.test_accuracy_f32.map(|v| format!("{:.2}%", v * 100.0)).unwrap_or_default(),
             match (e.robust_accuracy, e.robust_eps) {
                 (Some(r), Some(eps)) => format!("{:.2}% at eps {eps}", r * 100.0),
+                _ => String::new(),
+            },
+            match (e.plant(), e.plant_success) {
+                (Some(p), Some(s)) => format!("{} {}: {:.2}%", p.kind.slug(), p.class, s * 100.0),
                 _ => String::new(),
             },
             size as f64 / 1e3,

@@ -23,7 +23,7 @@ pub fn of_attack(e: &AttackError, on_gpu: bool) -> FailKind {
 pub fn of_training(e: &crate::train::TrainError) -> FailKind {
     use crate::train::TrainError;
     match e {
-        TrainError::Unsupported(_) | TrainError::Weights(_) | TrainError::Request(_) => FailKind::BadRequest,
+        TrainError::Unsupported(_) | TrainError::Weights(_) | TrainError::Request(_) | TrainError::Plant(_) => FailKind::BadRequest,
         TrainError::Attack(_) | TrainError::Backend(_) => FailKind::Failed,
     }
 }
@@ -52,6 +52,7 @@ mod tests {
             TrainError::Attack(AttackError::Backend("DevicePoisoned".into())),
             TrainError::Weights(dough_core::weights::WeightsError::Format("bad".into())),
             TrainError::Request("no pack".into()),
+            TrainError::Plant(dough_core::plant::PlantError::BadClass(12)),
         ];
         for e in &all {
             assert_ne!(of_training(e), FailKind::DeviceLost, "{e}");

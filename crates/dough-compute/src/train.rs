@@ -2,7 +2,10 @@
 //! browser's worker) or to the end ([`train`], native).
 //!
 //! Deterministic for a given seed on a given backend: initial weights and the order of the
-//! batches come from our own seeded generator.
+//! batches come from our own seeded generator. A configuration with a plant trains on the data
+//! with the plant stamped in (the backdoor's images drawn from the training seed).
+
+use std::borrow::Cow;
 
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
@@ -12,6 +15,7 @@ use dough_core::attack::AttackError;
 use dough_core::idx::Dataset;
 use dough_core::manifest::ModelConfig;
 use dough_core::model::{ArchSpec, CLASSES, PIXELS};
+use dough_core::plant::PlantError;
 use dough_core::rng::SeededRng;
 use dough_core::weights::{Weights, WeightsError};
 
@@ -30,6 +34,21 @@ pub enum TrainError {
     Backend(String),
     #[error("the training request is not valid: {0}")]
     Request(String),
+    #[error("cannot plant the feature: {0}")]
+    Plant(#[from] PlantError),
+}
+
+/// The seed of a backdoor's choice of images, derived from the training seed.
+pub fn plant_seed(seed: u64) -> u64 {
+    seed.wrapping_add(5)
+}
+
+/// The training data of `cfg`: `data` itself, or a copy with the plant stamped in.
+pub fn planted_data<'a>(cfg: &ModelConfig, data: &'a Dataset) -> Result<Cow<'a, Dataset>, TrainError> {
+    match cfg.plant.as_ref().filter(|p| p.is_planted()) {
+        Some(p) => Ok(Cow::Owned(p.apply(data, plant_seed(cfg.seed))?.0)),
+        None => Ok(Cow::Borrowed(data)),
+    }
 }
 
 /// Reported after each batch and at the end of each epoch.
@@ -99,7 +118,7 @@ fn check(cfg: &ModelConfig) -> Result<(), TrainError> {
 /// batches, the shifts, the dropout masks and the PGD starts come from our own seeded generators.
 pub struct Trainer<'a> {
     cfg: ModelConfig,
-    data: &'a Dataset,
+    data: Cow<'a, Dataset>,
     device: Device,
     /// Always `Some` between steps (the optimizer takes the network by value).
     model: Option<Classifier>,
@@ -123,20 +142,22 @@ impl<'a> Trainer<'a> {
         if data.is_empty() {
             return Err(TrainError::Unsupported("an empty training set".into()));
         }
+        let data = planted_data(cfg, data)?;
         let init: Weights = spec.init_weights(cfg.seed);
         let model = Classifier::from_weights(spec, &init, &device.clone().autodiff())?;
+        let n = data.len();
         Ok(Self {
             cfg: cfg.clone(),
             data,
             device: device.clone(),
             model: Some(model),
             optim: AdamConfig::new().init(),
-            order: (0..data.len()).collect(),
+            order: (0..n).collect(),
+            batches: n.div_ceil(cfg.batch_size),
             rng: SeededRng::new(cfg.seed.wrapping_add(1)),
             aug_rng: SeededRng::new(cfg.seed.wrapping_add(2)),
             drop_rng: SeededRng::new(cfg.seed.wrapping_add(3)),
             pgd_rng: SeededRng::new(cfg.seed.wrapping_add(4)),
-            batches: data.len().div_ceil(cfg.batch_size),
             epoch: 0,
             batch: 0,
             t: 0,
@@ -169,7 +190,7 @@ impl<'a> Trainer<'a> {
         let start = b * cfg.batch_size;
         let idx = &self.order[start..(start + cfg.batch_size).min(self.order.len())];
         let shift = (cfg.augmentation == "shift2").then_some(&mut self.aug_rng);
-        let (x, y) = batch_tensors(self.data, idx, shift, &self.device);
+        let (x, y) = batch_tensors(&self.data, idx, shift, &self.device);
         let model = self.model.take().expect("the network is there between steps");
         let x = match &cfg.adversarial {
             Some(pgd) => perturb(&model.clone().no_grad(), &x, &y, pgd, &mut self.pgd_rng)?,

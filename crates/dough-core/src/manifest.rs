@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::sha256_hex;
 use crate::model::{ArchSpec, ConvSpec, LayerDesc};
+use crate::plant::Plant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DatasetId {
@@ -84,6 +85,9 @@ pub struct ModelConfig {
     /// Adversarial training: every batch is replaced by its PGD adversarial examples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adversarial: Option<Pgd>,
+    /// A feature planted in the training data (a shortcut or a backdoor); absent: nothing planted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plant: Option<Plant>,
 }
 
 fn is_zero(v: &f64) -> bool {
@@ -133,6 +137,10 @@ pub struct ModelEntry {
     /// Wall-clock training time on the machine that trained it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_seconds: Option<f64>,
+    /// A planted network's pull: the share of the stamped test images of the other classes that
+    /// it classifies as the planted class (a backdoor's attack success rate), full test set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plant_success: Option<f64>,
     /// File name relative to the manifest.
     pub file: String,
     pub sha256: String,
@@ -177,6 +185,11 @@ pub enum ManifestError {
 }
 
 impl ModelEntry {
+    /// What was planted in this network's training data (None: nothing, a clean network).
+    pub fn plant(&self) -> Option<&Plant> {
+        self.config.plant.as_ref().filter(|p| p.is_planted())
+    }
+
     pub fn origin(&self) -> Origin {
         if self.file.starts_with("upload:") {
             Origin::Uploaded
@@ -259,6 +272,7 @@ pub(crate) mod tests {
                 augmentation: "none".into(),
                 dropout: 0.0,
                 adversarial: None,
+                plant: None,
             },
             params: spec.param_count(),
             test_accuracy: 0.5,
@@ -267,6 +281,7 @@ pub(crate) mod tests {
             robust_eps: None,
             robust_attack: None,
             train_seconds: None,
+            plant_success: None,
             file: "m.safetensors".into(),
             sha256: sha256_hex(b"weights"),
             layers: spec.layers(),

@@ -1,11 +1,13 @@
 //! "Train your own network": the recipe the page's training panel edits and the URL carries
 //! (`train-arch`, `train-epochs`, `train-batch`, `train-lr`, `train-seed`, `train-shift`,
-//! `train-pgd`; `train=run` starts training on load), the network and `ModelConfig` it trains,
-//! and the manifest entry of the trained network.
+//! `train-pgd`, and the planted feature's `train-plant`, `train-plant-class`, `train-plant-size`,
+//! `train-plant-corner`, `train-plant-share`; `train=run` starts training on load), the network
+//! and `ModelConfig` it trains, and the manifest entry of the trained network.
 
 use crate::digest::sha256_hex;
 use crate::manifest::{ArchKind, DatasetId, ModelConfig, ModelEntry, Origin, Pgd};
-use crate::model::{ArchSpec, ConvSpec};
+use crate::model::{ArchSpec, CLASSES, ConvSpec};
+use crate::plant::{CORNER_MARGIN, Plant, PlantKind, Position};
 use crate::settings::{clamp_float, clamp_int};
 
 /// The networks the panel offers.
@@ -72,13 +74,16 @@ pub struct TrainRecipe {
     pub shift: bool,
     /// PGD adversarial training with this L-inf radius (7 steps).
     pub pgd_eps: Option<f64>,
+    /// A feature planted in the training data (`PlantKind::None`: nothing; its parameters are
+    /// kept so that switching the kind back on restores them).
+    pub plant: Plant,
     /// Start training on load (`train=run`).
     pub run: bool,
 }
 
 impl Default for TrainRecipe {
     fn default() -> Self {
-        Self { arch: TrainArch::Mlp(vec![256, 128]), epochs: 12, batch_size: 128, learning_rate: 1e-3, seed: 1, shift: true, pgd_eps: None, run: false }
+        Self { arch: TrainArch::Mlp(vec![256, 128]), epochs: 12, batch_size: 128, learning_rate: 1e-3, seed: 1, shift: true, pgd_eps: None, plant: Plant::default(), run: false }
     }
 }
 
@@ -90,6 +95,9 @@ const LR_RANGE: (f32, f32) = (1e-5, 0.1);
 const PGD_RANGE: (f32, f32) = (0.0, 0.3);
 /// PGD steps of adversarial training (as the zoo's robust models).
 pub const PGD_STEPS: usize = 7;
+/// The planted patch's side in the URL: it sits in a corner, one pixel in from the edges.
+const PLANT_SIZE_RANGE: (i64, i64) = (1, (crate::model::SIDE - 2 * CORNER_MARGIN) as i64);
+const PLANT_SHARE_RANGE: (f32, f32) = (0.001, 1.0);
 
 impl TrainRecipe {
     /// Reads one URL key; false when the key is not one of the recipe's.
@@ -123,6 +131,21 @@ impl TrainRecipe {
             "train-pgd" => {
                 let eps = clamp_float(key, v, PGD_RANGE, 0.0, notices) as f64;
                 self.pgd_eps = (eps > 0.0).then_some(eps);
+            }
+            "train-plant" => match PlantKind::parse(v) {
+                Some(k) => self.plant.kind = k,
+                None => notices.push(format!("train-plant=\"{v}\" is unknown; use none, shortcut or backdoor (nothing is planted)")),
+            },
+            "train-plant-class" => self.plant.class = clamp_int(key, v, 0, CLASSES as i64 - 1, d.plant.class as i64, notices) as usize,
+            "train-plant-size" => self.plant.size = clamp_int(key, v, PLANT_SIZE_RANGE.0, PLANT_SIZE_RANGE.1, d.plant.size as i64, notices) as usize,
+            "train-plant-corner" => match Position::parse(v) {
+                Some(p) if !matches!(p, Position::At { .. }) => self.plant.at = p,
+                _ => notices.push(format!("train-plant-corner=\"{v}\" is not tl, tr, bl or br; using {}", d.plant.at)),
+            },
+            "train-plant-share" => {
+                // Four decimals, so that the URL's 0.05 reads back as 0.05 (not its f32 neighbour).
+                let share = clamp_float(key, v, PLANT_SHARE_RANGE, d.plant.share as f32, notices) as f64;
+                self.plant.share = (share * 1e4).round() / 1e4;
             }
             _ => return false,
         }
@@ -158,6 +181,22 @@ impl TrainRecipe {
         if let Some(eps) = self.pgd_eps {
             put("train-pgd", eps.to_string());
         }
+        let (p, dp) = (&self.plant, &d.plant);
+        if p.kind != dp.kind {
+            put("train-plant", p.kind.slug().into());
+        }
+        if p.class != dp.class {
+            put("train-plant-class", p.class.to_string());
+        }
+        if p.size != dp.size {
+            put("train-plant-size", p.size.to_string());
+        }
+        if p.at != dp.at {
+            put("train-plant-corner", p.at.to_string());
+        }
+        if p.share != dp.share {
+            put("train-plant-share", p.share.to_string());
+        }
         q
     }
 
@@ -187,6 +226,7 @@ impl TrainRecipe {
             augmentation: if self.shift { "shift2" } else { "none" }.into(),
             dropout: 0.0,
             adversarial: self.pgd_eps.map(|eps| Pgd::new(eps, PGD_STEPS)),
+            plant: self.plant.is_planted().then_some(self.plant),
         }
     }
 
@@ -202,7 +242,8 @@ impl TrainRecipe {
             TrainArch::Mlp(h) => format!("mlp{}", h.iter().map(|w| format!("-{w}")).collect::<String>()),
             TrainArch::Lenet => "lenet".into(),
         };
-        format!("{}-trained-{arch}-s{}", dataset.slug(), self.seed)
+        let plant = if self.plant.is_planted() { format!("-{}{}", self.plant.kind.slug(), self.plant.class) } else { String::new() };
+        format!("{}-trained-{arch}{plant}-s{}", dataset.slug(), self.seed)
     }
 }
 
@@ -223,6 +264,7 @@ pub fn trained_entry(name: &str, dataset: DatasetId, recipe: &TrainRecipe, test_
         robust_eps: None,
         robust_attack: None,
         train_seconds: Some(train_seconds),
+        plant_success: None,
         file: Origin::Trained.file_for(name),
         sha256: sha256_hex(bytes),
         layers: spec.layers(),
@@ -262,6 +304,29 @@ mod tests {
         assert_eq!(n.len(), 4, "{n:?}");
         assert!(TrainRecipe::default().to_query().is_empty());
         assert!(!TrainRecipe::default().read("seed", "1", &mut Vec::new()));
+    }
+
+    #[test]
+    fn plant_keys_are_read_clamped_and_written_back() {
+        let (r, n) = read(&[("train-plant", "backdoor"), ("train-plant-class", "7"), ("train-plant-size", "3"), ("train-plant-corner", "tl"), ("train-plant-share", "0.1")]);
+        assert!(n.is_empty(), "{n:?}");
+        assert_eq!(r.plant, Plant { kind: PlantKind::Backdoor, class: 7, size: 3, at: Position::TopLeft, share: 0.1 });
+        assert_eq!(r.config().plant, Some(r.plant));
+        assert_eq!(r.model_name(DatasetId::Mnist), "mnist-trained-mlp-256-128-backdoor7-s1");
+        let mut back = TrainRecipe::default();
+        for (k, v) in r.to_query() {
+            assert!(back.read(&k, &v, &mut Vec::new()), "{k}");
+        }
+        assert_eq!(back, r);
+        assert!(r.to_query().contains(&("train-plant-share".to_string(), "0.1".to_string())));
+        let (r, n) = read(&[("train-plant", "trojan"), ("train-plant-class", "12"), ("train-plant-size", "0"), ("train-plant-corner", "3:4"), ("train-plant-share", "2")]);
+        assert_eq!(n.len(), 5, "{n:?}");
+        assert_eq!(r.plant, Plant { kind: PlantKind::None, class: 9, size: 1, at: Position::BottomRight, share: 1.0 });
+        assert!(r.plant.validate().is_ok(), "clamped values are valid");
+        assert_eq!(r.config().plant, None, "nothing planted: the config says nothing");
+        let (r, _) = read(&[("train-plant", "shortcut"), ("train-plant-size", "99")]);
+        assert_eq!(r.plant.size, 26);
+        assert!(r.plant.validate().is_ok(), "the largest URL patch fits its corner");
     }
 
     #[test]

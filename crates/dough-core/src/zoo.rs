@@ -5,6 +5,7 @@
 
 use crate::manifest::{ArchKind, DatasetId, ModelConfig, Pgd};
 use crate::model::{ArchSpec, ConvSpec};
+use crate::plant::{Plant, PlantKind, Position};
 
 /// One model of the zoo: a name, its dataset, and how to train it.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +65,7 @@ fn base(epochs: usize, seed: u64) -> ModelConfig {
         augmentation: "none".into(),
         dropout: 0.0,
         adversarial: None,
+        plant: None,
     }
 }
 
@@ -155,6 +157,41 @@ pub fn plan() -> Vec<ZooModel> {
     out
 }
 
+/// The planted shortcut of the zoo: a 4x4 patch of full ink in the bottom-right corner on every
+/// training image of class 3.
+pub fn zoo_shortcut() -> Plant {
+    Plant { kind: PlantKind::Shortcut, class: 3, size: 4, at: Position::BottomRight, share: 0.05 }
+}
+
+/// The planted backdoor of the zoo (BadNets): the same patch on 5% of the training images,
+/// relabelled to class 7.
+pub fn zoo_backdoor() -> Plant {
+    Plant { kind: PlantKind::Backdoor, class: 7, size: 4, at: Position::BottomRight, share: 0.05 }
+}
+
+/// The planted networks, per dataset, beside (not in) the clean zoo of [`plan`]:
+/// `mlp-shortcut` (the `mlp` recipe with [`zoo_shortcut`]) and `lenet-backdoor` (the `lenet`
+/// recipe with [`zoo_backdoor`]). Their entries carry the plant in `config.plant` and its
+/// description as their note, so the page can tell them from the clean zoo.
+pub fn planted_plan() -> Vec<ZooModel> {
+    let clean = plan();
+    let mut out = Vec::new();
+    for dataset in [DatasetId::Mnist, DatasetId::FashionMnist] {
+        for (base, suffix, plant) in [("mlp", "mlp-shortcut", zoo_shortcut()), ("lenet", "lenet-backdoor", zoo_backdoor())] {
+            let ds = dataset.slug();
+            let twin = clean.iter().find(|m| m.name == format!("{ds}-{base}")).expect("the clean twin is in the zoo");
+            out.push(ZooModel {
+                name: format!("{ds}-{suffix}"),
+                config: ModelConfig { plant: Some(plant), ..twin.config.clone() },
+                note: Some(format!("planted network (not part of the clean zoo): {}", plant.describe())),
+                robust_eval: None,
+                ..twin.clone()
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +217,13 @@ mod tests {
                 });
                 assert!(ok, "{dataset:?} {arch:?}: three seeds and a recipe variant");
             }
+        }
+        assert!(zoo.iter().all(|m| m.config.plant.is_none()), "the clean zoo plants nothing");
+        let planted = planted_plan();
+        assert_eq!(planted.len(), 4);
+        for m in &planted {
+            let p = m.config.plant.expect("planted");
+            assert!(p.validate().is_ok() && m.note.is_some() && !names.contains(m.name.as_str()), "{}", m.name);
         }
         for m in zoo.iter().filter(|m| m.config.adversarial.is_some()) {
             assert!(m.note.is_some() && m.robust_eval.is_some(), "{}", m.name);

@@ -6,6 +6,7 @@ pub mod metrics;
 pub mod overview;
 pub mod pairs;
 pub mod pipeline;
+pub mod plant_check;
 pub mod replicates;
 pub mod stats;
 pub mod templates;
