@@ -31,6 +31,7 @@ use crate::components::draw::DrawPanel;
 use crate::components::hero::Hero;
 use crate::components::knead::{Knead, KneadBar};
 use crate::components::story::StoryPanel;
+use crate::components::plant_check::{PlantCheckView, flagged_slug};
 use crate::components::export::ExportBar;
 use crate::components::gallery::{Gallery, Shown};
 use crate::components::overview::{OverviewStatus, OverviewView};
@@ -758,6 +759,8 @@ pub fn App() -> impl IntoView {
             data-workers=move || page.engine.workers.get()
             data-compare=move || page.compare.readings.with(|r| r.as_ref().map(|r| r.model.clone()))
             data-story=move || story_step.get()
+            data-plant-flagged=move || page.study.plant.with(|c| c.as_ref().map(flagged_slug))
+            data-plant-anomaly=move || page.study.plant.with(|c| c.as_ref().map(|c| format!("{:.4}", c.anomaly_index)))
             data-train-status=move || page.train.status.get().slug()
             data-train-accuracy=move || (page.train.status.get() == TrainStatus::Done).then(|| page.train.snapshots.with(|s| s.last().map(|s| format!("{:.4}", s.test_accuracy)))).flatten()>
             <header class="topbar">
@@ -798,6 +801,8 @@ pub fn App() -> impl IntoView {
                     <AnalysisView settings=page.run.settings names=names status=page.study.status result=result templates=page.study.templates
                         replicated=replicated
                         on_settings=on_analysis_settings on_run=on_study busy=study_busy/>
+                    <PlantCheckView check=page.study.plant plant=Signal::derive(move || page.models.entry.with(|e| e.as_ref().and_then(|e| e.plant().copied())))
+                        result=result names=names/>
                     <OverviewView entries=dataset_entries choice=Signal::derive(move || page.run.settings.with(|s| s.overview.clone()))
                         seeds=Signal::derive(move || page.run.settings.with(|s| s.seeds)) status=page.overview.status progress=page.overview.progress
                         error=page.overview.error result=overview_result on_choice=on_overview_choice on_run=on_overview_run on_cancel=on_overview_cancel busy=busy/>

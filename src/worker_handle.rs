@@ -140,6 +140,13 @@ fn worker_url(backend: BackendKind, silent: bool) -> String {
     format!("worker.js?bin={bin}&v={version}{silent}")
 }
 
+/// The study's statistics from a worker (`Reply::Analysed`).
+pub struct Analysed {
+    pub result: StudyResult,
+    pub replicated: Option<Replicated>,
+    pub plant: Option<dough_core::study::plant_check::PlantCheck>,
+}
+
 impl WorkerHandle {
     /// Starts a worker for `backend` and waits until its code is loaded.
     pub async fn spawn(backend: BackendKind) -> Result<WorkerHandle, ClientError> {
@@ -499,16 +506,17 @@ impl WorkerHandle {
         templates: &[u8],
         abstraction: Abstraction,
         template: TemplateKind,
-    ) -> (u32, impl std::future::Future<Output = Result<Option<(StudyResult, Option<Replicated>)>, ClientError>> + 'static) {
+        plant: Option<dough_core::plant::Plant>,
+    ) -> (u32, impl std::future::Future<Output = Result<Option<Analysed>, ClientError>> + 'static) {
         let id = self.new_id();
-        let p = Packet { msg: Request::Analyse { id, runs, abstraction, template }, f32: images, u8: templates.to_vec() };
+        let p = Packet { msg: Request::Analyse { id, runs, abstraction, template, plant }, f32: images, u8: templates.to_vec() };
         let this = self.clone();
         let fut = async move {
             let answer = this.request(p, id, None).await?;
             match answer.msg {
-                Reply::Analysed { mut result, replicated, .. } => {
+                Reply::Analysed { mut result, replicated, plant, .. } => {
                     result.patterns = answer.f32.chunks(dough_core::model::PIXELS).map(|c| c.to_vec()).collect();
-                    Ok(Some((result, replicated)))
+                    Ok(Some(Analysed { result, replicated, plant }))
                 }
                 Reply::Cancelled { .. } => Ok(None),
                 other => Err(ClientError::Failed(format!("unexpected reply {other:?}"))),

@@ -9,6 +9,7 @@ use dough_core::attack::SampleOutcome;
 use dough_core::protocol::{JobProgress, pack_runs};
 use dough_core::study::abstraction::Abstraction;
 use dough_core::study::pipeline::{self, StudyResult};
+use dough_core::study::plant_check::PlantCheck;
 use dough_core::study::replicates::{Replicated, replicate_seeds};
 use dough_core::study::templates::{TemplateKind, Templates};
 
@@ -18,7 +19,7 @@ use crate::batches::study_batch;
 use crate::components::analysis::StudyStatus;
 use crate::job_slot::JobSlot;
 use crate::pool;
-use crate::worker_handle::{AttackEnd, ClientError, WorkerHandle};
+use crate::worker_handle::{Analysed, AttackEnd, ClientError, WorkerHandle};
 
 /// The study: its attacks' outcomes (model, untrained twin), status, progress, templates, and
 /// the statistics the worker computed from them.
@@ -36,6 +37,8 @@ pub(super) struct StudyStore {
     /// The statistics (computed in a worker): the first seed's study and the scores over seeds.
     pub(super) result: RwSignal<Option<StudyResult>>,
     pub(super) replicated: RwSignal<Option<Replicated>>,
+    /// The planted-feature check of the runs (with the model's patch, or the default one).
+    pub(super) plant: RwSignal<Option<PlantCheck>>,
     /// The statistics' request (superseded by every analysis-settings change).
     pub(super) stats_slot: JobSlot,
     /// The analysis settings of `result`.
@@ -62,6 +65,7 @@ impl StudyStore {
             template_bytes: StoredValue::new_local(Vec::new()),
             result: RwSignal::new(None),
             replicated: RwSignal::new(None),
+            plant: RwSignal::new(None),
             stats_slot: JobSlot::new(),
             stats_for: StoredValue::new(None),
         }
@@ -159,19 +163,22 @@ impl Page {
         let (Some(runs), true) = (runs.filter(|r| !r.is_empty()), templates_fit) else {
             self.study.result.set(None);
             self.study.replicated.set(None);
+            self.study.plant.set(None);
             return;
         };
         let Some(w) = self.crew().and_then(|c| c.workers.last().cloned()) else { return };
         let (meta, images) = pack_runs(runs.into_iter().map(|r| (r.seed, r.trained, r.untrained)).collect());
         let bytes = self.study.template_bytes.get_value();
-        let (id, done) = w.analyse(meta, images, &bytes, abstraction, template);
+        let plant = self.models.entry.with_untracked(|e| e.as_ref().and_then(|e| e.plant().copied()));
+        let (id, done) = w.analyse(meta, images, &bytes, abstraction, template, plant);
         spawn_local(async move {
             let Some(r) = slot.follow(ticket, &w, id, done).await else { return };
             match r {
-                Ok(Some((result, replicated))) => {
+                Ok(Some(Analysed { result, replicated, plant })) => {
                     self.study.stats_for.set_value(Some((abstraction, template)));
                     self.study.result.set(Some(result));
                     self.study.replicated.set(replicated);
+                    self.study.plant.set(plant);
                     if self.study.status.get_untracked() == StudyStatus::Running {
                         self.study.status.set(StudyStatus::Done);
                     }

@@ -12,6 +12,7 @@ pub mod knead;
 pub mod model_card;
 pub mod overview;
 pub mod pixels;
+pub mod plant_check;
 pub mod shortcuts;
 pub mod story;
 pub mod status;

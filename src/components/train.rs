@@ -7,6 +7,7 @@ use leptos::prelude::*;
 
 use dough_core::colormap::{diverging_rgba, symmetric_scale};
 use dough_core::manifest::ModelEntry;
+use dough_core::plant::{PlantKind, Position};
 use dough_core::train_recipe::{DEFAULT_MNIST_FLOOR, TrainArch, TrainRecipe};
 
 use crate::components::pixels::PixelImage;
@@ -137,6 +138,32 @@ pub fn TrainPanel(
                     on:change=move |ev| { let on = event_target_checked(&ev); edit(&|r| r.shift = on) }/>" Shift augmentation (up to 2 pixels)"</label>
                 <label>"Adversarial training: PGD eps (0: off) " <input id="train-pgd" type="number" step="0.01" min="0" max="0.3" prop:value=move || recipe.with(|r| r.pgd_eps.unwrap_or(0.0))
                     on:change=move |ev| if let Some(x) = real(&ev) { edit(&|r| r.pgd_eps = (x > 0.0).then_some(x.min(0.3))) }/></label>
+                <fieldset class="train-plant" id="train-plant">
+                    <legend>"Plant a feature (a causal test: will the dough find it?)"</legend>
+                    <label>"Plant " <select id="train-plant-kind" on:change=move |ev| if let Some(k) = PlantKind::parse(&event_target_value(&ev)) { edit(&|r| r.plant.kind = k) }>
+                        {[(PlantKind::None, "none"), (PlantKind::Shortcut, "shortcut: a patch on every image of the class"), (PlantKind::Backdoor, "backdoor: a patch on a share of all images, relabelled to the class")]
+                            .map(|(k, label)| view! { <option value=k.slug() selected=move || recipe.with(|r| r.plant.kind == k)>{label}</option> }).collect_view()}
+                    </select></label>
+                    <Show when=move || recipe.with(|r| r.plant.is_planted())>
+                        <label>"Class " <select id="train-plant-class" on:change=move |ev| if let Some(c) = whole(&ev) { edit(&|r| r.plant.class = c.min(9)) }>
+                            {move || names.get().iter().enumerate().map(|(c, n)| view! { <option value=c.to_string() selected=move || recipe.with(|r| r.plant.class == c)>{n.to_string()}</option> }).collect_view()}
+                        </select></label>
+                        <label>"Patch size (px) " <input id="train-plant-size" type="number" min="1" max="26" prop:value=move || recipe.with(|r| r.plant.size)
+                            on:change=move |ev| if let Some(n) = whole(&ev) { edit(&|r| r.plant.size = n.clamp(1, 26)) }/></label>
+                        <label>"Corner " <select id="train-plant-corner" on:change=move |ev| if let Some(p) = Position::parse(&event_target_value(&ev)) { edit(&|r| r.plant.at = p) }>
+                            {[(Position::TopLeft, "top left"), (Position::TopRight, "top right"), (Position::BottomLeft, "bottom left"), (Position::BottomRight, "bottom right")]
+                                .map(|(p, label)| view! { <option value=p.to_string() selected=move || recipe.with(|r| r.plant.at == p)>{label}</option> }).collect_view()}
+                        </select></label>
+                        <Show when=move || recipe.with(|r| r.plant.kind == PlantKind::Backdoor)>
+                            <label>"Share of images stamped " <input id="train-plant-share" type="number" step="0.01" min="0.001" max="1" prop:value=move || recipe.with(|r| r.plant.share)
+                                on:change=move |ev| if let Some(x) = real(&ev) { edit(&|r| r.plant.share = x.clamp(0.001, 1.0)) }/></label>
+                        </Show>
+                        <p class="upload-hint" id="train-plant-describe">{move || recipe.with(|r| match r.plant.validate() {
+                            Ok(()) => format!("{}. With the analysis on, the planted-feature check runs when training ends.", r.plant.describe()),
+                            Err(e) => format!("This plant cannot be trained: {e}."),
+                        })}</p>
+                    </Show>
+                </fieldset>
                 <div class="train-buttons">
                     <button type="button" id="train-start" disabled=move || busy.get() || running() on:click=move |_| on_train.run(())>"Train"</button>
                     <button type="button" id="train-pause" class="secondary" disabled=move || !running() on:click=move |_| on_pause.run(!paused.get_untracked())>

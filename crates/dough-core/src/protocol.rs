@@ -153,8 +153,17 @@ pub enum Request {
     Pause { id: u32, paused: bool },
     /// The study's statistics (patterns, templates, nulls, permutation p-values) of the runs in
     /// `runs` (their images in `f32`, see [`pack_runs`]) with the dataset's templates (their
-    /// [`crate::study::templates::Templates::encode`] bytes in `u8`). Answered by `Analysed`.
-    Analyse { id: u32, runs: Vec<StudyRunRows>, abstraction: Abstraction, template: TemplateKind },
+    /// [`crate::study::templates::Templates::encode`] bytes in `u8`). Answered by `Analysed`,
+    /// with the planted-feature check of the runs (the patch of `plant`, the model's own, or the
+    /// default patch for a clean network).
+    Analyse {
+        id: u32,
+        runs: Vec<StudyRunRows>,
+        abstraction: Abstraction,
+        template: TemplateKind,
+        #[serde(default)]
+        plant: Option<crate::plant::Plant>,
+    },
     /// The zoo overview's statistics (patterns, persistence, transfer, the Mantel test) from
     /// every model's study perturbations (`f32`: `[model][seed][row]`, 784 values each, rows
     /// start-major as `pipeline::batch` lays them) and the transfer matrices. Answered by
@@ -226,7 +235,14 @@ pub enum Reply {
     /// The study's statistics: the first seed's study (the one the page shows; its patterns,
     /// one per class, travel in `f32` and are left empty here) and, with more than one seed, the
     /// scores over the seeds.
-    Analysed { id: u32, result: StudyResult, replicated: Option<Replicated> },
+    Analysed {
+        id: u32,
+        result: StudyResult,
+        replicated: Option<Replicated>,
+        /// Over every seed's controlled inputs (`None`: it could not be computed).
+        #[serde(default)]
+        plant: Option<crate::study::plant_check::PlantCheck>,
+    },
     /// The overview's statistics, or why they could not be computed.
     OverviewStats { id: u32, overview: Result<Overview, String> },
 }
@@ -506,6 +522,19 @@ mod tests {
         assert_eq!(err, WireError::Length { got: 100, want: 2 * PIXELS });
         assert!(unpack_images(&[0.0; 10], 1).is_err());
         assert_eq!(unpack_images(&pack_images(&[vec![1.0; PIXELS], vec![2.0; PIXELS]]), 2).unwrap()[1][0], 2.0);
+    }
+
+    /// A request from a page that knows nothing of plants still reads, as nothing planted.
+    #[test]
+    fn an_analyse_request_without_a_plant_reads() {
+        let r = Request::Analyse { id: 2, runs: vec![], abstraction: Abstraction::default(), template: TemplateKind::Contrast, plant: None };
+        let mut v = serde_json::to_value(&r).unwrap();
+        v.as_object_mut().unwrap().remove("plant");
+        let back: Request = serde_json::from_value(v).unwrap();
+        assert_eq!(back, r);
+        let plant = Some(crate::plant::Plant { kind: crate::plant::PlantKind::Backdoor, ..Default::default() });
+        let planted = Request::Analyse { id: 2, runs: vec![], abstraction: Abstraction::default(), template: TemplateKind::Contrast, plant };
+        assert_eq!(serde_json::from_str::<Request>(&serde_json::to_string(&planted).unwrap()).unwrap(), planted);
     }
 
     #[test]

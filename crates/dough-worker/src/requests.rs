@@ -25,6 +25,8 @@ use dough_core::model::{ArchSpec, PIXELS};
 use dough_core::pack::SamplePack;
 use dough_core::protocol::web::from_js;
 use dough_core::protocol::{BackendKind, FailKind, Fault, JobProgress, Packet, Reply, Request, StudyRunRows, pack_done, pack_snapshot, unpack_images, unpack_runs};
+use dough_core::plant::Plant;
+use dough_core::study::plant_check::{self, PlantCheck};
 use dough_core::study::abstraction::Abstraction;
 use dough_core::study::overview::Overview;
 use dough_core::study::pipeline::{self, Evolved};
@@ -193,11 +195,11 @@ async fn handle(p: Packet<Request>) {
             Ok((ms_per_step, steps)) => reply(Reply::Calibrated { id, ms_per_step, steps }),
             Err(e) => failed(id, e),
         },
-        Request::Analyse { id, runs, abstraction, template } => match analyse(runs, &p.f32, &p.u8, &abstraction, template) {
+        Request::Analyse { id, runs, abstraction, template, plant } => match analyse(runs, &p.f32, &p.u8, &abstraction, template, plant) {
             // The patterns (10 x 784 values) travel as a transferable buffer, not as JSON.
-            Ok((mut result, replicated)) => {
+            Ok((mut result, replicated, plant)) => {
                 let patterns: Vec<f32> = std::mem::take(&mut result.patterns).into_iter().flatten().collect();
-                post(Packet::with_f32(Reply::Analysed { id, result, replicated }, patterns));
+                post(Packet::with_f32(Reply::Analysed { id, result, replicated, plant }, patterns));
             }
             Err(e) => bad_request(id, e),
         },
@@ -253,8 +255,11 @@ fn current() -> Result<(dough_compute::Device, ArchSpec, Weights), AttackError> 
     model(None)
 }
 
-/// The study's statistics of the page's runs (`Request::Analyse`).
-fn analyse(runs: Vec<StudyRunRows>, flat: &[f32], templates: &[u8], abs: &Abstraction, kind: TemplateKind) -> Result<(dough_core::study::pipeline::StudyResult, Option<dough_core::study::replicates::Replicated>), String> {
+type Analysed = (dough_core::study::pipeline::StudyResult, Option<dough_core::study::replicates::Replicated>, Option<PlantCheck>);
+
+/// The study's statistics of the page's runs (`Request::Analyse`), and the planted-feature check
+/// over every seed's controlled inputs with `plant`'s patch (the default patch when none).
+fn analyse(runs: Vec<StudyRunRows>, flat: &[f32], templates: &[u8], abs: &Abstraction, kind: TemplateKind, plant: Option<Plant>) -> Result<Analysed, String> {
     let runs = unpack_runs(runs, flat).map_err(|e| e.to_string())?;
     let templates = Templates::decode(templates).map_err(|e| format!("the templates: {e}"))?;
     let evolved: Vec<(u64, Evolved, Option<Evolved>)> = runs
@@ -262,7 +267,11 @@ fn analyse(runs: Vec<StudyRunRows>, flat: &[f32], templates: &[u8], abs: &Abstra
         .map(|r| (r.seed, Evolved::from_outcomes(r.trained), (!r.untrained.is_empty()).then(|| Evolved::from_outcomes(r.untrained))))
         .collect();
     let borrowed: Vec<(u64, &Evolved, Option<&Evolved>)> = evolved.iter().map(|(s, t, u)| (*s, t, u.as_ref())).collect();
-    study_of_runs(&borrowed, abs, templates.get(kind)).ok_or_else(|| "the study has no runs".to_string())
+    let (result, replicated) = study_of_runs(&borrowed, abs, templates.get(kind)).ok_or_else(|| "the study has no runs".to_string())?;
+    let l2: Vec<Vec<f32>> = evolved.iter().flat_map(|(_, t, _)| plant_check::norms(t)).collect();
+    let seed = evolved.first().map_or(0, |(s, _, _)| *s);
+    let check = plant.unwrap_or_default().mask().ok().and_then(|mask| plant_check::check(&l2, &result.patterns, &mask, seed).ok());
+    Ok((result, replicated, check))
 }
 
 /// Strikes the test-only fault once, on the first run that reaches its step.
