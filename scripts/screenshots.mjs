@@ -70,6 +70,12 @@ await shot('projector-1920x1080-story-6', { w: 1920, h: 1080, query: '?story=6',
 await shot('projector-1920x1080-webgpu-presentation', { w: 1920, h: 1080, kind: 'webgpu', act: present });
 await shot('laptop-1366x768-presentation', { w: 1366, h: 768, act: present });
 await shot('laptop-1366x768-fashion-presentation', { w: 1366, h: 768, query: '?dataset=fashion-mnist', act: present });
+const plantCheck = async (page) => {
+  await page.waitForSelector('#plant-known', { timeout: 240000 });
+  await page.locator('#plant-check').scrollIntoViewIfNeeded();
+};
+await shot('laptop-1280x800-plant-check-trained', { w: 1280, h: 800, query: '?analysis=1&train=run&train-arch=mlp:64&train-epochs=1&train-batch=32&train-shift=0&train-seed=3&train-plant=backdoor&train-plant-class=7&train-plant-share=0.1', act: plantCheck });
+await shot('laptop-1280x800-plant-check-zoo', { w: 1280, h: 800, query: '?model=mnist-lenet-backdoor&analysis=1', act: plantCheck });
 await shot('phone-390x844', { kind: 'phone' });
 await shot('phone-390x844-full', { kind: 'phone', full: true });
 await shot('phone-390x844-draw', { kind: 'phone', act: draw });

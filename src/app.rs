@@ -546,7 +546,8 @@ pub fn App() -> impl IntoView {
     let study_busy = Signal::derive(move || page.run.status.get() != Status::Done || page.study.status.get() == StudyStatus::Running);
     let dataset_entries = Signal::derive(move || {
         let d = page.models.entry.with(|e| e.as_ref().map(|e| e.dataset));
-        page.models.entries.get().into_iter().filter(|e| Some(e.dataset) == d).collect::<Vec<_>>()
+        // The overview's networks: the clean zoo (and the session's own) of model A's dataset.
+        page.models.entries.get().into_iter().filter(|e| Some(e.dataset) == d && e.plant().is_none()).collect::<Vec<_>>()
     });
     // The overview's statistics, computed in a worker when its runs or the abstraction change.
     let abstraction = Memo::new(move |_| page.run.settings.with(|s| s.abstraction));
@@ -556,7 +557,8 @@ pub fn App() -> impl IntoView {
         page.request_overview_stats(abs);
     });
     let overview_result = Memo::new(move |_| {
-        let names: Vec<String> = dataset_entries.with(|es| es.iter().map(|e| e.name.clone()).collect());
+        let d = page.models.entry.with(|e| e.as_ref().map(|e| e.dataset));
+        let names: Vec<String> = page.models.entries.with(|es| es.iter().filter(|e| Some(e.dataset) == d).map(|e| e.name.clone()).collect());
         // Only an overview of the dataset shown.
         page.overview.result.get().filter(|r| r.as_ref().map_or(true, |o| o.models.iter().all(|m| names.contains(m))))
     });

@@ -98,7 +98,8 @@ impl Page {
         let Some(a) = self.models.entry.get_untracked() else { return Vec::new() };
         let all: Vec<ModelEntry> = self.models.entries.with_untracked(|es| es.iter().filter(|e| e.dataset == a.dataset).cloned().collect());
         match choice {
-            OverviewModels::All => all,
+            // The clean zoo, as `dough-cli overview --dataset` (a planted network only when named).
+            OverviewModels::All => all.into_iter().filter(|e| e.plant().is_none()).collect(),
             OverviewModels::Named(names) => {
                 let mut out: Vec<ModelEntry> = Vec::new();
                 for n in names {

@@ -158,6 +158,7 @@ pub fn ModelCard(entry: RwSignal<Option<ModelEntry>>) -> impl IntoView {
                             }}</dd>
                             <dt>"Test accuracy"</dt><dd>{accuracy}</dd>
                             {robust.map(|r| view! { <dt>"Robust accuracy"</dt><dd>{r}</dd> })}
+                            {e.plant().map(|p| view! { <dt>"Planted"</dt><dd id="card-plant">{format!("{}{}", p.describe(), e.plant_success.map(|s| format!("; {:.1}% of the stamped test images of the other classes are classified as class {}", s * 100.0, p.class)).unwrap_or_default())}</dd> })}
                             {e.note.clone().map(|n| view! { <dt>"Note"</dt><dd>{n}</dd> })}
                             <dt>"Weights"</dt><dd>{if origin != Origin::Zoo {
                                 let how = if origin == Origin::Trained { "trained" } else { "uploaded" };
