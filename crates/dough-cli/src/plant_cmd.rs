@@ -52,6 +52,13 @@ fn overlaps(at: usize, mask: &[bool]) -> bool {
     (r0..r0 + WINDOW).any(|r| (c0..c0 + WINDOW).any(|c| mask[r * SIDE + c]))
 }
 
+/// The class whose pattern puts the largest share of its energy on the patch, and that share.
+fn max_energy(c: &PlantCheck) -> (usize, f32) {
+    let e = &c.energy_in_patch;
+    let k = (0..CLASSES).fold(0, |b, k| if e[k] > e[b] { k } else { b });
+    (k, e[k])
+}
+
 fn fmt_index(x: f32) -> String {
     if x.is_finite() { format!("{x:.2}") } else { "∞".into() }
 }
@@ -178,7 +185,13 @@ fn write_section(md: &mut String, method: Method, cfg: &AttackConfig, rows: &[Ro
             class.map(|k| format!("{:.2} ({})", c.medians[k], rank(&c.medians, k))).unwrap_or_else(|| "—".into()),
             format!(
                 "{} / {:.1}% / {:.1}%",
-                class.map(|k| format!("{:.1}%", c.energy_in_patch[k] * 100.0)).unwrap_or_else(|| "—".into()),
+                match class {
+                    Some(k) => format!("{:.1}%", c.energy_in_patch[k] * 100.0),
+                    None => {
+                        let (k, e) = max_energy(c);
+                        format!("(largest: class {k}, {:.1}%)", e * 100.0)
+                    }
+                },
                 c.energy_in_patch[c.smallest] * 100.0,
                 mean_except(&c.energy_in_patch, target) * 100.0
             ),
@@ -216,6 +229,9 @@ fn write_section(md: &mut String, method: Method, cfg: &AttackConfig, rows: &[Ro
         .count();
     let window_false: Vec<String> =
         clean.iter().filter(|r| r.check.window.flagged).map(|r| format!("{} (class {})", r.entry.name, r.check.window.top)).collect();
+    let mut clean_max: Vec<f32> = clean.iter().map(|r| max_energy(&r.check).1).collect();
+    clean_max.sort_by(f32::total_cmp);
+    let planted_energy: Vec<f32> = planted.iter().filter_map(|r| r.entry.plant().map(|p| r.check.energy_in_patch[p.class])).collect();
     let false_flags: Vec<String> = clean.iter().filter(|r| r.check.flagged).map(|r| format!("{} (class {})", r.entry.name, r.check.smallest)).collect();
     let _ = writeln!(md);
     let _ = writeln!(
@@ -234,6 +250,19 @@ fn write_section(md: &mut String, method: Method, cfg: &AttackConfig, rows: &[Ro
         100.0 * false_flags.len() as f64 / clean.len().max(1) as f64,
         if false_flags.is_empty() { String::new() } else { format!(": {}", false_flags.join(", ")) }
     );
+    if let (Some(lo), Some(hi)) = (planted_energy.iter().copied().reduce(f32::min), clean_max.last()) {
+        let _ = writeln!(
+            md,
+            "- energy on the patch region: the planted class's pattern puts {:.1}-{:.1}% of its energy there; on the clean networks \
+             the largest share of any class's pattern on the same region is {:.1}% at most (median over the clean networks {:.1}%): \
+             a threshold between the two would separate them on these networks ({}), with the patch's position known;",
+            lo * 100.0,
+            planted_energy.iter().copied().fold(0.0, f32::max) * 100.0,
+            hi * 100.0,
+            clean_max[clean_max.len() / 2] * 100.0,
+            if lo > *hi { "they do not overlap" } else { "they overlap" }
+        );
+    }
     let _ = writeln!(
         md,
         "- position-free reading: the planted class flagged with its window on the patch in **{window_found} of {}** planted networks; \
