@@ -202,7 +202,7 @@ pub struct OverviewArgs {
     /// The models (comma-separated names, of one dataset)
     #[arg(long = "model", value_delimiter = ',', value_name = "NAME1,NAME2", default_value = "mnist-mlp,mnist-mlp-robust,mnist-mlp-s2", conflicts_with = "dataset")]
     pub models_list: Vec<String>,
-    /// Every model of this dataset instead
+    /// Every model of the clean zoo of this dataset instead (the planted networks are left out)
     #[arg(long, value_enum)]
     pub dataset: Option<Dataset>,
     #[command(flatten)]

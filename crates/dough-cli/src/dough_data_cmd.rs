@@ -14,6 +14,7 @@ use dough_core::dough_data::{DoughSet, TargetRule, assemble, subset, targets};
 use dough_core::idx::Dataset;
 use dough_core::manifest::{ArchKind, ModelEntry};
 use dough_core::model::ArchSpec;
+use dough_core::study::plant_check::median;
 use dough_core::study::stats::Interval;
 use dough_core::weights::Weights;
 use dough_core::zoo;
@@ -72,7 +73,7 @@ pub fn cmd_dough_data(a: &DoughDataArgs) -> Result<(), String> {
          the target and quantised to 8 bits. Control: the same kept clean images with the same target labels and no perturbation. \
          Fresh networks with the zoo's recipes (same epochs, batch, schedule; seeds {}) are trained on each set alone and tested on the \
          real 10,000-image test set (accuracy against the true labels): mean with its 95% interval over the training seeds (Student \
-         t). High accuracy on D_det means the network learnt the true classes from the perturbations alone, since every D_det label \
+         t). Perturbation L2: of the quantised kept images against their clean originals (pixels in [0, 1]). High accuracy on D_det means the network learnt the true classes from the perturbations alone, since every D_det label \
          is wrong for the image's visible content. These are findings, whatever they are.\n",
         a.sources.join(","),
         a.count,
@@ -85,8 +86,8 @@ pub fn cmd_dough_data(a: &DoughDataArgs) -> Result<(), String> {
         cfg.kappa,
         seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")
     );
-    let _ = writeln!(md, "| source | source test acc. | set | kept | time to build | fresh network | trained on the set: test acc. [95%] | control (clean, same labels): test acc. [95%] |");
-    let _ = writeln!(md, "|---|---:|---|---:|---:|---|---:|---:|");
+    let _ = writeln!(md, "| source | source test acc. | set | kept | perturbation L2: median (90th pct.) | time to build | fresh network | trained on the set: test acc. [95%] | control (clean, same labels): test acc. [95%] |");
+    let _ = writeln!(md, "|---|---:|---|---:|---:|---:|---|---:|---:|");
     for name in &a.sources {
         let (entry, spec, weights) = load_model(&a.models, name)?;
         let splits = load_splits(&a.data_root.join(entry.dataset.slug()))?;
@@ -98,6 +99,9 @@ pub fn cmd_dough_data(a: &DoughDataArgs) -> Result<(), String> {
             let (adv, reached) = attack_all(&spec, &weights, &device, &sub, &tg, &cfg, a.batch)?;
             let set: DoughSet = assemble(rule, &sub, &adv, &tg, &reached).map_err(|e| e.to_string())?;
             let build = t.elapsed().as_secs_f64();
+            let mut l2 = set.perturbation_l2();
+            l2.sort_by(f32::total_cmp);
+            let l2_cell = format!("{:.2} ({:.2})", median(&l2), l2[(l2.len() * 9 / 10).min(l2.len() - 1)]);
             println!("  kept {} of {} ({:.1}%) in {build:.0} s", set.kept.len(), set.attempted, set.kept_share() * 100.0);
             for &arch in &archs {
                 let (mut on_set, mut on_control) = (Vec::new(), Vec::new());
@@ -108,13 +112,14 @@ pub fn cmd_dough_data(a: &DoughDataArgs) -> Result<(), String> {
                 }
                 let _ = writeln!(
                     md,
-                    "| {} | {:.2}% | {} | {} of {} ({:.1}%) | {:.0} s | {} | {} | {} |",
+                    "| {} | {:.2}% | {} | {} of {} ({:.1}%) | {} | {:.0} s | {} | {} | {} |",
                     entry.name,
                     entry.test_accuracy * 100.0,
                     rule.name(),
                     set.kept.len(),
                     set.attempted,
                     set.kept_share() * 100.0,
+                    l2_cell,
                     build,
                     if arch == ArchKind::Mlp { "MLP 784-256-128-10 (zoo mlp recipe)" } else { "LeNet (zoo lenet recipe)" },
                     iv_pct(&Interval::of(&on_set)),

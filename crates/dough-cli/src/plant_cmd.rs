@@ -12,7 +12,8 @@ use dough_core::inputs::ControlledInput;
 use dough_core::manifest::ModelEntry;
 use dough_core::model::CLASSES;
 use dough_core::study::abstraction::{Abstraction, Method as Abstract};
-use dough_core::study::plant_check::{FLAG_THRESHOLD, PlantCheck, RESAMPLES, check, norms};
+use dough_core::model::SIDE;
+use dough_core::study::plant_check::{FLAG_THRESHOLD, PlantCheck, RESAMPLES, WINDOW, check, norms};
 use dough_core::suite::{Method, SuiteParams};
 use dough_core::zoo;
 
@@ -30,6 +31,8 @@ pub fn plant_inputs(seed: u64, noise: usize) -> Vec<ControlledInput> {
 struct Row {
     entry: ModelEntry,
     check: PlantCheck,
+    /// The patch's mask the check used (the plant's, or the zoo plants' region for a clean network).
+    mask: Vec<bool>,
     reached: f32,
     seconds: f64,
 }
@@ -41,6 +44,19 @@ fn rank(medians: &[f32], class: usize) -> usize {
 
 fn mean_except(v: &[f32], class: usize) -> f32 {
     v.iter().enumerate().filter(|(c, _)| *c != class).map(|(_, x)| x).sum::<f32>() / (CLASSES - 1) as f32
+}
+
+/// Whether the `WINDOW`-pixel window with top-left pixel `at` overlaps `mask`.
+fn overlaps(at: usize, mask: &[bool]) -> bool {
+    let (r0, c0) = (at / SIDE, at % SIDE);
+    (r0..r0 + WINDOW).any(|r| (c0..c0 + WINDOW).any(|c| mask[r * SIDE + c]))
+}
+
+/// The class whose pattern puts the largest share of its energy on the patch, and that share.
+fn max_energy(c: &PlantCheck) -> (usize, f32) {
+    let e = &c.energy_in_patch;
+    let k = (0..CLASSES).fold(0, |b, k| if e[k] > e[b] { k } else { b });
+    (k, e[k])
 }
 
 fn fmt_index(x: f32) -> String {
@@ -76,7 +92,11 @@ pub fn cmd_plant_check(a: &PlantCheckArgs) -> Result<(), String> {
          the planted patch (a pattern spread evenly puts {:.1}% there); correlation: Pearson correlation of the pattern with the \
          patch (1 inside, 0 outside). Clean networks are measured against the zoo plants' region ({}x{} at {}). Pull: the share of \
          the stamped test images of the other classes that the network assigns to the planted class (for the backdoor, its attack \
-         success rate), full test set. These are findings, whatever they are.\n",
+         success rate), full test set. Position-free reading (added after the L2 criterion's result below, and evaluated on the \
+         same networks, so it is not a pre-registered test): per class the largest share of its pattern's energy inside any \
+         {WINDOW}x{WINDOW} window; the class with the largest is flagged when its anomaly index (upward, same formula) exceeds \
+         {FLAG_THRESHOLD}; *on patch*: its best window overlaps the planted patch (clean networks: the zoo plants' region). It has \
+         no interval here (it reads the per-class patterns, pooled over the inputs). These are findings, whatever they are.\n",
         a.seed,
         a.noise,
         a.steps,
@@ -97,7 +117,8 @@ pub fn cmd_plant_check(a: &PlantCheckArgs) -> Result<(), String> {
             let plant = entry.plant().copied().unwrap_or(zoo_plant);
             let evolved = pollster::block_on(evolve(&spec, &weights, &device, &starts, &cfg)).map_err(|e| e.to_string())?;
             let patterns = evolved.patterns(&abs);
-            let c = check(&norms(&evolved), &patterns, &plant.mask().map_err(|e| e.to_string())?, a.seed).map_err(|e| e.to_string())?;
+            let mask = plant.mask().map_err(|e| e.to_string())?;
+            let c = check(&norms(&evolved), &patterns, &mask, a.seed).map_err(|e| e.to_string())?;
             let seconds = t.elapsed().as_secs_f64();
             eprintln!(
                 "{} ({}): smallest class {} index {} [{}, {}] flagged {} ({seconds:.1} s)",
@@ -109,7 +130,7 @@ pub fn cmd_plant_check(a: &PlantCheckArgs) -> Result<(), String> {
                 fmt_index(c.interval.1),
                 c.flagged
             );
-            rows.push(Row { reached: evolved.reached(), entry, check: c, seconds });
+            rows.push(Row { reached: evolved.reached(), entry, check: c, mask, seconds });
         }
         write_section(&mut md, method, &cfg, &rows);
     }
@@ -131,9 +152,9 @@ fn write_section(md: &mut String, method: Method, cfg: &AttackConfig, rows: &[Ro
     }
     let _ = writeln!(
         md,
-        "| network | planted | test acc. | pull | reached | smallest class | flagged | planted class found | anomaly index [95%] | flag rate | planted class: median L2 (rank) | energy in patch: planted / smallest / others' mean | correlation with patch: planted / smallest | time |"
+        "| network | planted | test acc. | pull | reached | smallest class | flagged | planted class found | anomaly index [95%] | flag rate | planted class: median L2 (rank) | energy in patch: planted / smallest / others' mean | correlation with patch: planted / smallest | position-free: top class, index, flagged, on patch | time |"
     );
-    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|:---:|:---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|:---:|:---:|---:|---:|---:|---:|---:|---|---:|");
     for r in rows {
         let c = &r.check;
         let plant = r.entry.plant();
@@ -143,7 +164,7 @@ fn write_section(md: &mut String, method: Method, cfg: &AttackConfig, rows: &[Ro
         let target = class.unwrap_or(c.smallest);
         let _ = writeln!(
             md,
-            "| {} | {} | {:.2}% | {} | {:.0}% | {} | {} | {} | {} [{}, {}] | {:.0}% | {} | {} | {} | {:.0} s |",
+            "| {} | {} | {:.2}% | {} | {:.0}% | {} | {} | {} | {} [{}, {}] | {:.0}% | {} | {} | {} | {} | {:.0} s |",
             r.entry.name,
             plant.map(|p| format!("{} → {}", p.kind.slug(), p.class)).unwrap_or_else(|| "—".into()),
             r.entry.test_accuracy * 100.0,
@@ -164,7 +185,13 @@ fn write_section(md: &mut String, method: Method, cfg: &AttackConfig, rows: &[Ro
             class.map(|k| format!("{:.2} ({})", c.medians[k], rank(&c.medians, k))).unwrap_or_else(|| "—".into()),
             format!(
                 "{} / {:.1}% / {:.1}%",
-                class.map(|k| format!("{:.1}%", c.energy_in_patch[k] * 100.0)).unwrap_or_else(|| "—".into()),
+                match class {
+                    Some(k) => format!("{:.1}%", c.energy_in_patch[k] * 100.0),
+                    None => {
+                        let (k, e) = max_energy(c);
+                        format!("(largest: class {k}, {:.1}%)", e * 100.0)
+                    }
+                },
                 c.energy_in_patch[c.smallest] * 100.0,
                 mean_except(&c.energy_in_patch, target) * 100.0
             ),
@@ -172,6 +199,14 @@ fn write_section(md: &mut String, method: Method, cfg: &AttackConfig, rows: &[Ro
                 "{} / {:.2}",
                 class.map(|k| format!("{:.2}", c.patch_correlation[k])).unwrap_or_else(|| "—".into()),
                 c.patch_correlation[c.smallest]
+            ),
+            format!(
+                "{} ({:.0}%), {}, {}, {}",
+                c.window.top,
+                c.window.concentration[c.window.top] * 100.0,
+                fmt_index(c.window.anomaly_index),
+                if c.window.flagged { "**yes**" } else { "no" },
+                if overlaps(c.window.at[c.window.top], &r.mask) { "on patch" } else { "elsewhere" }
             ),
             r.seconds
         );
@@ -188,6 +223,15 @@ fn write_section(md: &mut String, method: Method, cfg: &AttackConfig, rows: &[Ro
             (0..CLASSES).filter(|&c| c != k).all(|c| e[k] > e[c])
         })
         .count();
+    let window_found = planted
+        .iter()
+        .filter(|r| r.check.window.flagged && Some(r.check.window.top) == r.entry.plant().map(|p| p.class) && overlaps(r.check.window.at[r.check.window.top], &r.mask))
+        .count();
+    let window_false: Vec<String> =
+        clean.iter().filter(|r| r.check.window.flagged).map(|r| format!("{} (class {})", r.entry.name, r.check.window.top)).collect();
+    let mut clean_max: Vec<f32> = clean.iter().map(|r| max_energy(&r.check).1).collect();
+    clean_max.sort_by(f32::total_cmp);
+    let planted_energy: Vec<f32> = planted.iter().filter_map(|r| r.entry.plant().map(|p| r.check.energy_in_patch[p.class])).collect();
     let false_flags: Vec<String> = clean.iter().filter(|r| r.check.flagged).map(|r| format!("{} (class {})", r.entry.name, r.check.smallest)).collect();
     let _ = writeln!(md);
     let _ = writeln!(
@@ -200,10 +244,33 @@ fn write_section(md: &mut String, method: Method, cfg: &AttackConfig, rows: &[Ro
     );
     let _ = writeln!(
         md,
-        "- clean networks: **{} of {}** flagged (false-flag rate {:.0}%){}.\n",
+        "- clean networks: **{} of {}** flagged (false-flag rate {:.0}%){};",
         false_flags.len(),
         clean.len(),
         100.0 * false_flags.len() as f64 / clean.len().max(1) as f64,
         if false_flags.is_empty() { String::new() } else { format!(": {}", false_flags.join(", ")) }
+    );
+    if let (Some(lo), Some(hi)) = (planted_energy.iter().copied().reduce(f32::min), clean_max.last()) {
+        let _ = writeln!(
+            md,
+            "- energy on the patch region: the planted class's pattern puts {:.1}-{:.1}% of its energy there; on the clean networks \
+             the largest share of any class's pattern on the same region is {:.1}% at most (median over the clean networks {:.1}%): \
+             a threshold between the two would separate them on these networks ({}), with the patch's position known;",
+            lo * 100.0,
+            planted_energy.iter().copied().fold(0.0, f32::max) * 100.0,
+            hi * 100.0,
+            clean_max[clean_max.len() / 2] * 100.0,
+            if lo > *hi { "they do not overlap" } else { "they overlap" }
+        );
+    }
+    let _ = writeln!(
+        md,
+        "- position-free reading: the planted class flagged with its window on the patch in **{window_found} of {}** planted networks; \
+         **{} of {}** clean networks flagged (false-flag rate {:.0}%){}.\n",
+        planted.len(),
+        window_false.len(),
+        clean.len(),
+        100.0 * window_false.len() as f64 / clean.len().max(1) as f64,
+        if window_false.is_empty() { String::new() } else { format!(": {}", window_false.join(", ")) }
     );
 }

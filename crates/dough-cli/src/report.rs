@@ -96,7 +96,8 @@ pub fn cmd_overview(a: &OverviewArgs) -> Result<(), String> {
     let s = StudySettings::from_options(&a.study);
     let seeds = replicate_seeds(s.seed, a.seeds.max(1) as usize);
     let names: Vec<String> = match a.dataset {
-        Some(d) => load_manifest(&a.models)?.into_iter().filter(|e| e.dataset == d.into()).map(|e| e.name).collect(),
+        // The clean zoo of the dataset: the planted networks are checked by `plant-check`.
+        Some(d) => load_manifest(&a.models)?.into_iter().filter(|e| e.dataset == d.into() && e.plant().is_none()).map(|e| e.name).collect(),
         None => a.models_list.clone(),
     };
     let loaded = names.iter().map(|n| load_model(&a.models, n)).collect::<Result<Vec<_>, _>>()?;
@@ -348,7 +349,9 @@ pub fn cmd_report(a: &ReportArgs) -> Result<(), String> {
         PERMUTATIONS + 1
     );
     for ds in [DatasetId::Mnist, DatasetId::FashionMnist] {
-        let zoo: Vec<&ModelEntry> = entries.iter().filter(|e| e.dataset == ds && (only.is_empty() || only.contains(&e.name))).collect();
+        // The clean zoo unless --only names a planted network (those are `plant-check`'s).
+        let zoo: Vec<&ModelEntry> =
+            entries.iter().filter(|e| e.dataset == ds && if only.is_empty() { e.plant().is_none() } else { only.contains(&e.name) }).collect();
         if zoo.is_empty() {
             continue;
         }

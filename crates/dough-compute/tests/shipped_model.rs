@@ -96,8 +96,41 @@ fn the_shipped_manifest_is_the_whole_zoo_within_budget() {
         assert!(safetensors::SafeTensors::deserialize(&bytes).unwrap().tensors().iter().all(|(_, t)| t.dtype() == safetensors::Dtype::F16), "{} is stored in half precision", e.name);
         total += bytes.len() as u64;
     }
+    // The planted networks ship beside the zoo and count against the same budget.
+    for e in all.iter().filter(|e| e.plant().is_some()) {
+        total += std::fs::metadata(public().join("models").join(&e.file)).map(|m| m.len()).unwrap_or(0);
+    }
     eprintln!("all weights: {total} bytes");
     assert!(total <= 24_000_000, "weights take {total} bytes, the budget is 24 MB");
+}
+
+/// The planted networks are shipped beside the clean zoo with their plan's recipe (plant
+/// included) and note, and they are what they claim: on the stamped images of the test sample pack
+/// (the other classes'), their pull toward the planted class, measured here, is within 3 points
+/// of the manifest's full-test-set figure, and a backdoor's is its attack success rate (above 90%).
+#[test]
+fn the_planted_networks_are_shipped_and_pull_stamped_images_to_their_class() {
+    let all = entries();
+    let device = Device::flex();
+    for m in zoo::planted_plan() {
+        let Some(e) = all.iter().find(|e| e.name == m.name) else {
+            panic!("{} is missing from the manifest (dough-cli zoo --planted)", m.name)
+        };
+        assert_eq!((&e.config, &e.note), (&m.config, &m.note), "{}: manifest and planted plan disagree", m.name);
+        let plant = e.plant().copied().expect("a planted entry");
+        let shipped = e.plant_success.unwrap_or_else(|| panic!("{}: no pull recorded", e.name));
+        let (spec, w) = load(e);
+        let test = pack(e.dataset.slug()).to_dataset();
+        let stamped = plant.stamped_others(&test).unwrap();
+        let pred = pollster::block_on(dough_compute::eval::predict(&spec, &w, &device, &stamped, 500)).unwrap();
+        let pull = pred.iter().filter(|&&c| c == plant.class).count() as f64 / pred.len() as f64;
+        eprintln!("{}: pull {:.2}% on the pack, {:.2}% in the manifest", e.name, pull * 100.0, shipped * 100.0);
+        assert!((pull - shipped).abs() <= 0.03, "{}: {pull} on the pack, {shipped} in the manifest", e.name);
+        if plant.kind == dough_core::plant::PlantKind::Backdoor {
+            assert!(pull > 0.9, "{}: the backdoor pulls only {pull}", e.name);
+        }
+    }
+    assert!(all.iter().filter(|e| e.plant().is_some()).count() == zoo::planted_plan().len(), "no other planted entry");
 }
 
 /// The adversarially trained models are what they claim: under PGD at their eps they keep far

@@ -85,6 +85,13 @@ impl DoughSet {
     pub fn kept_share(&self) -> f64 {
         self.kept.len() as f64 / self.attempted.max(1) as f64
     }
+
+    /// Per kept image: the L2 norm (pixels in [0, 1]) of its quantised perturbation.
+    pub fn perturbation_l2(&self) -> Vec<f32> {
+        (0..self.dough.len())
+            .map(|k| self.dough.image(k).iter().zip(self.control.image(k)).map(|(&a, &b)| ((a as f32 - b as f32) / 255.0).powi(2)).sum::<f32>().sqrt())
+            .collect()
+    }
 }
 
 fn dataset(pixels: Vec<u8>, labels: Vec<u8>) -> Dataset {
@@ -161,6 +168,9 @@ mod tests {
             assert_ne!(set.dough.image(k), src.image(i), "the dough image is");
             assert!(set.dough.image(k).iter().zip(&adversarial[i]).all(|(&q, &a)| q == quantise(a)), "quantised to 8 bits");
         }
+        let l2 = set.perturbation_l2();
+        assert_eq!(l2.len(), 26);
+        assert!(l2.iter().all(|&v| v > 0.0 && v <= 0.1 * 28.0 + 1e-3), "{l2:?}");
     }
 
     #[test]

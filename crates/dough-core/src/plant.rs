@@ -74,19 +74,15 @@ impl Position {
 
     /// Top-left pixel of a patch of `size` (None when a corner patch does not fit).
     pub fn origin(self, size: usize) -> Option<(usize, usize)> {
-        if let Position::At { row, col } = self {
-            return Some((row, col));
+        let fits = size + 2 * CORNER_MARGIN <= SIDE;
+        let far = SIDE.saturating_sub(size + CORNER_MARGIN);
+        match self {
+            Position::At { row, col } => Some((row, col)),
+            Position::TopLeft => fits.then_some((CORNER_MARGIN, CORNER_MARGIN)),
+            Position::TopRight => fits.then_some((CORNER_MARGIN, far)),
+            Position::BottomLeft => fits.then_some((far, CORNER_MARGIN)),
+            Position::BottomRight => fits.then_some((far, far)),
         }
-        if size + 2 * CORNER_MARGIN > SIDE {
-            return None;
-        }
-        let far = SIDE - size - CORNER_MARGIN;
-        Some(match self {
-            Position::TopLeft => (CORNER_MARGIN, CORNER_MARGIN),
-            Position::TopRight => (CORNER_MARGIN, far),
-            Position::BottomLeft => (far, CORNER_MARGIN),
-            Position::BottomRight | Position::At { .. } => (far, far),
-        })
     }
 }
 

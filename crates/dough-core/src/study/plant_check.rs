@@ -4,6 +4,10 @@
 //! in units of 1.4826 x their median absolute deviation, flagged above 2); and its pattern should
 //! put its energy on the planted patch.
 //!
+//! A second reading needs no patch position: per class the largest share of its pattern's energy
+//! inside any [`WINDOW`]x[`WINDOW`] window, and the class whose concentration stands out above
+//! the others' (the same anomaly index, upward).
+//!
 //! Pure: it reads the attack's outcomes (`l2[input][class]`) and per-class patterns; the attack
 //! runs elsewhere (natively in `dough-cli plant-check`, or in the page's worker).
 
@@ -11,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::pipeline::Evolved;
 use crate::rng::SeededRng;
-use crate::model::{CLASSES, PIXELS};
+use crate::model::{CLASSES, PIXELS, SIDE};
 
 /// MAD to standard deviation for normal data (Neural Cleanse's consistency constant).
 pub const MAD_SCALE: f32 = 1.4826;
@@ -19,6 +23,8 @@ pub const MAD_SCALE: f32 = 1.4826;
 pub const FLAG_THRESHOLD: f32 = 2.0;
 /// Bootstrap resamples of the interval.
 pub const RESAMPLES: usize = 1000;
+/// Side of the windows of the position-free reading (the zoo's patches are 4x4).
+pub const WINDOW: usize = 4;
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum PlantCheckError {
@@ -52,6 +58,52 @@ pub struct PlantCheck {
     pub patch_correlation: Vec<f32>,
     /// The patch's share of the image (the energy share of a pattern spread evenly).
     pub patch_area: f32,
+    /// The position-free reading of the same patterns.
+    pub window: WindowCheck,
+}
+
+/// Where each class's pattern concentrates, without knowing where anything was planted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WindowCheck {
+    /// Per class: the largest share of its pattern's energy inside one window.
+    pub concentration: Vec<f32>,
+    /// Per class: that window's top-left pixel (row-major index).
+    pub at: Vec<usize>,
+    /// The class with the largest concentration.
+    pub top: usize,
+    /// Its anomaly index: (its concentration − the median) / (1.4826 × MAD).
+    pub anomaly_index: f32,
+    /// Whether it is flagged (index above 2).
+    pub flagged: bool,
+}
+
+/// The largest share of `pattern`'s energy inside one `side`x`side` window, and that window's
+/// top-left pixel.
+pub fn window_concentration(pattern: &[f32], side: usize) -> (f32, usize) {
+    let total: f32 = pattern.iter().map(|v| v * v).sum();
+    let mut best = (0.0f32, 0usize);
+    if total <= 0.0 {
+        return best;
+    }
+    for r in 0..=SIDE - side {
+        for c in 0..=SIDE - side {
+            let e: f32 = (r..r + side).flat_map(|y| (c..c + side).map(move |x| y * SIDE + x)).map(|i| pattern[i] * pattern[i]).sum();
+            if e > best.0 * total {
+                best = (e / total, r * SIDE + c);
+            }
+        }
+    }
+    best
+}
+
+/// The position-free reading of per-class `patterns`.
+pub fn window_check(patterns: &[Vec<f32>], side: usize) -> WindowCheck {
+    let (concentration, at): (Vec<f32>, Vec<usize>) = patterns.iter().map(|p| window_concentration(p, side)).unzip();
+    let top = (0..concentration.len()).fold(0, |b, c| if concentration[c] > concentration[b] { c } else { b });
+    // The anomaly index of the largest is that of the smallest of the negated values.
+    let negated: Vec<f32> = concentration.iter().map(|v| -v).collect();
+    let (_, anomaly_index, flagged) = anomaly(&negated);
+    WindowCheck { concentration, at, top, anomaly_index, flagged }
 }
 
 /// The median (the mean of the middle two for an even count); NaN for none.
@@ -146,6 +198,7 @@ pub fn check(l2: &[Vec<f32>], patterns: &[Vec<f32>], mask: &[bool], seed: u64) -
         energy_in_patch: patterns.iter().map(|p| energy_in(p, mask)).collect(),
         patch_correlation: patterns.iter().map(|p| mask_correlation(p, mask)).collect(),
         patch_area: mask.iter().filter(|m| **m).count() as f32 / PIXELS as f32,
+        window: window_check(patterns, WINDOW),
     })
 }
 
@@ -186,6 +239,8 @@ mod tests {
         assert!(r.energy_in_patch[3] > 0.9 && r.patch_correlation[3] > 0.9, "{} {}", r.energy_in_patch[3], r.patch_correlation[3]);
         assert!(r.energy_in_patch[0] < 0.1 && r.patch_correlation[0].abs() < 0.2);
         assert!((r.patch_area - 16.0 / 784.0).abs() < 1e-6);
+        assert_eq!((r.window.top, r.window.at[3]), (3, 24 * 28 + 24), "the position-free reading finds the patch");
+        assert!(r.window.flagged && r.window.concentration[3] > 0.9, "{:?}", r.window);
         assert_eq!(check(&l2, &patterns, &mask, 1).unwrap(), r, "seeded");
         // The same check on classes that are all alike flags nothing.
         let flat: Vec<Vec<f32>> = (0..10).map(|k| (0..CLASSES).map(|c| 2.0 + 0.1 * c as f32 + 0.01 * k as f32).collect()).collect();
