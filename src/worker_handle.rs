@@ -18,7 +18,7 @@ use dough_core::attack::{AttackConfig, SampleOutcome};
 use dough_core::bench::BenchResult;
 use dough_core::manifest::ModelEntry;
 use dough_core::protocol::web::{from_js, to_js};
-use dough_core::protocol::{AdapterReport, BackendKind, Fault, JobProgress, Packet, Reply, Request, StudyRunRows, pack_images, unpack_done};
+use dough_core::protocol::{AdapterReport, BackendKind, DoughPhase, DoughRequest, Fault, JobProgress, Packet, Reply, Request, StudyRunRows, pack_images, unpack_done};
 pub use dough_core::routing::Crash;
 use dough_core::routing::{Routed, Router};
 use dough_core::study::abstraction::Abstraction;
@@ -75,6 +75,10 @@ struct Pending {
 pub enum TrainEvent {
     Progress { epoch: usize, epochs: usize, batch: usize, batches: usize, loss: Option<f32> },
     Snapshot(TrainSnapshot),
+    /// "Train on dough": `done` of `total` images attacked, or control batches trained.
+    Dough { phase: DoughPhase, done: usize, total: usize },
+    /// "Train on dough": the D_det is built.
+    DoughBuilt { kept: usize, attempted: usize, seconds: f64, median_l2: f32 },
 }
 
 /// The network after `epoch` epochs (0: untrained).
@@ -89,10 +93,10 @@ pub struct TrainSnapshot {
 }
 
 /// How a training run ended (its last snapshot holds the trained network).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum TrainEnd {
-    /// Trained on a pack of `images` images.
-    Done { images: usize },
+    /// Trained on a set of `images` images; on dough, the control network's test accuracy.
+    Done { images: usize, control: Option<f64> },
     Cancelled,
 }
 
@@ -280,6 +284,8 @@ impl WorkerHandle {
                 Ok((rows, _)) => self.train_event(id, TrainEvent::Snapshot(TrainSnapshot { epoch, test_accuracy, seconds, rows, safetensors: packet.u8 })),
                 Err(e) => web_sys::console::warn_1(&format!("Dough: unreadable training snapshot: {e}").into()),
             },
+            Reply::DoughProgress { phase, done, total, .. } => self.train_event(id, TrainEvent::Dough { phase, done, total }),
+            Reply::DoughBuilt { kept, attempted, seconds, median_l2, .. } => self.train_event(id, TrainEvent::DoughBuilt { kept, attempted, seconds, median_l2 }),
             _ => {}
         }
     }
@@ -414,6 +420,8 @@ impl WorkerHandle {
     /// test pack `test_pack`, with snapshots that attack the study's controlled inputs from
     /// `study_seed` with `attack`; returns its id (for [`WorkerHandle::cancel`] and
     /// [`WorkerHandle::pause`]) and the future of its end. `events` sees progress and snapshots.
+    /// With `dough`, it trains on the D_det of that cached model instead of the pack.
+    #[allow(clippy::too_many_arguments)]
     pub fn train(
         &self,
         recipe: &dough_core::train_recipe::TrainRecipe,
@@ -421,15 +429,16 @@ impl WorkerHandle {
         test_pack: &[u8],
         study_seed: u64,
         attack: &AttackConfig,
+        dough: Option<DoughRequest>,
         events: impl FnMut(TrainEvent) + 'static,
     ) -> (u32, impl std::future::Future<Output = Result<TrainEnd, ClientError>> + 'static) {
         let id = self.new_id();
-        let msg = Request::Train { id, arch: recipe.arch_kind(), config: recipe.config(), train_bytes: train_pack.len(), study_seed, attack: attack.clone() };
+        let msg = Request::Train { id, arch: recipe.arch_kind(), config: recipe.config(), train_bytes: train_pack.len(), study_seed, attack: attack.clone(), dough };
         let p = Packet { msg, f32: Vec::new(), u8: [train_pack, test_pack].concat() };
         let this = self.clone();
         let fut = async move {
             match this.request_with(p, id, None, Some(Box::new(events))).await?.msg {
-                Reply::TrainDone { images, .. } => Ok(TrainEnd::Done { images }),
+                Reply::TrainDone { images, control, .. } => Ok(TrainEnd::Done { images, control }),
                 Reply::Cancelled { .. } => Ok(TrainEnd::Cancelled),
                 other => Err(ClientError::Failed(format!("unexpected reply {other:?}"))),
             }

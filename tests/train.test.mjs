@@ -16,6 +16,8 @@ import { DIST, launch, openPage, settled as settledWithin } from './page.mjs';
 const NATIVE = path.resolve(import.meta.dirname, '..', 'target', 'train-native.json');
 // The planted-feature demo's native run (`cargo test -p dough-compute --features train --test plant_page`).
 const PLANT_NATIVE = path.resolve(import.meta.dirname, '..', 'target', 'plant-native.json');
+// The "train on dough" demo's native run (`cargo test -p dough-compute --features train --test dough_page`).
+const DOUGH_NATIVE = path.resolve(import.meta.dirname, '..', 'target', 'dough-native.json');
 const LONG = 600_000;
 const FLOOR = 0.85;
 // Page (wasm, CPU) against native (CPU): test accuracy, and each tensor's mean and RMS.
@@ -142,6 +144,40 @@ describe('train (CPU backend)', () => {
     // already read as 7), but the clean classes spread so widely that the anomaly index stays
     // near 1.9, under Neural Cleanse's flag at 2 (results/PLANTED.md has the zoo's numbers).
     assert.equal(got.smallest, 7, 'the planted class needs the smallest perturbations');
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('train on dough: the D_det of mnist-mlp-robust from 500 pack images teaches a fresh MLP more than chance and its control, with the native numbers', async () => {
+    assert.ok(fs.existsSync(DOUGH_NATIVE), `${DOUGH_NATIVE} is missing: run cargo test -p dough-compute --features train --test dough_page first`);
+    const want = JSON.parse(fs.readFileSync(DOUGH_NATIVE, 'utf8'));
+    const { page, errors } = await open(`?backend=cpu&model=${want.source}&${want.recipe}`);
+    assert.equal(await settled(page), 'done');
+    await page.click('#train-panel > summary');
+    assert.ok(await page.isChecked('#train-dough-on'), 'train-dough in the URL ticks the box');
+    assert.equal(await page.inputValue('#train-dough-count'), '500');
+    assert.ok((await page.textContent('#train-dough-describe')).includes(want.source));
+    const t0 = Date.now();
+    await page.click('#train-start');
+    await page.waitForFunction(() => /images attacked/.test(document.querySelector('#train-dough-progress')?.textContent ?? ''), null, { timeout: LONG });
+    await page.waitForSelector('#train-panel[data-train-status="done"], #train-panel[data-train-status="error"]', { timeout: LONG });
+    assert.equal(await page.getAttribute('#train-panel', 'data-train-status'), 'done', await page.textContent('#train-panel'));
+    const seconds = (Date.now() - t0) / 1000;
+    const got = await page.evaluate(() => {
+      const t = JSON.parse(JSON.stringify(window.__doughTrain));
+      return { ...t.dough, accuracy: t.snapshots.at(-1).test_accuracy, model: t.model, text: document.querySelector('#train-dough-result').textContent };
+    });
+    console.log(`  train on dough: page kept ${got.kept}/${got.attempted} in ${got.seconds.toFixed(1)} s, accuracy ${got.accuracy}, control ${got.control_accuracy} (whole run ${seconds.toFixed(0)} s); native kept ${want.kept}, accuracy ${want.accuracy}, control ${want.control_accuracy}`);
+    assert.equal(got.attempted, 500);
+    assert.equal(got.kept, want.kept, 'the same images reach their targets as natively');
+    assert.ok(Math.abs(got.median_l2 - want.median_l2) <= 1e-3, `median L2 ${got.median_l2} vs native ${want.median_l2}`);
+    assert.ok(Math.abs(got.accuracy - want.accuracy) <= 2 / 3000, `accuracy ${got.accuracy} vs native ${want.accuracy}`);
+    assert.ok(Math.abs(got.control_accuracy - want.control_accuracy) <= 2 / 3000, `control ${got.control_accuracy} vs native ${want.control_accuracy}`);
+    assert.ok(got.accuracy > got.control_accuracy + 0.05 && got.accuracy > 0.1, 'dough teaches more than its labels alone, and more than chance');
+    assert.equal(got.source, want.source);
+    assert.match(got.model, /on-dough/);
+    assert.match(got.text, /control/);
+    assert.equal(await page.getAttribute('#train-dough-result', 'data-kept'), String(want.kept));
     assert.deepEqual(errors, []);
     await page.close();
   });

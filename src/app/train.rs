@@ -12,7 +12,7 @@ use leptos::task::spawn_local;
 
 use dough_core::attack::AttackConfig;
 use dough_core::manifest::{DatasetId, ModelEntry};
-use dough_core::protocol::BackendKind;
+use dough_core::protocol::{BackendKind, DoughRequest};
 use dough_core::study::pipeline::{self, Evolved};
 use dough_core::study::templates::TemplateKind;
 use dough_core::train_recipe::{TrainRecipe, trained_entry};
@@ -21,7 +21,7 @@ use dough_core::weights::Weights;
 use super::Page;
 use crate::job_slot::JobSlot;
 use crate::assets::{self, LoadedModel};
-use crate::components::train::{Snapshot, TrainPanel, TrainProgress, TrainStatus};
+use crate::components::train::{DoughStatus, Snapshot, TrainPanel, TrainProgress, TrainStatus};
 use crate::worker_handle::{ClientError, TrainEnd, TrainEvent, WorkerHandle};
 use crate::platform;
 
@@ -37,6 +37,8 @@ pub struct TrainStore {
     pub paused: RwSignal<bool>,
     /// The trained network's entry (it is among the session's models).
     pub trained: RwSignal<Option<ModelEntry>>,
+    /// "Train on dough": its source, progress and outcome (`None`: training on the pack).
+    pub dough: RwSignal<Option<DoughStatus>>,
     /// The last snapshot's weights (f32 safetensors).
     last: StoredValue<Option<Rc<Vec<u8>>>, LocalStorage>,
     /// The run's worker (training has a worker of its own, ended on Cancel) and request id.
@@ -54,6 +56,7 @@ impl TrainStore {
             snapshots: RwSignal::new(Vec::new()),
             paused: RwSignal::new(false),
             trained: RwSignal::new(None),
+            dough: RwSignal::new(None),
             last: StoredValue::new_local(None),
             in_flight: StoredValue::new_local(None),
             slot: JobSlot::new(),
@@ -68,7 +71,7 @@ impl TrainStore {
 
 /// `window.__doughTrain`, for tests and tools: per snapshot its numbers, and the trained
 /// weights' statistics.
-fn publish(snapshots: &[Snapshot], entry: Option<&ModelEntry>, weights: Option<&[u8]>) {
+fn publish(snapshots: &[Snapshot], entry: Option<&ModelEntry>, weights: Option<&[u8]>, dough: Option<&DoughStatus>) {
     let stats: Vec<serde_json::Value> = weights
         .and_then(|b| Weights::from_safetensors(b).ok())
         .map(|w| {
@@ -89,6 +92,11 @@ fn publish(snapshots: &[Snapshot], entry: Option<&ModelEntry>, weights: Option<&
             "epoch": s.epoch, "test_accuracy": s.test_accuracy, "seconds": s.seconds, "identified": s.identified, "margin": s.margin,
         })).collect::<Vec<_>>(),
         "weights": stats,
+        "dough": dough.map(|d| serde_json::json!({
+            "source": d.source, "count": d.count,
+            "kept": d.built.map(|b| b.0), "attempted": d.built.map(|b| b.1), "seconds": d.built.map(|b| b.2), "median_l2": d.built.map(|b| b.3),
+            "control_accuracy": d.control,
+        })),
     });
     platform::publish_global("__doughTrain", &json.to_string());
 }
@@ -111,12 +119,18 @@ impl Page {
         self.stop_training();
         let ticket = self.train.slot.begin();
         let (recipe, abs, seed) = self.run.settings.with_untracked(|s| (s.train.clone(), s.abstraction, s.seed));
-        let dataset = self.models.entry.with_untracked(|e| e.as_ref().map_or(DatasetId::Mnist, |e| e.dataset));
+        let source = self.models.entry.get_untracked();
+        let dataset = source.as_ref().map_or(DatasetId::Mnist, |e| e.dataset);
         let t = self.train;
+        if recipe.dough.is_some() && source.is_none() {
+            t.error.set(Some("Training on dough needs a source network: choose model A first.".into()));
+            return t.status.set(TrainStatus::Error);
+        }
         t.status.set(TrainStatus::Running);
         t.error.set(None);
         t.trained.set(None);
         t.paused.set(false);
+        t.dough.set(None);
         let stale = move || !t.slot.is_current(ticket);
         spawn_local(async move {
             let train_url = format!("data/{}-train.dspk", dataset.slug());
@@ -130,6 +144,20 @@ impl Page {
                 }
             };
             let template = templates.get(TemplateKind::Contrast).to_vec();
+            // The source network of "train on dough" (model A), as the worker will cache it.
+            let dough_source = match (recipe.dough, &source) {
+                (Some(count), Some(entry)) => match self.model_file(entry).await {
+                    Ok(m) => Some((m, count)),
+                    Err(e) => {
+                        t.error.set(Some(format!("The source network {}: {e}", entry.name)));
+                        return t.status.set(TrainStatus::Error);
+                    }
+                },
+                _ => None,
+            };
+            if stale() {
+                return;
+            }
             let mut kind = kind;
             let end = loop {
                 t.progress.set(None);
@@ -143,8 +171,20 @@ impl Page {
                 if stale() {
                     return worker.terminate();
                 }
+                let mut dough = None;
+                if let Some((m, count)) = &dough_source {
+                    if let Err(e) = worker.load_model(&m.entry, &m.bytes, false).await {
+                        worker.terminate();
+                        break Err(e);
+                    }
+                    if stale() {
+                        return worker.terminate();
+                    }
+                    t.dough.set(Some(DoughStatus { source: m.entry.name.clone(), count: *count, started_ms: platform::now_ms(), ..DoughStatus::default() }));
+                    dough = Some(DoughRequest { source: m.entry.sha256.clone(), count: *count, seed, attack: AttackConfig::default() });
+                }
                 let template = template.clone();
-                let (id, end) = worker.train(&recipe, &train, &test, seed, &AttackConfig::default(), move |ev| {
+                let (id, end) = worker.train(&recipe, &train, &test, seed, &AttackConfig::default(), dough, move |ev| {
                     if stale() {
                         return;
                     }
@@ -163,8 +203,18 @@ impl Page {
                             let snap = Snapshot { epoch: s.epoch, test_accuracy: s.test_accuracy, seconds: s.seconds, identified, margin: c.margin, patterns: evolved.patterns(&abs) };
                             t.last.set_value(Some(Rc::new(s.safetensors)));
                             t.snapshots.update(|v| v.push(snap));
-                            t.snapshots.with_untracked(|v| publish(v, None, None));
+                            t.snapshots.with_untracked(|v| publish(v, None, None, None));
                         }
+                        TrainEvent::Dough { phase, done, total } => t.dough.update(|d| {
+                            if let Some(d) = d {
+                                d.phase = Some((phase, done, total));
+                            }
+                        }),
+                        TrainEvent::DoughBuilt { kept, attempted, seconds, median_l2 } => t.dough.update(|d| {
+                            if let Some(d) = d {
+                                d.built = Some((kept, attempted, seconds, median_l2));
+                            }
+                        }),
                     }
                 });
                 t.in_flight.set_value(Some((worker.clone(), id)));
@@ -187,14 +237,23 @@ impl Page {
                 }
             };
             match end {
-                Ok(TrainEnd::Done { images }) => {
+                Ok(TrainEnd::Done { images, control }) => {
+                    t.dough.update(|d| {
+                        if let Some(d) = d {
+                            d.control = control;
+                            d.phase = None;
+                        }
+                    });
                     let (Some(bytes), Some((accuracy, seconds))) = (t.last.get_value(), t.snapshots.with_untracked(|v| v.last().map(|s| (s.test_accuracy, v.iter().map(|s| s.seconds).sum::<f64>())))) else {
                         t.error.set(Some("the training run ended without a snapshot".into()));
                         return t.status.set(TrainStatus::Error);
                     };
                     let name = self.unique_name(&recipe.model_name(dataset));
-                    let entry = trained_entry(&name, dataset, &recipe, accuracy, seconds, images, &bytes);
-                    t.snapshots.with_untracked(|v| publish(v, Some(&entry), Some(&bytes)));
+                    let mut entry = trained_entry(&name, dataset, &recipe, accuracy, seconds, images, &bytes);
+                    if let Some(d) = t.dough.get_untracked() {
+                        entry.note = Some(d.note());
+                    }
+                    t.snapshots.with_untracked(|v| publish(v, Some(&entry), Some(&bytes), t.dough.get_untracked().as_ref()));
                     t.trained.set(Some(entry.clone()));
                     t.status.set(TrainStatus::Done);
                     self.add_trained(LoadedModel { entry, bytes });
@@ -272,7 +331,8 @@ impl Page {
             <TrainPanel recipe=Signal::derive(move || self.run.settings.with(|s| s.train.clone())) on_recipe=on_recipe
                 status=t.status error=t.error progress=t.progress losses=t.losses snapshots=t.snapshots paused=t.paused trained=t.trained
                 names=names on_train=Callback::new(move |_| self.start_training()) on_cancel=Callback::new(move |_| self.stop_training())
-                on_pause=Callback::new(move |p| self.pause_training(p)) on_download=on_download busy=busy/>
+                on_pause=Callback::new(move |p| self.pause_training(p)) on_download=on_download busy=busy dough=t.dough
+                source=Signal::derive(move || self.models.entry.with(|e| e.as_ref().map(|e| e.name.clone())))/>
         }
     }
 }

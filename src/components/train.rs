@@ -1,14 +1,16 @@
 //! "Train your own network": the recipe, Train / Pause / Cancel, progress, the loss curve and the
 //! test accuracy per epoch (SVG), seconds per epoch, and the filmstrip: per snapshot (the untrained
 //! network, then every epoch) its accuracy, how many classes' patterns identify their own class
-//! against the dataset's contrast template, the margin, and the ten class patterns.
+//! against the dataset's contrast template, the margin, and the ten class patterns. "Train on
+//! dough" trains on model A's D_det instead and shows the result beside its control.
 
 use leptos::prelude::*;
 
 use dough_core::colormap::{diverging_rgba, symmetric_scale};
 use dough_core::manifest::ModelEntry;
 use dough_core::plant::{PlantKind, Position};
-use dough_core::train_recipe::{DEFAULT_MNIST_FLOOR, TrainArch, TrainRecipe};
+use dough_core::protocol::DoughPhase;
+use dough_core::train_recipe::{DEFAULT_MNIST_FLOOR, DOUGH_DEFAULT, DOUGH_RANGE, TrainArch, TrainRecipe};
 
 use crate::components::pixels::PixelImage;
 
@@ -52,6 +54,46 @@ pub struct Snapshot {
     pub patterns: Vec<Vec<f32>>,
 }
 
+/// "Train on dough": the source network, the set's size, where it is and what came out.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DoughStatus {
+    pub source: String,
+    pub count: usize,
+    /// When the run started (`platform::now_ms`), for the time left.
+    pub started_ms: f64,
+    pub phase: Option<(DoughPhase, usize, usize)>,
+    /// Kept, attempted, seconds to build, median L2 of the kept perturbations.
+    pub built: Option<(usize, usize, f64, f32)>,
+    /// The control network's test accuracy.
+    pub control: Option<f64>,
+}
+
+impl DoughStatus {
+    /// The trained network's manifest note.
+    pub fn note(&self) -> String {
+        let kept = self.built.map_or(String::new(), |(k, a, _, _)| format!(": {k} of {a} images kept"));
+        let control = self.control.map_or(String::new(), |c| format!("; the control (same clean images, same labels) reached {:.2}%", c * 100.0));
+        format!("Trained on nothing but dough: the D_det of {} from {} training images{kept}{control}.", self.source, self.count)
+    }
+
+    /// The progress line: what is being done and, once the pace is known, the time left of it.
+    fn line(&self, now_ms: f64) -> Option<String> {
+        let (phase, done, total) = self.phase?;
+        let what = match phase {
+            DoughPhase::Build => format!("building D_det of {}: {done} of {total} images attacked", self.source),
+            DoughPhase::Control => format!("training the control: batch {done} of {total}"),
+        };
+        let left = match phase {
+            DoughPhase::Build if done > 0 => {
+                let per = (now_ms - self.started_ms) / done as f64;
+                format!(", about {:.0} s left to build", per * (total - done) as f64 / 1000.0)
+            }
+            _ => String::new(),
+        };
+        Some(format!("{what}{left}"))
+    }
+}
+
 const W: f64 = 320.0;
 const H: f64 = 120.0;
 
@@ -93,6 +135,9 @@ pub fn TrainPanel(
     on_pause: Callback<bool>,
     on_download: Callback<()>,
     busy: Signal<bool>,
+    dough: RwSignal<Option<DoughStatus>>,
+    /// Model A's name: the source of "train on dough".
+    source: Signal<Option<String>>,
 ) -> impl IntoView {
     let edit = move |f: &dyn Fn(&mut TrainRecipe)| {
         let mut r = recipe.get_untracked();
@@ -164,6 +209,26 @@ pub fn TrainPanel(
                         })}</p>
                     </Show>
                 </fieldset>
+                <fieldset class="train-plant" id="train-dough">
+                    <legend>"Train on dough (a causal test: do the perturbations carry the classes?)"</legend>
+                    <label class="inline"><input id="train-dough-on" type="checkbox" prop:checked=move || recipe.with(|r| r.dough.is_some())
+                        on:change=move |ev| { let on = event_target_checked(&ev); edit(&|r| r.dough = on.then_some(r.dough.unwrap_or(DOUGH_DEFAULT))) }/>
+                        " Train only on model A's adversarial examples"</label>
+                    <Show when=move || recipe.with(|r| r.dough.is_some())>
+                        <label>"Training images to attack " <input id="train-dough-count" type="number" min=DOUGH_RANGE.0 max=DOUGH_RANGE.1 step="100"
+                            prop:value=move || recipe.with(|r| r.dough.unwrap_or(DOUGH_DEFAULT))
+                            on:change=move |ev| if let Some(n) = whole(&ev) { edit(&|r| r.dough = Some(n.clamp(DOUGH_RANGE.0 as usize, DOUGH_RANGE.1 as usize))) }/></label>
+                        <p class="upload-hint" id="train-dough-describe">{move || {
+                            let n = recipe.with(|r| r.dough.unwrap_or(DOUGH_DEFAULT));
+                            match source.get() {
+                                Some(s) => format!(
+                                    "Each of {n} training images is attacked toward the class after its own ((label + 1) mod 10) on {s} by minimal evolution; the ones that get there are kept, labelled with that wrong class (D_det, Ilyas et al. 2019). The network trains on those alone, then a control of the same recipe trains on the same clean images with the same labels. Test accuracy far above the control means the perturbations taught the real classes. This is slow on one core: the progress line gives the time left once the first images are done."
+                                ),
+                                None => "Choose model A first: it is the network whose dough is learnt.".to_string(),
+                            }
+                        }}</p>
+                    </Show>
+                </fieldset>
                 <div class="train-buttons">
                     <button type="button" id="train-start" disabled=move || busy.get() || running() on:click=move |_| on_train.run(())>"Train"</button>
                     <button type="button" id="train-pause" class="secondary" disabled=move || !running() on:click=move |_| on_pause.run(!paused.get_untracked())>
@@ -172,6 +237,21 @@ pub fn TrainPanel(
                     <button type="button" id="train-download" class="secondary" disabled=move || trained.with(|t| t.is_none()) on:click=move |_| on_download.run(())>"Download (.safetensors + manifest entry)"</button>
                 </div>
                 <p id="train-progress" aria-live="polite">{move || progress.get().map(|p| format!("epoch {}/{}, batch {}/{}{}", p.epoch + 1, p.epochs, p.batch, p.batches, if paused.get() { " (paused)" } else { "" }))}</p>
+                <p id="train-dough-progress" aria-live="polite">{move || dough.with(|d| d.as_ref().and_then(|d| d.line(crate::platform::now_ms())))}</p>
+                <Show when=move || dough.with(|d| d.as_ref().is_some_and(|d| d.built.is_some()))>
+                    <p id="train-dough-result" data-kept=move || dough.with(|d| d.as_ref().and_then(|d| d.built).map(|b| b.0))
+                        data-control=move || dough.with(|d| d.as_ref().and_then(|d| d.control).map(|c| format!("{c:.4}")))>{move || dough.with(|d| {
+                        let Some(d) = d else { return String::new() };
+                        let Some((kept, attempted, seconds, l2)) = d.built else { return String::new() };
+                        let built = format!("D_det of {}: {kept} of {attempted} images reached their target ({seconds:.0} s, median perturbation L2 {l2:.2}).", d.source);
+                        let done = status.get() == TrainStatus::Done;
+                        let acc = snapshots.with(|s| s.last().map(|s| s.test_accuracy)).filter(|_| done);
+                        match (acc, d.control) {
+                            (Some(a), Some(c)) => format!("{built} Trained on it alone: {:.2}% on the real test images; the control (clean images, same labels): {:.2}%; chance: 10%.", a * 100.0, c * 100.0),
+                            _ => built,
+                        }
+                    })}</p>
+                </Show>
                 <Show when=move || error.get().is_some()>
                     <p class="error" role="alert" id="train-error">{move || error.get().unwrap_or_default()}</p>
                 </Show>

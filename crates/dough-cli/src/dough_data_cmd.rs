@@ -7,39 +7,18 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use dough_compute::suite::{Goal, Job};
-use dough_compute::{Device, eval, train};
+use dough_compute::{Device, dough_set, eval, train};
 use dough_core::attack::AttackConfig;
-use dough_core::dough_data::{DoughSet, TargetRule, assemble, subset, targets};
+use dough_core::dough_data::{DoughSet, TargetRule, subset};
 use dough_core::idx::Dataset;
 use dough_core::manifest::{ArchKind, ModelEntry};
-use dough_core::model::ArchSpec;
 use dough_core::study::plant_check::median;
 use dough_core::study::stats::Interval;
-use dough_core::weights::Weights;
 use dough_core::zoo;
 
 use crate::cli::DoughDataArgs;
 use crate::zoo_cmd::load_splits;
 use crate::{device, load_model};
-
-/// The attack of every image of `data` toward its target, in batches: (adversarial images,
-/// whether each reached its target).
-fn attack_all(spec: &ArchSpec, w: &Weights, device: &Device, data: &Dataset, targets: &[usize], cfg: &AttackConfig, batch: usize) -> Result<(Vec<Vec<f32>>, Vec<bool>), String> {
-    let (mut adv, mut reached) = (Vec::with_capacity(data.len()), Vec::with_capacity(data.len()));
-    let images: Vec<Vec<f32>> = (0..data.len()).map(|i| data.image(i).iter().map(|&p| p as f32 / 255.0).collect()).collect();
-    for (k, (imgs, ts)) in images.chunks(batch).zip(targets.chunks(batch)).enumerate() {
-        let goals: Vec<Goal> = ts.iter().map(|&t| Goal::Toward(t)).collect();
-        let out = pollster::block_on(Job::new(spec, w, device, imgs, &goals, cfg).map_err(|e| e.to_string())?.run()).map_err(|e| e.to_string())?;
-        for o in out {
-            reached.push(o.reached);
-            adv.push(o.adversarial);
-        }
-        eprint!("\r  attacked {}/{}", ((k + 1) * batch).min(data.len()), data.len());
-    }
-    eprintln!();
-    Ok((adv, reached))
-}
 
 /// The test accuracy of a fresh network of the zoo recipe `arch` (seed `seed`) trained on `set`.
 fn fresh_accuracy(entry: &ModelEntry, arch: ArchKind, seed: u64, set: &Dataset, test: &Dataset, device: &Device) -> Result<f64, String> {
@@ -94,10 +73,17 @@ pub fn cmd_dough_data(a: &DoughDataArgs) -> Result<(), String> {
         let sub = subset(&splits.train, a.count, a.seed);
         for rule in [TargetRule::Det, TargetRule::Rand] {
             let t = Instant::now();
-            let tg = targets(&sub.labels, rule, a.seed);
             println!("{name}: building {} from {} images", rule.name(), sub.len());
-            let (adv, reached) = attack_all(&spec, &weights, &device, &sub, &tg, &cfg, a.batch)?;
-            let set: DoughSet = assemble(rule, &sub, &adv, &tg, &reached).map_err(|e| e.to_string())?;
+            let mut shown = usize::MAX;
+            let built = pollster::block_on(dough_set::build(&spec, &weights, &device, &sub, rule, a.seed, &cfg, a.batch, |done, all, _| {
+                if done != shown && done % 500 == 0 {
+                    shown = done;
+                    eprint!("\r  attacked {done}/{all}");
+                }
+                std::future::ready(true)
+            }));
+            eprintln!();
+            let set: DoughSet = built.map_err(|e| e.to_string())?.ok_or("the build was cancelled")?;
             let build = t.elapsed().as_secs_f64();
             let mut l2 = set.perturbation_l2();
             l2.sort_by(f32::total_cmp);

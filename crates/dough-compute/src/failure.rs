@@ -23,7 +23,7 @@ pub fn of_attack(e: &AttackError, on_gpu: bool) -> FailKind {
 pub fn of_training(e: &crate::train::TrainError) -> FailKind {
     use crate::train::TrainError;
     match e {
-        TrainError::Unsupported(_) | TrainError::Weights(_) | TrainError::Request(_) | TrainError::Plant(_) => FailKind::BadRequest,
+        TrainError::Unsupported(_) | TrainError::Weights(_) | TrainError::Request(_) | TrainError::Plant(_) | TrainError::Dough(_) => FailKind::BadRequest,
         TrainError::Attack(_) | TrainError::Backend(_) => FailKind::Failed,
     }
 }

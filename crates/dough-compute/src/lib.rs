@@ -5,6 +5,7 @@
 
 pub mod attack;
 pub mod bench;
+pub mod dough_set;
 pub mod eval;
 pub mod failure;
 pub mod network;

@@ -36,6 +36,8 @@ pub enum TrainError {
     Request(String),
     #[error("cannot plant the feature: {0}")]
     Plant(#[from] PlantError),
+    #[error("cannot train on dough: {0}")]
+    Dough(#[from] dough_core::dough_data::DoughDataError),
 }
 
 /// The seed of a backdoor's choice of images, derived from the training seed.

@@ -148,7 +148,20 @@ pub enum Request {
     /// by `TrainProgress` while it runs, a `TrainSnapshot` of the untrained network (epoch 0) and
     /// after every epoch, then `TrainDone` (or `Cancelled`). The snapshots attack the study's
     /// controlled inputs (`pipeline::default_inputs(study_seed)`) toward every class with `attack`.
-    Train { id: u32, arch: ArchKind, config: ModelConfig, train_bytes: usize, study_seed: u64, attack: AttackConfig },
+    /// With `dough`, the network trains on nothing but dough: the D_det of the cached model
+    /// `dough.source` built from a seeded subset of the training pack (`DoughProgress` while it is
+    /// built, `DoughBuilt` when it is), and after training a control network of the same recipe
+    /// trains on the same clean images with the same target labels (`TrainDone.control`).
+    Train {
+        id: u32,
+        arch: ArchKind,
+        config: ModelConfig,
+        train_bytes: usize,
+        study_seed: u64,
+        attack: AttackConfig,
+        #[serde(default)]
+        dough: Option<DoughRequest>,
+    },
     /// Pause (or resume) the training run `id` between two batches.
     Pause { id: u32, paused: bool },
     /// The study's statistics (patterns, templates, nulls, permutation p-values) of the runs in
@@ -169,6 +182,27 @@ pub enum Request {
     /// start-major as `pipeline::batch` lays them) and the transfer matrices. Answered by
     /// `OverviewStats`.
     Overview { id: u32, models: Vec<String>, families: Vec<usize>, seeds: Vec<u64>, rows: usize, transfer: Vec<Vec<Vec<f32>>>, abstraction: Abstraction, seed: u64 },
+}
+
+/// "Train on dough": which network's D_det, from how many training-pack images, with which
+/// subset seed and attack.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DoughRequest {
+    /// The SHA-256 of a cached model.
+    pub source: String,
+    pub count: usize,
+    pub seed: u64,
+    pub attack: AttackConfig,
+}
+
+/// Which part of "train on dough" a `DoughProgress` counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DoughPhase {
+    /// Images attacked toward their targets.
+    Build,
+    /// Batches of the control network's training.
+    Control,
 }
 
 /// One seed of the study for [`Request::Analyse`]: the model's rows and its untrained twin's,
@@ -225,12 +259,19 @@ pub enum Reply {
     /// seconds the epoch took (0 at epoch 0), its safetensors (f32) in `u8`, and the study batch's
     /// outcomes on it (their images in `f32`, laid out as in `Done`).
     TrainSnapshot { id: u32, epoch: usize, test_accuracy: f64, seconds: f64, rows: Vec<SampleOutcome> },
+    /// "Train on dough": `done` of `total` in `phase`.
+    DoughProgress { id: u32, phase: DoughPhase, done: usize, total: usize },
+    /// "Train on dough": the D_det kept `kept` of `attempted` images (the others did not reach
+    /// their target), built in `seconds`; the median L2 of its quantised perturbations.
+    DoughBuilt { id: u32, kept: usize, attempted: usize, seconds: f64, median_l2: f32 },
     /// The training run finished (its last snapshot holds the trained network) on a training pack
-    /// of `images` images.
+    /// of `images` images; on dough, `control` is the control network's test accuracy.
     TrainDone {
         id: u32,
         #[serde(default)]
         images: usize,
+        #[serde(default)]
+        control: Option<f64>,
     },
     /// The study's statistics: the first seed's study (the one the page shows; its patterns,
     /// one per class, travel in `f32` and are left empty here) and, with more than one seed, the
@@ -284,6 +325,8 @@ impl Reply {
             | Reply::TrainProgress { id, .. }
             | Reply::TrainSnapshot { id, .. }
             | Reply::TrainDone { id, .. }
+            | Reply::DoughProgress { id, .. }
+            | Reply::DoughBuilt { id, .. }
             | Reply::Analysed { id, .. }
             | Reply::OverviewStats { id, .. } => Some(*id),
         }
@@ -291,7 +334,7 @@ impl Reply {
 
     /// Progress and training events: the request goes on after them.
     pub fn is_event(&self) -> bool {
-        matches!(self, Reply::Progress { .. } | Reply::TrainProgress { .. } | Reply::TrainSnapshot { .. })
+        matches!(self, Reply::Progress { .. } | Reply::TrainProgress { .. } | Reply::TrainSnapshot { .. } | Reply::DoughProgress { .. } | Reply::DoughBuilt { .. })
     }
 }
 

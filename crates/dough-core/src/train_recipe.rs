@@ -1,7 +1,8 @@
 //! "Train your own network": the recipe the page's training panel edits and the URL carries
 //! (`train-arch`, `train-epochs`, `train-batch`, `train-lr`, `train-seed`, `train-shift`,
 //! `train-pgd`, and the planted feature's `train-plant`, `train-plant-class`, `train-plant-size`,
-//! `train-plant-corner`, `train-plant-share`; `train=run` starts training on load), the network
+//! `train-plant-corner`, `train-plant-share`; `train-dough=N` trains on the D_det of model A built from
+//! N images of the training pack; `train=run` starts training on load), the network
 //! and `ModelConfig` it trains, and the manifest entry of the trained network.
 
 use crate::digest::sha256_hex;
@@ -77,13 +78,16 @@ pub struct TrainRecipe {
     /// A feature planted in the training data (`PlantKind::None`: nothing; its parameters are
     /// kept so that switching the kind back on restores them).
     pub plant: Plant,
+    /// Train on nothing but dough: the D_det of the selected network built from this many images
+    /// of the training pack (`None`: the pack itself).
+    pub dough: Option<usize>,
     /// Start training on load (`train=run`).
     pub run: bool,
 }
 
 impl Default for TrainRecipe {
     fn default() -> Self {
-        Self { arch: TrainArch::Mlp(vec![256, 128]), epochs: 12, batch_size: 128, learning_rate: 1e-3, seed: 1, shift: true, pgd_eps: None, plant: Plant::default(), run: false }
+        Self { arch: TrainArch::Mlp(vec![256, 128]), epochs: 12, batch_size: 128, learning_rate: 1e-3, seed: 1, shift: true, pgd_eps: None, plant: Plant::default(), dough: None, run: false }
     }
 }
 
@@ -98,6 +102,10 @@ pub const PGD_STEPS: usize = 7;
 /// The planted patch's side in the URL: it sits in a corner, one pixel in from the edges.
 const PLANT_SIZE_RANGE: (i64, i64) = (1, (crate::model::SIDE - 2 * CORNER_MARGIN) as i64);
 const PLANT_SHARE_RANGE: (f32, f32) = (0.001, 1.0);
+/// Images of the training pack a dough set is built from (the pack holds 20,000).
+pub const DOUGH_RANGE: (i64, i64) = (100, 20_000);
+/// The default size of a dough set in the panel.
+pub const DOUGH_DEFAULT: usize = 2000;
 
 impl TrainRecipe {
     /// Reads one URL key; false when the key is not one of the recipe's.
@@ -147,6 +155,10 @@ impl TrainRecipe {
                 let share = clamp_float(key, v, PLANT_SHARE_RANGE, d.plant.share as f32, notices) as f64;
                 self.plant.share = (share * 1e4).round() / 1e4;
             }
+            "train-dough" => match v {
+                "" | "0" | "off" | "no" => self.dough = None,
+                _ => self.dough = Some(clamp_int(key, v, DOUGH_RANGE.0, DOUGH_RANGE.1, DOUGH_DEFAULT as i64, notices) as usize),
+            },
             _ => return false,
         }
         true
@@ -197,6 +209,9 @@ impl TrainRecipe {
         if p.share != dp.share {
             put("train-plant-share", p.share.to_string());
         }
+        if let Some(n) = self.dough {
+            put("train-dough", n.to_string());
+        }
         q
     }
 
@@ -243,7 +258,8 @@ impl TrainRecipe {
             TrainArch::Lenet => "lenet".into(),
         };
         let plant = if self.plant.is_planted() { format!("-{}{}", self.plant.kind.slug(), self.plant.class) } else { String::new() };
-        format!("{}-trained-{arch}{plant}-s{}", dataset.slug(), self.seed)
+        let dough = if self.dough.is_some() { "-on-dough" } else { "" };
+        format!("{}-trained-{arch}{plant}{dough}-s{}", dataset.slug(), self.seed)
     }
 }
 
@@ -327,6 +343,23 @@ mod tests {
         let (r, _) = read(&[("train-plant", "shortcut"), ("train-plant-size", "99")]);
         assert_eq!(r.plant.size, 26);
         assert!(r.plant.validate().is_ok(), "the largest URL patch fits its corner");
+    }
+
+    #[test]
+    fn dough_key_is_read_clamped_and_written_back() {
+        let (r, n) = read(&[("train-dough", "500")]);
+        assert!(n.is_empty(), "{n:?}");
+        assert_eq!(r.dough, Some(500));
+        assert_eq!(r.model_name(DatasetId::Mnist), "mnist-trained-mlp-256-128-on-dough-s1");
+        assert_eq!(r.to_query(), vec![("train-dough".to_string(), "500".to_string())]);
+        let (r, n) = read(&[("train-dough", "99999")]);
+        assert_eq!((r.dough, n.len()), (Some(DOUGH_RANGE.1 as usize), 1));
+        let (r, n) = read(&[("train-dough", "3")]);
+        assert_eq!((r.dough, n.len()), (Some(DOUGH_RANGE.0 as usize), 1));
+        let (r, n) = read(&[("train-dough", "lots")]);
+        assert_eq!((r.dough, n.len()), (Some(DOUGH_DEFAULT), 1));
+        let (r, n) = read(&[("train-dough", "500"), ("train-dough", "off")]);
+        assert_eq!((r.dough, n.len()), (None, 0));
     }
 
     #[test]

@@ -17,14 +17,17 @@ use web_sys::MessageEvent;
 use dough_compute::attack::AttackJob;
 use dough_compute::suite::{Goal, Job};
 use dough_compute::train::Trainer;
+use dough_compute::dough_set::{self, DoughBuildError};
 use dough_compute::{bench, eval, failure};
 use dough_core::attack::{AttackConfig, AttackError, SampleOutcome, StepNorm, every_target};
 use dough_compute::train::TrainError;
 use dough_core::manifest::{ArchKind, ModelConfig};
 use dough_core::model::{ArchSpec, PIXELS};
+use dough_core::dough_data::{DoughSet, TargetRule, subset};
+use dough_core::idx::Dataset;
 use dough_core::pack::SamplePack;
 use dough_core::protocol::web::from_js;
-use dough_core::protocol::{BackendKind, FailKind, Fault, JobProgress, Packet, Reply, Request, StudyRunRows, pack_done, pack_snapshot, unpack_images, unpack_runs};
+use dough_core::protocol::{BackendKind, DoughPhase, DoughRequest, FailKind, Fault, JobProgress, Packet, Reply, Request, StudyRunRows, pack_done, pack_snapshot, unpack_images, unpack_runs};
 use dough_core::plant::Plant;
 use dough_core::study::plant_check::{self, PlantCheck};
 use dough_core::study::abstraction::Abstraction;
@@ -227,12 +230,12 @@ async fn handle(p: Packet<Request>) {
                 Err(e) => failed(id, e),
             }
         }
-        Request::Train { id, arch, config, train_bytes, study_seed, attack } => {
+        Request::Train { id, arch, config, train_bytes, study_seed, attack, dough } => {
             if is_cancelled(id) {
                 return reply(Reply::Cancelled { id });
             }
-            match train(id, arch, &config, &p.u8, train_bytes, study_seed, &attack).await {
-                Ok(Some(images)) => reply(Reply::TrainDone { id, images }),
+            match train(id, arch, &config, &p.u8, train_bytes, study_seed, &attack, dough.as_ref()).await {
+                Ok(Some((images, control))) => reply(Reply::TrainDone { id, images, control }),
                 Ok(None) => reply(Reply::Cancelled { id }),
                 Err(e) => reply(Reply::Failed { id: Some(id), message: e.to_string(), kind: failure::of_training(&e) }),
             }
@@ -416,10 +419,75 @@ async fn attack_batch(id: u32, spec: &ArchSpec, weights: &Weights, device: &doug
     Ok(Some(job.outcome().await?))
 }
 
+/// "Train on dough": the D_det of the cached model `d.source` from `d.count` images of `data`
+/// (seeded subset), with progress while it is built and `DoughBuilt` at the end; `None` when
+/// cancelled.
+async fn build_dough(id: u32, d: &DoughRequest, data: &Dataset, device: &dough_compute::Device) -> Result<Option<DoughSet>, TrainError> {
+    let (spec, weights) = with(|s| s.models.get(&d.source).cloned())
+        .ok_or_else(|| TrainError::Request(format!("the source network {} is not in the training worker's cache", &d.source[..d.source.len().min(12)])))?;
+    let sub = subset(data, d.count, d.seed);
+    let t0 = now_ms();
+    let (mut last_yield, mut last_progress) = (t0, f64::NEG_INFINITY);
+    let built = dough_set::build(&spec, &weights, device, &sub, TargetRule::Det, d.seed, &d.attack, dough_set::BATCH, |done, total, _| {
+        let now = now_ms();
+        let report = now - last_progress >= PROGRESS_EVERY_MS;
+        let pause = now - last_yield >= YIELD_EVERY_MS;
+        if report {
+            last_progress = now;
+            reply(Reply::DoughProgress { id, phase: DoughPhase::Build, done, total });
+        }
+        if pause {
+            last_yield = now;
+        }
+        async move {
+            if pause {
+                yield_now().await;
+            }
+            go_on(id).await
+        }
+    })
+    .await;
+    let set = match built {
+        Ok(Some(set)) => set,
+        Ok(None) => return Ok(None),
+        Err(DoughBuildError::Attack(e)) => return Err(TrainError::Attack(e)),
+        Err(DoughBuildError::Set(e)) => return Err(TrainError::Dough(e)),
+    };
+    let l2 = set.perturbation_l2();
+    reply(Reply::DoughBuilt { id, kept: set.kept.len(), attempted: set.attempted, seconds: (now_ms() - t0) / 1000.0, median_l2: plant_check::median(&l2) });
+    Ok(Some(set))
+}
+
+/// The control of "train on dough": a network of the same recipe trained on the same clean
+/// images with the same target labels; its test accuracy, `None` when cancelled.
+async fn train_control(id: u32, spec: &ArchSpec, config: &ModelConfig, control: &Dataset, test: &SamplePack, device: &dough_compute::Device) -> Result<Option<f64>, TrainError> {
+    let mut trainer = Trainer::new(spec, config, control, device)?;
+    let (mut last_yield, mut last_progress) = (now_ms(), f64::NEG_INFINITY);
+    while !trainer.finished() {
+        if !go_on(id).await {
+            return Ok(None);
+        }
+        let p = trainer.step().await?;
+        if now_ms() - last_progress >= PROGRESS_EVERY_MS || trainer.finished() {
+            last_progress = now_ms();
+            reply(Reply::DoughProgress { id, phase: DoughPhase::Control, done: p.epoch * p.batches + p.batch, total: p.epochs * p.batches });
+        }
+        if now_ms() - last_yield >= YIELD_EVERY_MS {
+            yield_now().await;
+            last_yield = now_ms();
+        }
+    }
+    let weights = trainer.weights().await?;
+    Ok(Some(eval::accuracy(spec, &weights, device, &test.pixels, &test.labels).await?))
+}
+
 /// Trains a network for "Train your own network": progress while it runs, a snapshot of the
 /// untrained network and one after every epoch (test accuracy, seconds, weights, the study
-/// batch's outcomes). The training pack's size when done, `None` when cancelled.
-async fn train(id: u32, arch: ArchKind, config: &ModelConfig, bytes: &[u8], train_bytes: usize, study_seed: u64, attack: &AttackConfig) -> Result<Option<usize>, TrainError> {
+/// batch's outcomes). With `dough`, the training data is the D_det of that request's model
+/// (built first) and a control network trains after it on the same clean images. The training
+/// set's size (and the control's test accuracy) when done, `None` when cancelled.
+#[allow(clippy::too_many_arguments)]
+async fn train(id: u32, arch: ArchKind, config: &ModelConfig, bytes: &[u8], train_bytes: usize, study_seed: u64, attack: &AttackConfig, dough: Option<&DoughRequest>) -> Result<Option<(usize, Option<f64>)>, TrainError> {
     let bad = TrainError::Request;
     let device = current_device()?;
     let spec = match arch {
@@ -432,8 +500,16 @@ async fn train(id: u32, arch: ArchKind, config: &ModelConfig, bytes: &[u8], trai
     }
     let train_pack = SamplePack::decode(&bytes[..train_bytes]).map_err(|e| bad(format!("the training pack: {e}")))?;
     let test = SamplePack::decode(&bytes[train_bytes..]).map_err(|e| bad(format!("the test pack: {e}")))?;
-    let images = train_pack.len();
-    let data = train_pack.to_dataset();
+    let mut data = train_pack.to_dataset();
+    let mut control_set = None;
+    if let Some(d) = dough {
+        let Some(set) = build_dough(id, d, &data, &device).await? else {
+            return Ok(None);
+        };
+        data = set.dough;
+        control_set = Some(set.control);
+    }
+    let images = data.len();
     let starts: Vec<Vec<f32>> = pipeline::default_inputs(study_seed).iter().map(|i| i.pixels(None)).collect::<Result<_, _>>().map_err(|e| bad(e.to_string()))?;
     let (starts, targets) = pipeline::batch(&starts);
     let mut trainer = Trainer::new(&spec, config, &data, &device)?;
@@ -447,7 +523,14 @@ async fn train(id: u32, arch: ArchKind, config: &ModelConfig, bytes: &[u8], trai
         };
         post(pack_snapshot(id, trainer.epochs_done(), test_accuracy, seconds, rows, weights.to_safetensors()));
         if trainer.finished() {
-            return Ok(Some(images));
+            let control = match &control_set {
+                None => None,
+                Some(c) => match train_control(id, &spec, config, c, &test, &device).await? {
+                    Some(acc) => Some(acc),
+                    None => return Ok(None),
+                },
+            };
+            return Ok(Some((images, control)));
         }
         let t0 = now_ms();
         let (mut last_yield, mut last_progress) = (t0, f64::NEG_INFINITY);

@@ -1,0 +1,63 @@
+//! Building a set of nothing but dough (D_det or D_rand, `dough_core::dough_data`): every image of
+//! a dataset attacked toward its target with minimal evolution, in batches, then the ones that
+//! reached it assembled with their control. The CLI's `dough-data` and the page's "train on
+//! dough" (in the worker) call the same [`build`], so both give the same set for the same seed.
+
+use std::future::Future;
+
+use dough_core::attack::{AttackConfig, AttackError};
+use dough_core::dough_data::{DoughDataError, DoughSet, TargetRule, assemble, targets};
+use dough_core::idx::Dataset;
+use dough_core::model::ArchSpec;
+use dough_core::weights::Weights;
+
+use crate::Device;
+use crate::suite::{Goal, Job};
+
+/// Images attacked at once.
+pub const BATCH: usize = 100;
+
+/// Why a dough set could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum DoughBuildError {
+    #[error("the attack failed: {0}")]
+    Attack(#[from] AttackError),
+    #[error(transparent)]
+    Set(#[from] DoughDataError),
+}
+
+/// Attacks every image of `data` toward its target under `rule` (`seed` draws D_rand's) with
+/// `cfg`, `batch` images at a time, and assembles the set. After every attack step `between` gets
+/// (images done, images in all, the current batch's step) and says whether to go on: `None` when
+/// it said no.
+pub async fn build<F, Fut>(spec: &ArchSpec, weights: &Weights, device: &Device, data: &Dataset, rule: TargetRule, seed: u64, cfg: &AttackConfig, batch: usize, mut between: F) -> Result<Option<DoughSet>, DoughBuildError>
+where
+    F: FnMut(usize, usize, usize) -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let n = data.len();
+    let tg = targets(&data.labels, rule, seed);
+    let (mut adv, mut reached) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let batch = batch.max(1);
+    for start in (0..n).step_by(batch) {
+        let end = (start + batch).min(n);
+        let imgs: Vec<Vec<f32>> = (start..end).map(|i| data.image(i).iter().map(|&p| p as f32 / 255.0).collect()).collect();
+        let goals: Vec<Goal> = tg[start..end].iter().map(|&t| Goal::Toward(t)).collect();
+        let mut job = Job::new(spec, weights, device, &imgs, &goals, cfg)?;
+        let mut step = 0;
+        while !job.step().await? {
+            step += 1;
+            if !between(start, n, step).await {
+                return Ok(None);
+            }
+        }
+        for o in job.outcome().await? {
+            reached.push(o.reached);
+            adv.push(o.adversarial);
+        }
+        if !between(end, n, 0).await {
+            return Ok(None);
+        }
+    }
+    Ok(Some(assemble(rule, data, &adv, &tg, &reached)?))
+}
