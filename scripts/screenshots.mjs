@@ -76,6 +76,11 @@ const plantCheck = async (page) => {
 };
 await shot('laptop-1280x800-plant-check-trained', { w: 1280, h: 800, query: '?analysis=1&train=run&train-arch=mlp:64&train-epochs=1&train-batch=32&train-shift=0&train-seed=3&train-plant=backdoor&train-plant-class=7&train-plant-share=0.1', act: plantCheck });
 await shot('laptop-1280x800-plant-check-zoo', { w: 1280, h: 800, query: '?model=mnist-lenet-backdoor&analysis=1', act: plantCheck });
+const doughDone = async (page) => {
+  await page.waitForSelector('#train-panel[data-train-status="done"]', { timeout: 240000 });
+  await page.locator('#train-dough-result').scrollIntoViewIfNeeded();
+};
+await shot('laptop-1280x800-train-on-dough', { w: 1280, h: 800, query: '?model=mnist-mlp-robust&train=run&train-arch=mlp:64&train-epochs=3&train-batch=32&train-shift=0&train-seed=3&train-dough=500', act: doughDone });
 await shot('phone-390x844', { kind: 'phone' });
 await shot('phone-390x844-full', { kind: 'phone', full: true });
 await shot('phone-390x844-draw', { kind: 'phone', act: draw });

@@ -14,6 +14,7 @@ use dough_core::study::replicates::{Replicated, replicate_seeds};
 use dough_core::study::templates::{TemplateKind, Templates};
 
 use super::Page;
+use crate::platform;
 use crate::assets;
 use crate::batches::study_batch;
 use crate::components::analysis::StudyStatus;
@@ -178,9 +179,14 @@ impl Page {
                     self.study.stats_for.set_value(Some((abstraction, template)));
                     self.study.result.set(Some(result));
                     self.study.replicated.set(replicated);
-                    self.study.plant.set(plant);
                     if self.study.status.get_untracked() == StudyStatus::Running {
                         self.study.status.set(StudyStatus::Done);
+                    }
+                    // The planted-feature check's view redraws a frame later: two short tasks,
+                    // not one long one.
+                    platform::next_frame().await;
+                    if slot.is_current(ticket) {
+                        self.study.plant.set(plant);
                     }
                 }
                 Ok(None) | Err(ClientError::Crashed(_)) => {}
