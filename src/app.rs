@@ -583,8 +583,15 @@ pub fn App() -> impl IntoView {
     });
     let result = Memo::new(move |_| page.study.result.get());
     let replicated = Memo::new(move |_| page.study.replicated.get());
+    // `window.__dough.analysis`, for tests and tools: a frame after the views redraw (its JSON
+    // is large), so that the two are two short tasks, not one long one.
     Effect::new(move |_| {
-        if let Some(r) = result.get() {
+        let Some(r) = result.get() else { return };
+        spawn_local(async move {
+            platform::next_frame().await;
+            if result.with_untracked(|now| now.as_ref() != Some(&r)) {
+                return;
+            }
             let s = page.run.settings.get_untracked();
             let (abstraction, template) = page.study.stats_for.get_value().unwrap_or((s.abstraction, s.template));
             let published = serde_json::json!({
@@ -596,7 +603,7 @@ pub fn App() -> impl IntoView {
                 "replicated": replicated.get_untracked(),
             });
             platform::publish_field("analysis", &published.to_string());
-        }
+        });
     });
     let on_cancel = Callback::new(move |_| page.cancel_run());
 

@@ -707,6 +707,8 @@ describe('analysis (CPU backend)', () => {
     const { page, errors } = await open(ctx, '?analysis=1');
     assert.equal(await settled(page), 'done');
     await page.waitForSelector('#analysis[data-study="done"]', { timeout: LONG });
+    // window.__dough.analysis is published a frame after the views.
+    await page.waitForFunction(() => window.__dough?.analysis, null, { timeout: 10_000 });
     const web = await page.evaluate(() => window.__dough.analysis);
     assert.equal(web.model, 'mnist-mlp');
     let worst = 0;
@@ -757,6 +759,8 @@ describe('analysis over several seeds (CPU backend)', () => {
     const { page, errors } = await open(ctx, '?analysis=1&seeds=2');
     assert.equal(await settled(page), 'done');
     await page.waitForSelector('#analysis[data-study="done"]', { timeout: LONG });
+    // window.__dough.analysis is published a frame after the views.
+    await page.waitForFunction(() => window.__dough?.analysis, null, { timeout: 10_000 });
     const web = (await page.evaluate(() => window.__dough.analysis)).replicated;
     assert.deepEqual(web.seeds, [0, 1000]);
     let worst = 0;

@@ -48,6 +48,8 @@ describe('pool of CPU workers', () => {
       const { page, errors } = await openPage(ctx, origin, `?backend=cpu&input=noise&seed=3&analysis=1&seeds=2&workers=${n}`);
       assert.equal(await settled(page), 'done');
       await page.waitForSelector('#analysis[data-study="done"]', { timeout: LONG });
+      // window.__dough.analysis is published a frame after the views.
+      await page.waitForFunction(() => window.__dough?.analysis, null, { timeout: 10_000 });
       assert.equal(await page.getAttribute('#app', 'data-workers'), String(n));
       assert.match(await page.textContent('#backend-line'), n === 1 ? /· 1 worker$/ : /· 2 workers$/);
       out[n] = { gallery: await published(page), analysis: await page.evaluate(() => window.__dough.analysis), rows: await rows(page) };
@@ -111,6 +113,8 @@ describe('pool of CPU workers', () => {
     const { page, errors } = await openPage(ctx, origin, '?backend=cpu&analysis=1&seeds=3');
     assert.equal(await settled(page), 'done');
     await page.waitForSelector('#analysis[data-study="done"]', { timeout: LONG });
+    // window.__dough.analysis is published a frame after the views.
+    await page.waitForFunction(() => window.__dough?.analysis, null, { timeout: 10_000 });
     await page.evaluate(() => {
       window.__long = [];
       new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__long.push(e.duration); }).observe({ type: 'longtask' });
