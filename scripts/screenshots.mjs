@@ -26,12 +26,23 @@ async function context(kind) {
 const settle = (page) => page.waitForSelector('#app[data-status="done"]', { timeout: 240000 });
 const still = (page) => page.waitForFunction(() => document.querySelector('#scrubber')?.dataset.playing !== 'true', null, { timeout: 30000 });
 
-async function shot(name, { w, h, query = '', kind = 'cpu', act, full = false }) {
+async function shot(name, { w, h, query = '', kind = 'cpu', act, full = false, live = false }) {
   const filter = process.argv[2];
   if (filter && !name.includes(filter)) return;
   const page = await (await context(kind)).newPage();
   if (kind !== 'phone') await page.setViewportSize({ width: w, height: h });
   await page.goto(base + query);
+  if (live) {
+    // Mid-run: the live columns a third of the way into the run's steps.
+    if (act) await act(page);
+    await page.waitForFunction(() => {
+      const g = document.querySelector('#live-grid');
+      return g && Number(g.dataset.liveStep) >= 20;
+    }, null, { timeout: 240000 });
+    await page.screenshot({ path: `${OUT}/${name}.png`, fullPage: full });
+    console.log(`${OUT}/${name}.png`);
+    return page.close();
+  }
   await settle(page);
   await still(page);
   if (act) await act(page);
@@ -62,6 +73,8 @@ const draw = async (page) => {
 await shot('laptop-1280x800', { w: 1280, h: 800 });
 await shot('laptop-1280x800-webgpu', { w: 1280, h: 800, kind: 'webgpu' });
 await shot('laptop-1280x800-kneading', { w: 1280, h: 800, query: '?input=noise&seed=2', act: midway });
+await shot('laptop-1280x800-kneading-live', { w: 1280, h: 800, query: '?model=mnist-lenet&input=noise&seed=2', live: true });
+await shot('projector-1920x1080-kneading-live', { w: 1920, h: 1080, query: '?model=mnist-lenet&input=noise&seed=2', live: true, act: async (p) => { await p.waitForSelector('#app'); await present(p); } });
 await shot('laptop-1280x800-analysis-full', { w: 1280, h: 800, query: '?analysis=1', act: study, full: true });
 await shot('laptop-1280x800-story-2', { w: 1280, h: 800, query: '?story=2' });
 await shot('projector-1920x1080-presentation', { w: 1920, h: 1080, query: '?analysis=1', act: async (p) => { await study(p); await present(p); } });
@@ -84,6 +97,7 @@ await shot('laptop-1280x800-train-on-dough', { w: 1280, h: 800, query: '?model=m
 await shot('phone-390x844', { kind: 'phone' });
 await shot('phone-390x844-full', { kind: 'phone', full: true });
 await shot('phone-390x844-draw', { kind: 'phone', act: draw });
+await shot('phone-390x844-kneading-live', { kind: 'phone', query: '?model=mnist-lenet&input=noise&seed=2', live: true });
 await shot('phone-390x844-story-3', { kind: 'phone', query: '?story=3' });
 for (const c of Object.values(contexts)) await c.close();
 server.close();

@@ -11,6 +11,8 @@ mod train;
 mod upload;
 mod workers;
 
+use std::rc::Rc;
+
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -28,7 +30,7 @@ use crate::components::analysis::{AnalysisView, StudyStatus};
 use crate::components::compare::{ComparePatterns, ComparePicker, CompareSummary, OwnStatus};
 use crate::components::controls::Controls;
 use crate::components::draw::DrawPanel;
-use crate::components::hero::Hero;
+use crate::components::hero::{Hero, LiveRun};
 use crate::components::knead::{Knead, KneadBar};
 use crate::components::story::StoryPanel;
 use crate::components::plant_check::{PlantCheckView, flagged_slug};
@@ -53,6 +55,9 @@ use train::TrainStore;
 
 /// Gallery rows added per frame when a finished run is shown.
 const GALLERY_SLICE: usize = 3;
+/// A run shown live for this many frames (about a second and a half) is not played again at
+/// its end; a quicker one is.
+const LIVE_ENOUGH: usize = 10;
 
 /// The gallery run: its settings (and so the URL), status, rows, progress and messages.
 #[derive(Clone, Copy)]
@@ -68,6 +73,8 @@ struct RunStore {
     frame: RwSignal<Option<usize>>,
     /// Playing the frames on the hero's columns.
     knead: Knead,
+    /// The run going now, as the workers send its inputs (none with reduced motion).
+    live: RwSignal<Option<LiveRun>>,
     /// The gallery's job (B's own run in compare mode is part of it).
     slot: JobSlot,
     pack: StoredValue<Option<SamplePack>, LocalStorage>,
@@ -134,6 +141,7 @@ impl Page {
                 frames,
                 frame,
                 knead: Knead::new(frames, frame),
+                live: RwSignal::new(None),
                 slot: JobSlot::new(),
                 pack: StoredValue::new_local(None),
                 pack_counts: RwSignal::new(None),
@@ -433,7 +441,23 @@ impl Page {
             };
             let progress = self.run.progress;
             let cfg = settings.attack_config();
-            let ask = AttackAsk { starts: &batch.starts, targets: &batch.targets, cfg: &cfg, untrained_seed: None, record_frames: batch.record_frames, model: None };
+            // Watch it knead while it runs: the hero shows the inputs as the workers send them.
+            let live = self.run.live;
+            let streamed: Option<pool::Live> = (batch.record_frames && !platform::reduced_motion()).then(|| {
+                live.set(Some(LiveRun::new(&batch.targets, &batch.starts, settings.attack.progress_steps())));
+                Rc::new(move |step, inputs| {
+                    if self.run.slot.is_current(ticket) {
+                        live.update(|l| {
+                            if let Some(l) = l {
+                                l.step = step;
+                                l.inputs = inputs;
+                                l.shown += 1;
+                            }
+                        });
+                    }
+                }) as pool::Live
+            });
+            let ask = AttackAsk { starts: &batch.starts, targets: &batch.targets, cfg: &cfg, untrained_seed: None, record_frames: batch.record_frames, model: None, live: streamed };
             let result = pool::attack(&crew, self.run.slot, ticket, ask, move |p| progress.set(p)).await;
             if stale() {
                 return;
@@ -466,8 +490,13 @@ impl Page {
                         }
                     }
                     self.run.status.set(Status::Done);
-                    // Watch it knead: the run plays once on the columns (reduced motion: no).
-                    self.run.knead.play();
+                    // Watch it knead: a run too quick to be seen live plays once on the columns
+                    // (reduced motion: no).
+                    let seen_live = self.run.live.with_untracked(|l| l.as_ref().map_or(0, |l| l.shown));
+                    self.run.live.set(None);
+                    if seen_live < LIVE_ENOUGH {
+                        self.run.knead.play();
+                    }
                     self.run_b_own();
                     if settings.analysis {
                         self.run_study();
@@ -758,6 +787,8 @@ pub fn App() -> impl IntoView {
     });
     let template = Signal::derive(move || page.run.settings.with(|s| s.template));
     let shown = Shown { rows: page.run.rows, names, current: current_row, frames: page.run.frames, frame: page.run.frame };
+    // From the first live frame on (a run quicker than that never swaps the columns out).
+    let live = Memo::new(move |_| (page.run.status.get() == Status::Running).then(|| page.run.live.get().filter(|l| l.shown > 0)).flatten());
 
     view! {
         <main id="app" class:presenting=move || presenting.get() class:dark=move || dark.get() == Some(true) class:light=move || dark.get() == Some(false)
@@ -796,8 +827,8 @@ pub fn App() -> impl IntoView {
                     <Progress status=page.run.status progress=page.run.progress on_cancel=on_cancel/>
                     <Messages error=page.run.error notices=page.run.notices/>
                     <StoryPanel step=story_step dataset=dataset live=story_live on_go=story_go on_leave=story_leave/>
-                    <Hero shown=shown result=result templates=page.study.templates template=template/>
-                    <KneadBar knead=knead/>
+                    <Hero shown=shown result=result templates=page.study.templates template=template live=live.into()/>
+                    <Show when=move || live.with(|l| l.is_none())><KneadBar knead=knead/></Show>
                     <CompareSummary rows=page.run.rows readings=page.compare.readings/>
                     <ExportBar rows=page.run.rows entry=page.models.entry backend=page.engine.backend settings=page.run.settings names=names analysis=result scores=replicated error=page.run.error
                         readings=page.compare.readings/>

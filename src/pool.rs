@@ -13,12 +13,27 @@ use std::rc::Rc;
 use futures::future::join_all;
 
 use dough_core::attack::{AttackConfig, SampleOutcome};
+use dough_core::model::PIXELS;
 use dough_core::protocol::JobProgress;
 use dough_core::slicing::{combine_progress, merge_frames, slices};
 
 use crate::assets::LoadedModel;
 use crate::job_slot::{JobSlot, Ticket};
-use crate::worker_handle::{AttackEnd, ClientError, WorkerHandle};
+use crate::worker_handle::{AttackEnd, ClientError, LiveFrames, WorkerHandle};
+
+/// Hears a whole attack live: the furthest step any slice reached and every row's latest inputs
+/// (rows x 784, in row order).
+pub type Live = Rc<dyn Fn(usize, Vec<f32>)>;
+
+/// The live view is redrawn at most this often, however many workers report.
+const LIVE_EVERY_MS: f64 = 100.0;
+
+/// The slices' latest inputs, put together for the live view.
+struct Board {
+    inputs: Vec<f32>,
+    steps: Vec<usize>,
+    shown_ms: f64,
+}
 
 /// Starts a replacement for pool worker `index` (with the current model in it).
 pub type Replace = Rc<dyn Fn(usize) -> std::pin::Pin<Box<dyn Future<Output = Result<WorkerHandle, ClientError>>>>>;
@@ -40,6 +55,8 @@ pub struct AttackAsk<'a> {
     pub record_frames: bool,
     /// A model other than the workers' current one (sent to each worker's cache first).
     pub model: Option<&'a LoadedModel>,
+    /// With `record_frames`: sees the inputs as they evolve.
+    pub live: Option<Live>,
 }
 
 /// Runs `ask` on the crew, one slice of rows per worker; the rows come back in order. Every
@@ -47,7 +64,32 @@ pub struct AttackAsk<'a> {
 pub async fn attack(crew: &Crew, slot: JobSlot, ticket: Ticket, ask: AttackAsk<'_>, progress: impl Fn(JobProgress) + Clone + 'static) -> Result<AttackEnd, ClientError> {
     let parts = slices(ask.starts.len(), crew.workers.len());
     let reports = Rc::new(RefCell::new(vec![JobProgress::default(); parts.len()]));
+    let board = Rc::new(RefCell::new(Board { inputs: ask.starts.concat(), steps: vec![0; parts.len()], shown_ms: f64::NEG_INFINITY }));
     let runs = parts.iter().enumerate().map(|(i, range)| {
+        let live = ask.live.clone().filter(|_| ask.record_frames).map(|live| {
+            let (board, range) = (board.clone(), range.clone());
+            move || -> LiveFrames {
+                let (board, range, live) = (board.clone(), range.clone(), live.clone());
+                Box::new(move |step, inputs: Vec<f32>| {
+                    let shown = {
+                        let mut b = board.borrow_mut();
+                        let at = range.start * PIXELS..range.end * PIXELS;
+                        if inputs.len() != at.len() || at.end > b.inputs.len() {
+                            return;
+                        }
+                        b.inputs[at].copy_from_slice(&inputs);
+                        b.steps[i] = step;
+                        let now = crate::platform::now_ms();
+                        if now - b.shown_ms < LIVE_EVERY_MS {
+                            return;
+                        }
+                        b.shown_ms = now;
+                        (b.steps.iter().copied().max().unwrap_or(step), b.inputs.clone())
+                    };
+                    live(shown.0, shown.1);
+                })
+            }
+        });
         let reports = reports.clone();
         let progress = progress.clone();
         let report = move |p: JobProgress| {
@@ -65,7 +107,7 @@ pub async fn attack(crew: &Crew, slot: JobSlot, ticket: Ticket, ask: AttackAsk<'
             let mut worker = crew.workers[i].clone();
             let mut retried = false;
             loop {
-                let result = slice(&worker, slot, ticket, starts, targets, ask, report.clone()).await;
+                let result = slice(&worker, slot, ticket, starts, targets, ask, report.clone(), live.as_ref().map(|f| f())).await;
                 match result {
                     Err(ClientError::Crashed(why)) if i > 0 && !retried && slot.is_current(ticket) => {
                         let Some(replace) = &crew.replace else { return Err(ClientError::Crashed(why)) };
@@ -94,6 +136,7 @@ pub async fn attack(crew: &Crew, slot: JobSlot, ticket: Ticket, ask: AttackAsk<'
     Ok(AttackEnd::Done(rows, frames))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn slice(
     worker: &WorkerHandle,
     slot: JobSlot,
@@ -102,6 +145,7 @@ async fn slice(
     targets: &[usize],
     ask: &AttackAsk<'_>,
     progress: impl FnMut(JobProgress) + 'static,
+    live: Option<LiveFrames>,
 ) -> Result<AttackEnd, ClientError> {
     if let Some(m) = ask.model {
         worker.load_model(&m.entry, &m.bytes, false).await?;
@@ -110,7 +154,7 @@ async fn slice(
         return Ok(AttackEnd::Cancelled);
     }
     let sha = ask.model.map(|m| m.entry.sha256.as_str());
-    let (id, done) = worker.attack(starts, targets, ask.cfg, ask.untrained_seed, ask.record_frames, sha, progress);
+    let (id, done) = worker.attack(starts, targets, ask.cfg, ask.untrained_seed, ask.record_frames, sha, progress, live);
     slot.follow(ticket, worker, id, done).await.unwrap_or(Ok(AttackEnd::Cancelled))
 }
 

@@ -66,7 +66,18 @@ type Answer = oneshot::Sender<Result<Packet<Reply>, ClientError>>;
 
 struct Pending {
     answer: Answer,
+    listen: Listeners,
+}
+
+/// A live attack's inputs after `step` steps (rows x 784), as the worker sends them.
+pub type LiveFrames = Box<dyn FnMut(usize, Vec<f32>)>;
+
+/// Who hears a request's events before its end.
+#[derive(Default)]
+struct Listeners {
     progress: Option<Box<dyn FnMut(JobProgress)>>,
+    /// An attack's live frames (`record_frames`).
+    frames: Option<LiveFrames>,
     /// A training run's progress and snapshots, as they come.
     events: Option<Box<dyn FnMut(TrainEvent)>>,
 }
@@ -275,8 +286,18 @@ impl WorkerHandle {
     fn event(&self, id: u32, packet: Packet<Reply>) {
         match packet.msg {
             Reply::Progress { progress, .. } => {
-                if let Some(p) = self.inner.router.borrow_mut().get_mut(id).and_then(|p| p.progress.as_mut()) {
+                if let Some(p) = self.inner.router.borrow_mut().get_mut(id).and_then(|p| p.listen.progress.as_mut()) {
                     p(progress);
+                }
+            }
+            Reply::Frame { step, .. } => {
+                // (outside the borrow, as the listener writes signals)
+                let listener = self.inner.router.borrow_mut().get_mut(id).and_then(|p| p.listen.frames.take());
+                if let Some(mut f) = listener {
+                    f(step, packet.f32);
+                    if let Some(p) = self.inner.router.borrow_mut().get_mut(id) {
+                        p.listen.frames = Some(f);
+                    }
                 }
             }
             Reply::TrainProgress { epoch, epochs, batch, batches, loss, .. } => self.train_event(id, TrainEvent::Progress { epoch, epochs, batch, batches, loss }),
@@ -306,22 +327,22 @@ impl WorkerHandle {
 
     /// Hands a training event to its run's listener (outside the borrow: it may send requests).
     fn train_event(&self, id: u32, ev: TrainEvent) {
-        let listener = self.inner.router.borrow_mut().get_mut(id).and_then(|p| p.events.take());
+        let listener = self.inner.router.borrow_mut().get_mut(id).and_then(|p| p.listen.events.take());
         if let Some(mut f) = listener {
             f(ev);
             if let Some(p) = self.inner.router.borrow_mut().get_mut(id) {
-                p.events = Some(f);
+                p.listen.events = Some(f);
             }
         }
     }
 
     async fn request(&self, p: Packet<Request>, id: u32, progress: Option<Box<dyn FnMut(JobProgress)>>) -> Result<Packet<Reply>, ClientError> {
-        self.request_with(p, id, progress, None).await
+        self.request_with(p, id, Listeners { progress, ..Default::default() }).await
     }
 
-    async fn request_with(&self, p: Packet<Request>, id: u32, progress: Option<Box<dyn FnMut(JobProgress)>>, events: Option<Box<dyn FnMut(TrainEvent)>>) -> Result<Packet<Reply>, ClientError> {
+    async fn request_with(&self, p: Packet<Request>, id: u32, listen: Listeners) -> Result<Packet<Reply>, ClientError> {
         let (tx, rx) = oneshot::channel();
-        self.inner.router.borrow_mut().open(id, Pending { answer: tx, progress, events });
+        self.inner.router.borrow_mut().open(id, Pending { answer: tx, listen });
         if let Err(e) = self.send(&p) {
             self.inner.router.borrow_mut().forget(id);
             return Err(e);
@@ -388,6 +409,8 @@ impl WorkerHandle {
     }
 
     /// Starts an attack; returns its id (for [`WorkerHandle::cancel`]) and the future of its end.
+    /// With `record_frames`, `live` sees the inputs as they evolve.
+    #[allow(clippy::too_many_arguments)]
     pub fn attack(
         &self,
         starts: &[Vec<f32>],
@@ -397,13 +420,14 @@ impl WorkerHandle {
         record_frames: bool,
         model: Option<&str>,
         progress: impl FnMut(JobProgress) + 'static,
+        live: Option<LiveFrames>,
     ) -> (u32, impl std::future::Future<Output = Result<AttackEnd, ClientError>> + 'static) {
         let id = self.new_id();
         let msg = Request::Attack { id, targets: targets.to_vec(), cfg: cfg.clone(), untrained_seed, record_frames, model: model.map(str::to_string) };
         let p = Packet::with_f32(msg, pack_images(starts));
         let this = self.clone();
         let fut = async move {
-            let answer = this.request(p, id, Some(Box::new(progress))).await?;
+            let answer = this.request_with(p, id, Listeners { progress: Some(Box::new(progress)), frames: live, events: None }).await?;
             match answer.msg {
                 Reply::Done { rows, frame_steps, .. } => {
                     let (rows, frames) = unpack_done(rows, &frame_steps, &answer.f32).map_err(|e| ClientError::Failed(e.to_string()))?;
@@ -420,7 +444,8 @@ impl WorkerHandle {
     /// test pack `test_pack`, with snapshots that attack the study's controlled inputs from
     /// `study_seed` with `attack`; returns its id (for [`WorkerHandle::cancel`] and
     /// [`WorkerHandle::pause`]) and the future of its end. `events` sees progress and snapshots.
-    /// With `dough`, it trains on the D_det of that cached model instead of the pack.
+    /// With `dough`, it trains on the D_det of that cached model instead of the pack (built by
+    /// the worker, or by the page's pool: then `dough_images` holds its adversarial images).
     #[allow(clippy::too_many_arguments)]
     pub fn train(
         &self,
@@ -430,14 +455,15 @@ impl WorkerHandle {
         study_seed: u64,
         attack: &AttackConfig,
         dough: Option<DoughRequest>,
+        dough_images: Vec<f32>,
         events: impl FnMut(TrainEvent) + 'static,
     ) -> (u32, impl std::future::Future<Output = Result<TrainEnd, ClientError>> + 'static) {
         let id = self.new_id();
         let msg = Request::Train { id, arch: recipe.arch_kind(), config: recipe.config(), train_bytes: train_pack.len(), study_seed, attack: attack.clone(), dough };
-        let p = Packet { msg, f32: Vec::new(), u8: [train_pack, test_pack].concat() };
+        let p = Packet { msg, f32: dough_images, u8: [train_pack, test_pack].concat() };
         let this = self.clone();
         let fut = async move {
-            match this.request_with(p, id, None, Some(Box::new(events))).await?.msg {
+            match this.request_with(p, id, Listeners { events: Some(Box::new(events)), ..Default::default() }).await?.msg {
                 Reply::TrainDone { images, control, .. } => Ok(TrainEnd::Done { images, control }),
                 Reply::Cancelled { .. } => Ok(TrainEnd::Cancelled),
                 other => Err(ClientError::Failed(format!("unexpected reply {other:?}"))),

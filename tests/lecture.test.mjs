@@ -200,6 +200,76 @@ describe('lecture-hall view', () => {
     await page.close();
   });
 
+  /// Samples the live grid on every animation frame until the run ends: the steps shown, how
+  /// many different perturbations the first and last columns showed, and whether each ended
+  /// away from its first (blank) picture.
+  async function watchLive(page) {
+    return page.evaluate(() => new Promise((resolve) => {
+      const steps = [];
+      const first = new Set();
+      const last = new Set();
+      let firstAt0 = null;
+      let lastAt0 = null;
+      let columns = 0;
+      let moved = [false, false];
+      const l2 = [];
+      const t0 = performance.now();
+      const tick = () => {
+        const status = document.querySelector('#app')?.dataset.status;
+        const grid = document.querySelector('#live-grid');
+        if (grid) {
+          const tiles = grid.querySelectorAll('[data-tile="live-perturbation"]');
+          columns = Math.max(columns, grid.querySelectorAll('.live-col').length);
+          const step = Number(grid.dataset.liveStep);
+          if (steps.at(-1) !== step) steps.push(step);
+          const shown = grid.querySelector('.live-col .kneading');
+          if (shown && l2.at(-1) !== Number(shown.dataset.l2)) l2.push(Number(shown.dataset.l2));
+          if (tiles.length) {
+            const a = tiles[0].toDataURL();
+            const b = tiles[tiles.length - 1].toDataURL();
+            if (firstAt0 === null) { firstAt0 = a; lastAt0 = b; }
+            first.add(a);
+            last.add(b);
+            moved = [a !== firstAt0, b !== lastAt0];
+          }
+        }
+        if (status === 'done' || status === 'error' || performance.now() - t0 > 170000) {
+          resolve({ status, steps, first: first.size, last: last.size, moved, columns, l2 });
+        } else {
+          requestAnimationFrame(tick);
+        }
+      };
+      tick();
+    }));
+  }
+
+  test('while a run goes the columns knead live, from every pool worker; reduced motion does not animate', async () => {
+    const query = '?backend=cpu&model=mnist-lenet&input=noise&seed=2&workers=2';
+    const { page, errors } = await openPage(ctx, origin, query);
+    const seen = await watchLive(page);
+    assert.equal(seen.status, 'done');
+    assert.equal(seen.columns, 10, 'ten live columns');
+    const positive = seen.steps.filter((s) => s > 0);
+    assert.ok(positive.length >= 2, `the live step changed ${positive.length} times: ${seen.steps.join(', ')}`);
+    assert.deepEqual([...seen.steps].sort((a, b) => a - b), seen.steps, 'the steps only go forward');
+    assert.ok(seen.first >= 2 && seen.last >= 2, `the first column showed ${seen.first} and the last ${seen.last} pictures`);
+    assert.deepEqual(seen.moved, [true, true], "both workers' slices moved away from the start");
+    assert.ok(seen.l2.length >= 2 && seen.l2.at(-1) > seen.l2[0], `the first column's live L2 grew: ${seen.l2.join(', ')}`);
+    console.log(`  live: ${positive.length} frames, steps ${seen.steps.join(' ')}; first column ${seen.first} pictures, L2 ${seen.l2.map((v) => v.toFixed(2)).join(' ')}`);
+    assert.equal(await page.$('#live-grid'), null, 'the live grid leaves when the run is done');
+    assert.equal(await page.$$eval('.class-col', (els) => els.length), 10);
+    assert.deepEqual(errors, []);
+    await page.close();
+
+    const still = await ctx.newPage();
+    await still.emulateMedia({ reducedMotion: 'reduce' });
+    await still.goto(`${origin}/${query}`);
+    const calm = await watchLive(still);
+    assert.equal(calm.status, 'done');
+    assert.deepEqual(calm.steps, [], 'reduced motion: no live frames');
+    await still.close();
+  });
+
   test('axe-core: no serious or critical finding in the default view, presentation mode and the dark scheme', async () => {
     const { page, errors } = await openPage(ctx, origin, '?backend=cpu');
     await page.setViewportSize({ width: 1280, height: 800 });

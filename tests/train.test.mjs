@@ -148,10 +148,11 @@ describe('train (CPU backend)', () => {
     await page.close();
   });
 
-  test('train on dough: the D_det of mnist-mlp-robust from 500 pack images teaches a fresh MLP more than chance and its control, with the native numbers', async () => {
+  // One worker builds the set inside the training worker; two attack its batches on the pool.
+  for (const workers of [1, 2]) test(`train on dough (${workers} worker${workers > 1 ? 's: the pool builds it' : ''}): the D_det of mnist-mlp-robust from 500 pack images teaches a fresh MLP more than chance and its control, with the native numbers`, async () => {
     assert.ok(fs.existsSync(DOUGH_NATIVE), `${DOUGH_NATIVE} is missing: run cargo test -p dough-compute --features train --test dough_page first`);
     const want = JSON.parse(fs.readFileSync(DOUGH_NATIVE, 'utf8'));
-    const { page, errors } = await open(`?backend=cpu&model=${want.source}&${want.recipe}`);
+    const { page, errors } = await open(`?backend=cpu&workers=${workers}&model=${want.source}&${want.recipe}`);
     assert.equal(await settled(page), 'done');
     await page.click('#train-panel > summary');
     assert.ok(await page.isChecked('#train-dough-on'), 'train-dough in the URL ticks the box');
@@ -167,7 +168,8 @@ describe('train (CPU backend)', () => {
       const t = JSON.parse(JSON.stringify(window.__doughTrain));
       return { ...t.dough, accuracy: t.snapshots.at(-1).test_accuracy, model: t.model, text: document.querySelector('#train-dough-result').textContent };
     });
-    console.log(`  train on dough: page kept ${got.kept}/${got.attempted} in ${got.seconds.toFixed(1)} s, accuracy ${got.accuracy}, control ${got.control_accuracy} (whole run ${seconds.toFixed(0)} s); native kept ${want.kept}, accuracy ${want.accuracy}, control ${want.control_accuracy}`);
+    assert.equal(got.workers, workers, 'the workers that attacked the images');
+    console.log(`  train on dough, ${workers} worker(s): page kept ${got.kept}/${got.attempted} in ${got.seconds.toFixed(1)} s, accuracy ${got.accuracy}, control ${got.control_accuracy} (whole run ${seconds.toFixed(0)} s); native kept ${want.kept}, accuracy ${want.accuracy}, control ${want.control_accuracy}`);
     assert.equal(got.attempted, 500);
     assert.equal(got.kept, want.kept, 'the same images reach their targets as natively');
     assert.ok(Math.abs(got.median_l2 - want.median_l2) <= 1e-3, `median L2 ${got.median_l2} vs native ${want.median_l2}`);

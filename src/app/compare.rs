@@ -193,7 +193,7 @@ impl Page {
                 return self.compare.own_status.set(OwnStatus::Error);
             }
             let sha = Some(b.entry.sha256.as_str());
-            let (id, done) = compute.attack(&starts, &targets, &settings.attack_config(), None, false, sha, |_| {});
+            let (id, done) = compute.attack(&starts, &targets, &settings.attack_config(), None, false, sha, |_| {}, None);
             let Some(result) = slot.follow(ticket, &compute, id, done).await else { return };
             match result {
                 Ok(AttackEnd::Done(rows, _)) => {
@@ -203,7 +203,7 @@ impl Page {
                     }
                     // The untrained null: B's architecture with untrained weights, same attack.
                     let seed = pipeline::untrained_seed(settings.seed);
-                    let (id, done) = compute.attack(&starts, &targets, &settings.attack_config(), Some(seed), false, sha, |_| {});
+                    let (id, done) = compute.attack(&starts, &targets, &settings.attack_config(), Some(seed), false, sha, |_| {}, None);
                     let Some(untrained) = slot.follow(ticket, &compute, id, done).await else { return };
                     let untrained = match untrained {
                         Ok(AttackEnd::Done(u, _)) => Some(u),

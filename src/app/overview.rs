@@ -192,7 +192,7 @@ impl Page {
                         return Ok(None);
                     }
                     progress.update(|p| p.label = format!("attacking {} (seed {} of {})", f.entry.name, si + 1, seeds.len()));
-                    let (id, done) = w.attack(&starts, &targets, &cfg, None, false, Some(f.entry.sha256.as_str()), move |jp| progress.update(|p| p.step = Some(jp)));
+                    let (id, done) = w.attack(&starts, &targets, &cfg, None, false, Some(f.entry.sha256.as_str()), move |jp| progress.update(|p| p.step = Some(jp)), None);
                     let Some(end) = slot.follow(ticket, &w, id, done).await else { return Ok(None) };
                     progress.update(|p| {
                         p.attacks_done += 1;

@@ -125,7 +125,7 @@ impl Page {
                     if !slot.is_current(ticket) {
                         return Ok(None);
                     }
-                    let (id, done) = w.attack(&batch.starts, &batch.targets, &cfg, untrained, false, None, move |p| progress.set(p));
+                    let (id, done) = w.attack(&batch.starts, &batch.targets, &cfg, untrained, false, None, move |p| progress.set(p), None);
                     let Some(end) = slot.follow(ticket, &w, id, done).await else { return Ok(None) };
                     match end? {
                         AttackEnd::Done(rows, _) => Ok(Some(rows)),

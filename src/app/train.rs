@@ -12,17 +12,21 @@ use leptos::task::spawn_local;
 
 use dough_core::attack::AttackConfig;
 use dough_core::manifest::{DatasetId, ModelEntry};
-use dough_core::protocol::{BackendKind, DoughRequest};
+use dough_core::dough_data::{TargetRule, batches, start_images, subset, targets};
+use dough_core::model::PIXELS;
+use dough_core::pack::SamplePack;
+use dough_core::protocol::{BackendKind, DoughPhase, DoughRequest, PoolBuilt};
 use dough_core::study::pipeline::{self, Evolved};
 use dough_core::study::templates::TemplateKind;
 use dough_core::train_recipe::{TrainRecipe, trained_entry};
 use dough_core::weights::Weights;
 
 use super::Page;
-use crate::job_slot::JobSlot;
+use crate::job_slot::{JobSlot, Ticket};
+use crate::pool::{self, Crew};
 use crate::assets::{self, LoadedModel};
 use crate::components::train::{DoughStatus, Snapshot, TrainPanel, TrainProgress, TrainStatus};
-use crate::worker_handle::{ClientError, TrainEnd, TrainEvent, WorkerHandle};
+use crate::worker_handle::{AttackEnd, ClientError, TrainEnd, TrainEvent, WorkerHandle};
 use crate::platform;
 
 /// The training run: status, progress, the loss curve, the snapshots and the trained network.
@@ -93,7 +97,7 @@ fn publish(snapshots: &[Snapshot], entry: Option<&ModelEntry>, weights: Option<&
         })).collect::<Vec<_>>(),
         "weights": stats,
         "dough": dough.map(|d| serde_json::json!({
-            "source": d.source, "count": d.count,
+            "source": d.source, "count": d.count, "workers": d.workers,
             "kept": d.built.map(|b| b.0), "attempted": d.built.map(|b| b.1), "seconds": d.built.map(|b| b.2), "median_l2": d.built.map(|b| b.3),
             "control_accuracy": d.control,
         })),
@@ -158,6 +162,26 @@ impl Page {
             if stale() {
                 return;
             }
+            // With a CPU pool, its workers attack the subset's batches (the training worker then
+            // only assembles D_det); alone, the training worker builds it.
+            let mut pool_built: Option<(Vec<f32>, PoolBuilt)> = None;
+            if let (Some((m, count)), Some(crew)) = (&dough_source, self.crew().filter(|c| c.workers.len() >= 2)) {
+                t.dough.set(Some(DoughStatus { source: m.entry.name.clone(), count: *count, started_ms: platform::now_ms(), workers: crew.workers.len(), ..DoughStatus::default() }));
+                match build_on_pool(&crew, t.slot, ticket, Rc::new(m.clone()), &train, *count, seed, t.dough).await {
+                    Ok(Some(b)) => pool_built = Some(b),
+                    Ok(None) => return,
+                    Err(e) => {
+                        if stale() {
+                            return;
+                        }
+                        t.error.set(Some(format!("Building the dough on the pool failed: {e}")));
+                        return t.status.set(TrainStatus::Error);
+                    }
+                }
+                if stale() {
+                    return;
+                }
+            }
             let mut kind = kind;
             let end = loop {
                 t.progress.set(None);
@@ -173,18 +197,22 @@ impl Page {
                 }
                 let mut dough = None;
                 if let Some((m, count)) = &dough_source {
-                    if let Err(e) = worker.load_model(&m.entry, &m.bytes, false).await {
-                        worker.terminate();
-                        break Err(e);
+                    if pool_built.is_none() {
+                        if let Err(e) = worker.load_model(&m.entry, &m.bytes, false).await {
+                            worker.terminate();
+                            break Err(e);
+                        }
+                        if stale() {
+                            return worker.terminate();
+                        }
+                        t.dough.set(Some(DoughStatus { source: m.entry.name.clone(), count: *count, started_ms: platform::now_ms(), workers: 1, ..DoughStatus::default() }));
                     }
-                    if stale() {
-                        return worker.terminate();
-                    }
-                    t.dough.set(Some(DoughStatus { source: m.entry.name.clone(), count: *count, started_ms: platform::now_ms(), ..DoughStatus::default() }));
-                    dough = Some(DoughRequest { source: m.entry.sha256.clone(), count: *count, seed, attack: AttackConfig::default() });
+                    let built = pool_built.as_ref().map(|(_, b)| b.clone());
+                    dough = Some(DoughRequest { source: m.entry.sha256.clone(), count: *count, seed, attack: AttackConfig::default(), built });
                 }
+                let built_images = pool_built.as_ref().map(|(a, _)| a.clone()).unwrap_or_default();
                 let template = template.clone();
-                let (id, end) = worker.train(&recipe, &train, &test, seed, &AttackConfig::default(), dough, move |ev| {
+                let (id, end) = worker.train(&recipe, &train, &test, seed, &AttackConfig::default(), dough, built_images, move |ev| {
                     if stale() {
                         return;
                     }
@@ -335,4 +363,60 @@ impl Page {
                 source=Signal::derive(move || self.models.entry.with(|e| e.as_ref().map(|e| e.name.clone())))/>
         }
     }
+}
+
+/// "Train on dough" on the CPU pool: the seeded subset's batches (`dough_data::batches`), each
+/// attacked on the next free worker toward (label + 1) mod 10 with the attack the training worker
+/// would use alone, so the set is the same; returns the adversarial images (in subset order) and
+/// what the training worker needs to assemble D_det. `None`: cancelled.
+#[allow(clippy::too_many_arguments)]
+async fn build_on_pool(
+    crew: &Crew,
+    slot: JobSlot,
+    ticket: Ticket,
+    source: Rc<LoadedModel>,
+    train: &[u8],
+    count: usize,
+    seed: u64,
+    status: RwSignal<Option<DoughStatus>>,
+) -> Result<Option<(Vec<f32>, PoolBuilt)>, ClientError> {
+    let pack = SamplePack::decode(train).map_err(|e| ClientError::Failed(format!("the training pack: {e}")))?;
+    let sub = subset(&pack.to_dataset(), count, seed);
+    let n = sub.len();
+    let starts = Rc::new(start_images(&sub));
+    let goals = Rc::new(targets(&sub.labels, TargetRule::Det, seed));
+    let t0 = platform::now_ms();
+    let done = Rc::new(std::cell::Cell::new(0usize));
+    let report = move |k: usize| status.update(|d| if let Some(d) = d { d.phase = Some((DoughPhase::Build, k, n)) });
+    report(0);
+    let outcomes = pool::each(crew, batches(n), move |w: WorkerHandle, r: std::ops::Range<usize>| {
+        let (starts, goals, source, done) = (starts.clone(), goals.clone(), source.clone(), done.clone());
+        async move {
+            w.load_model(&source.entry, &source.bytes, false).await?;
+            if !slot.is_current(ticket) {
+                return Ok(None);
+            }
+            let cfg = AttackConfig::default();
+            let (id, end) = w.attack(&starts[r.clone()], &goals[r], &cfg, None, false, Some(&source.entry.sha256), |_| {}, None);
+            match slot.follow(ticket, &w, id, end).await {
+                Some(Ok(AttackEnd::Done(rows, _))) => {
+                    done.set(done.get() + rows.len());
+                    report(done.get());
+                    Ok(Some(rows))
+                }
+                Some(Ok(AttackEnd::Cancelled)) | None => Ok(None),
+                Some(Err(e)) => Err(e),
+            }
+        }
+    })
+    .await?;
+    let (mut adversarial, mut reached) = (Vec::with_capacity(n * PIXELS), Vec::with_capacity(n));
+    for rows in outcomes {
+        let Some(rows) = rows else { return Ok(None) };
+        for o in rows {
+            reached.push(o.reached);
+            adversarial.extend_from_slice(&o.adversarial);
+        }
+    }
+    Ok(Some((adversarial, PoolBuilt { reached, seconds: (platform::now_ms() - t0) / 1000.0, workers: crew.workers.len() })))
 }

@@ -2,11 +2,13 @@
 //! class name, the adversarial image (at the played step while kneading), the perturbation with
 //! its scale, the network's confidence, steps and L2; with the analysis on, the class pattern,
 //! the dataset's template and the template it matches best. The shared start stands once, in a
-//! first column that also labels the rows and carries the colour legend.
+//! first column that also labels the rows and carries the colour legend. While a run is going,
+//! live columns show its inputs kneading as the workers send them.
 
 use leptos::prelude::*;
 
 use dough_core::attack::SampleOutcome;
+use dough_core::model::PIXELS;
 use dough_core::colormap::{diverging_rgba, gray_rgba, symmetric_scale};
 use dough_core::study::pipeline::StudyResult;
 use dough_core::study::templates::{TemplateKind, Templates};
@@ -92,12 +94,92 @@ fn Column(
     }
 }
 
+/// A run as it goes: its rows' targets and starts, and the inputs after `step` steps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveRun {
+    pub targets: Vec<usize>,
+    pub starts: Vec<Vec<f32>>,
+    pub step: usize,
+    pub max_steps: usize,
+    /// rows x 784
+    pub inputs: Vec<f32>,
+    /// Live frames shown so far.
+    pub shown: usize,
+}
+
+impl LiveRun {
+    pub fn new(targets: &[usize], starts: &[Vec<f32>], max_steps: usize) -> Self {
+        Self { targets: targets.to_vec(), starts: starts.to_vec(), step: 0, max_steps, inputs: starts.concat(), shown: 0 }
+    }
+
+    fn row(&self, i: usize) -> Option<&[f32]> {
+        self.inputs.get(i * PIXELS..(i + 1) * PIXELS)
+    }
+}
+
+/// One class's column while the run goes: its input now and what the run added so far.
+#[component]
+fn LiveColumn(index: usize, target: usize, names: [&'static str; 10], live: Signal<Option<LiveRun>>) -> impl IntoView {
+    let name = names.get(target).copied().unwrap_or("?");
+    let now = move || live.with(|l| l.as_ref().and_then(|l| Some((l.row(index)?.to_vec(), l.starts.get(index)?.clone()))));
+    view! {
+        <figure class="live-col" data-target=target>
+            <figcaption class="col-name" title=name>{name}</figcaption>
+            {move || now().map(|(x, start)| {
+                let d: Vec<f32> = x.iter().zip(&start).map(|(a, s)| a - s).collect();
+                let scale = symmetric_scale(&d);
+                let l2 = d.iter().map(|v| v * v).sum::<f32>().sqrt();
+                view! {
+                    <div class="cell"><PixelImage rgba=gray_rgba(&x) alt=format!("the input evolving toward class {name}") tile="live"/></div>
+                    <div class="cell"><PixelImage rgba=diverging_rgba(&d, scale) alt=format!("perturbation so far toward class {name}, scale ±{scale:.2}") tile="live-perturbation"/></div>
+                    <div class="col-scale">{format!("±{scale:.2}")}</div>
+                    <div class="col-nums"><span class="kneading" data-l2=format!("{l2:.4}")>{format!("L2 {l2:.2}")}</span></div>
+                }
+            })}
+        </figure>
+    }
+}
+
+/// The top of the first column: the shared start, and the colour legend of the perturbations.
+#[component]
+fn StartHead(start: Signal<Option<Vec<f32>>>, tile: &'static str, label: &'static str) -> impl IntoView {
+    view! {
+        <div class="col-name">"start"</div>
+        <div class="cell">{move || start.get().map(|s| view! { <PixelImage rgba=gray_rgba(&s) alt="the starting input of every column".to_string() tile=tile/> })}</div>
+        <div class="cell legend-cell">
+            <span class="row-label">{label}</span>
+            <Scale scale=1.0 labelled=false/>
+            <span class="legend-text"><span class="added">"orange: ink added"</span>" · "<span class="removed">"blue: removed"</span></span>
+        </div>
+    }
+}
+
+/// The hero's grid while a run goes.
+#[component]
+fn LiveGrid(live: Signal<Option<LiveRun>>, names: [&'static str; 10]) -> impl IntoView {
+    let rows = move || live.with(|l| l.as_ref().map(|l| l.targets.iter().copied().enumerate().collect::<Vec<_>>()).unwrap_or_default());
+    let start = move || live.with(|l| l.as_ref().and_then(|l| l.starts.first().cloned()));
+    let step = move || live.with(|l| l.as_ref().map_or((0, 0), |l| (l.step, l.max_steps)));
+    view! {
+        <div class="hero-grid live-grid" id="live-grid" data-live-step=move || step().0 aria-label=move || format!("kneading: step {} of at most {}", step().0, step().1)>
+            <div class="start-col">
+                <StartHead start=Signal::derive(start) tile="live-start" label="perturbation so far"/>
+                <div class="col-scale"></div>
+                <div class="col-nums row-label"><span id="live-step">{move || format!("step {}", step().0)}</span><span>"L2 so far"</span></div>
+            </div>
+            <For each=rows key=|(i, t)| (*i, *t) children=move |(i, t)| view! { <LiveColumn index=i target=t names=names live=live/> }/>
+        </div>
+    }
+}
+
 #[component]
 pub fn Hero(
     shown: Shown,
     result: Memo<Option<StudyResult>>,
     templates: RwSignal<Option<Templates>>,
     template: Signal<TemplateKind>,
+    /// The run going now, shown live in place of the last finished one.
+    live: Signal<Option<LiveRun>>,
 ) -> impl IntoView {
     let Shown { rows, names, current, frames, frame } = shown;
     // The columns' patterns follow the study one frame after the analysis view does, so that the
@@ -129,16 +211,14 @@ pub fn Hero(
         })
     };
     view! {
-        <section class="hero" id="hero" aria-label="The gallery: one column per target class" data-columns=move || rows.with(|r| r.len())>
-            <div class="hero-grid" class:with-patterns=has_patterns>
+        <section class="hero" id="hero" aria-label="The gallery: one column per target class" data-columns=move || rows.with(|r| r.len())
+            data-live=move || live.with(|l| l.is_some()).to_string()>
+            <Show when=move || live.with(|l| l.is_some())>
+                <LiveGrid live=live names=names.get_untracked()/>
+            </Show>
+            <div class="hero-grid result-grid" class:with-patterns=has_patterns class:behind-live=move || live.with(|l| l.is_some())>
                 <div class="start-col">
-                    <div class="col-name">"start"</div>
-                    <div class="cell">{move || start().map(|s| view! { <PixelImage rgba=gray_rgba(&s) alt="the starting input of every column".to_string() tile="start"/> })}</div>
-                    <div class="cell legend-cell">
-                        <span class="row-label">"perturbation"</span>
-                        <Scale scale=1.0 labelled=false/>
-                        <span class="legend-text"><span class="added">"orange: ink added"</span>" · "<span class="removed">"blue: removed"</span></span>
-                    </div>
+                    <StartHead start=Signal::derive(start) tile="start" label="perturbation"/>
                     <div class="col-scale"></div>
                     <div class="col-nums row-label"><span>"confidence"</span><span>"steps"</span><span>"L2"</span></div>
                     <Show when=has_patterns>

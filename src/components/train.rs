@@ -66,6 +66,8 @@ pub struct DoughStatus {
     pub built: Option<(usize, usize, f64, f32)>,
     /// The control network's test accuracy.
     pub control: Option<f64>,
+    /// Workers that attacked the images (1: the training worker alone; more: the CPU pool).
+    pub workers: usize,
 }
 
 impl DoughStatus {
@@ -80,7 +82,7 @@ impl DoughStatus {
     fn line(&self, now_ms: f64) -> Option<String> {
         let (phase, done, total) = self.phase?;
         let what = match phase {
-            DoughPhase::Build => format!("building D_det of {}: {done} of {total} images attacked", self.source),
+            DoughPhase::Build => format!("building D_det of {}{}: {done} of {total} images attacked", self.source, if self.workers > 1 { format!(" on {} workers", self.workers) } else { String::new() }),
             DoughPhase::Control => format!("training the control: batch {done} of {total}"),
         };
         let left = match phase {
@@ -222,7 +224,7 @@ pub fn TrainPanel(
                             let n = recipe.with(|r| r.dough.unwrap_or(DOUGH_DEFAULT));
                             match source.get() {
                                 Some(s) => format!(
-                                    "Each of {n} training images is attacked toward the class after its own ((label + 1) mod 10) on {s} by minimal evolution; the ones that get there are kept, labelled with that wrong class (D_det, Ilyas et al. 2019). The network trains on those alone, then a control of the same recipe trains on the same clean images with the same labels. Test accuracy far above the control means the perturbations taught the real classes. This is slow on one core: the progress line gives the time left once the first images are done."
+                                    "Each of {n} training images is attacked toward the class after its own ((label + 1) mod 10) on {s} by minimal evolution; the ones that get there are kept, labelled with that wrong class (D_det, Ilyas et al. 2019). The network trains on those alone, then a control of the same recipe trains on the same clean images with the same labels. Test accuracy far above the control means the perturbations taught the real classes. With more than one CPU worker (the workers= key of the URL), the pool attacks the images, a batch of 100 per free worker; on one core it is slow. The progress line gives the time left once the first images are done."
                                 ),
                                 None => "Choose model A first: it is the network whose dough is learnt.".to_string(),
                             }

@@ -6,7 +6,7 @@
 use std::future::Future;
 
 use dough_core::attack::{AttackConfig, AttackError};
-use dough_core::dough_data::{DoughDataError, DoughSet, TargetRule, assemble, targets};
+use dough_core::dough_data::{DoughDataError, DoughSet, TargetRule, assemble, start_images, targets};
 use dough_core::idx::Dataset;
 use dough_core::model::ArchSpec;
 use dough_core::weights::Weights;
@@ -14,8 +14,7 @@ use dough_core::weights::Weights;
 use crate::Device;
 use crate::suite::{Goal, Job};
 
-/// Images attacked at once.
-pub const BATCH: usize = 100;
+pub use dough_core::dough_data::BATCH;
 
 /// Why a dough set could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -39,11 +38,12 @@ where
     let tg = targets(&data.labels, rule, seed);
     let (mut adv, mut reached) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let batch = batch.max(1);
+    let all = start_images(data);
     for start in (0..n).step_by(batch) {
         let end = (start + batch).min(n);
-        let imgs: Vec<Vec<f32>> = (start..end).map(|i| data.image(i).iter().map(|&p| p as f32 / 255.0).collect()).collect();
+        let imgs = &all[start..end];
         let goals: Vec<Goal> = tg[start..end].iter().map(|&t| Goal::Toward(t)).collect();
-        let mut job = Job::new(spec, weights, device, &imgs, &goals, cfg)?;
+        let mut job = Job::new(spec, weights, device, imgs, &goals, cfg)?;
         let mut step = 0;
         while !job.step().await? {
             step += 1;

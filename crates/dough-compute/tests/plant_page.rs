@@ -28,14 +28,8 @@ fn root() -> PathBuf {
 
 #[test]
 fn the_pages_planted_backdoor_is_the_cheapest_class_and_recorded_for_the_page() {
-    let mut recipe = TrainRecipe::default();
-    let mut notices = Vec::new();
     let recipe_text = std::env::var("DOUGH_PLANT_RECIPE").unwrap_or_else(|_| PAGE_RECIPE.to_string());
-    for pair in recipe_text.split('&') {
-        let (k, v) = pair.split_once('=').unwrap();
-        assert!(recipe.read(k, v, &mut notices), "{k} is a recipe key");
-    }
-    assert!(notices.is_empty(), "{notices:?}");
+    let recipe = TrainRecipe::from_query(&recipe_text).unwrap();
     let plant = recipe.plant;
     let device = Device::flex();
     let data = SamplePack::decode(&std::fs::read(root().join("public/data/mnist-train.dspk")).unwrap()).unwrap().to_dataset();

@@ -117,6 +117,20 @@ pub fn assemble(rule: TargetRule, source: &Dataset, adversarial: &[Vec<f32>], ta
     Ok(DoughSet { rule, dough: dataset(dough, labels.clone()), control: dataset(clean, labels), kept, attempted: n })
 }
 
+/// Images attacked at once when a dough set is built (in one worker, or one job per worker of
+/// the page's pool: the same batches either way, so the same set).
+pub const BATCH: usize = 100;
+
+/// The attack's start images of `data` (784 values in [0, 1] each), in order.
+pub fn start_images(data: &Dataset) -> Vec<Vec<f32>> {
+    (0..data.len()).map(|i| data.image(i).iter().map(|&p| p as f32 / 255.0).collect()).collect()
+}
+
+/// The batches of a build over `n` images: index ranges of at most [`BATCH`], in order.
+pub fn batches(n: usize) -> Vec<std::ops::Range<usize>> {
+    (0..n).step_by(BATCH).map(|s| s..(s + BATCH).min(n)).collect()
+}
+
 /// A seeded subset of `n` images of `data` (all of them when `n` is at least its size), in the
 /// generator's order.
 pub fn subset(data: &Dataset, n: usize, seed: u64) -> Dataset {

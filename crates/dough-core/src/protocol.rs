@@ -193,6 +193,19 @@ pub struct DoughRequest {
     pub count: usize,
     pub seed: u64,
     pub attack: AttackConfig,
+    /// The page's pool attacked the subset already: the worker only assembles the set.
+    #[serde(default)]
+    pub built: Option<PoolBuilt>,
+}
+
+/// A D_det's attacks done by the page's pool (`dough_data::batches` of the seeded subset, each
+/// on the next free worker): whether each image reached its target, and the seconds it took; the
+/// adversarial images travel in the request's `f32`, in subset order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PoolBuilt {
+    pub reached: Vec<bool>,
+    pub seconds: f64,
+    pub workers: usize,
 }
 
 /// Which part of "train on dough" a `DoughProgress` counts.
@@ -239,6 +252,9 @@ pub enum Reply {
     /// The model of `Model` request `id` is in the cache.
     ModelLoaded { id: u32, sha256: String },
     Progress { id: u32, progress: JobProgress },
+    /// An attack with `record_frames` as it goes: its inputs after `step` steps (rows x 784 in
+    /// `f32`), at most every few hundred milliseconds, for the page to show the kneading live.
+    Frame { id: u32, step: usize },
     /// A finished attack: the rows with their images left empty; per row its start and
     /// adversarial images travel in `f32`, then the recorded frames (`frame_steps.len()` blocks
     /// of rows x 784).
@@ -317,6 +333,7 @@ impl Reply {
             Reply::Backend { id, .. }
             | Reply::ModelLoaded { id, .. }
             | Reply::Progress { id, .. }
+            | Reply::Frame { id, .. }
             | Reply::Done { id, .. }
             | Reply::Cancelled { id }
             | Reply::Probabilities { id }
@@ -334,7 +351,7 @@ impl Reply {
 
     /// Progress and training events: the request goes on after them.
     pub fn is_event(&self) -> bool {
-        matches!(self, Reply::Progress { .. } | Reply::TrainProgress { .. } | Reply::TrainSnapshot { .. } | Reply::DoughProgress { .. } | Reply::DoughBuilt { .. })
+        matches!(self, Reply::Progress { .. } | Reply::Frame { .. } | Reply::TrainProgress { .. } | Reply::TrainSnapshot { .. } | Reply::DoughProgress { .. } | Reply::DoughBuilt { .. })
     }
 }
 

@@ -107,7 +107,33 @@ pub const DOUGH_RANGE: (i64, i64) = (100, 20_000);
 /// The default size of a dough set in the panel.
 pub const DOUGH_DEFAULT: usize = 2000;
 
+/// Why a recipe's query string could not be read as it stands.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RecipeQueryError {
+    #[error("\"{0}\" is not key=value")]
+    NotAPair(String),
+    #[error("{0} is not a key of a training recipe")]
+    UnknownKey(String),
+    #[error("the recipe's values were changed: {}", .0.join("; "))]
+    Adjusted(Vec<String>),
+}
+
 impl TrainRecipe {
+    /// The recipe of a query string of recipe keys (`train-arch=mlp:64&train-epochs=3`), read as
+    /// the page reads them; any key that is not a recipe's, or any value the page would adjust,
+    /// is an error (for fixtures that must train exactly what they say).
+    pub fn from_query(query: &str) -> Result<Self, RecipeQueryError> {
+        let mut recipe = TrainRecipe::default();
+        let mut notices = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').ok_or_else(|| RecipeQueryError::NotAPair(pair.to_string()))?;
+            if !recipe.read(k, v, &mut notices) {
+                return Err(RecipeQueryError::UnknownKey(k.to_string()));
+            }
+        }
+        if notices.is_empty() { Ok(recipe) } else { Err(RecipeQueryError::Adjusted(notices)) }
+    }
+
     /// Reads one URL key; false when the key is not one of the recipe's.
     pub fn read(&mut self, key: &str, v: &str, notices: &mut Vec<String>) -> bool {
         let d = TrainRecipe::default();
@@ -380,5 +406,16 @@ mod tests {
         assert!(e.verify(b"abc").is_ok());
         assert_eq!(e.arch_spec().unwrap(), lenet.arch.spec());
         assert_eq!(e.origin(), Origin::Trained);
+    }
+
+    #[test]
+    fn a_query_reads_as_the_page_reads_it_and_refuses_what_the_page_would_change() {
+        let r = TrainRecipe::from_query("train-arch=mlp:64&train-epochs=3&train-dough=500").unwrap();
+        let (page, _) = read(&[("train-arch", "mlp:64"), ("train-epochs", "3"), ("train-dough", "500")]);
+        assert_eq!(r, page);
+        assert_eq!(r.dough, Some(500));
+        assert_eq!(TrainRecipe::from_query("model=mnist-mlp"), Err(RecipeQueryError::UnknownKey("model".into())));
+        assert_eq!(TrainRecipe::from_query("train-epochs"), Err(RecipeQueryError::NotAPair("train-epochs".into())));
+        assert!(matches!(TrainRecipe::from_query("train-dough=5"), Err(RecipeQueryError::Adjusted(n)) if n.len() == 1));
     }
 }

@@ -23,7 +23,7 @@ use dough_core::attack::{AttackConfig, AttackError, SampleOutcome, StepNorm, eve
 use dough_compute::train::TrainError;
 use dough_core::manifest::{ArchKind, ModelConfig};
 use dough_core::model::{ArchSpec, PIXELS};
-use dough_core::dough_data::{DoughSet, TargetRule, subset};
+use dough_core::dough_data::{DoughSet, TargetRule, assemble, subset, targets};
 use dough_core::idx::Dataset;
 use dough_core::pack::SamplePack;
 use dough_core::protocol::web::from_js;
@@ -46,6 +46,8 @@ const MAX_FRAMES: usize = 200;
 const YIELD_EVERY_MS: f64 = 10.0;
 /// Progress messages are sent at most this often (and always at the end).
 const PROGRESS_EVERY_MS: f64 = 16.0;
+/// A run that records its frames also sends its latest inputs this often, for the live view.
+const LIVE_EVERY_MS: f64 = 150.0;
 /// How often a paused run looks at its messages again.
 const PAUSE_POLL_MS: i32 = 30;
 /// The step at which a test-only fault strikes.
@@ -234,7 +236,7 @@ async fn handle(p: Packet<Request>) {
             if is_cancelled(id) {
                 return reply(Reply::Cancelled { id });
             }
-            match train(id, arch, &config, &p.u8, train_bytes, study_seed, &attack, dough.as_ref()).await {
+            match train(id, arch, &config, &p.u8, train_bytes, study_seed, &attack, dough.as_ref(), &p.f32).await {
                 Ok(Some((images, control))) => reply(Reply::TrainDone { id, images, control }),
                 Ok(None) => reply(Reply::Cancelled { id }),
                 Err(e) => reply(Reply::Failed { id: Some(id), message: e.to_string(), kind: failure::of_training(&e) }),
@@ -316,15 +318,24 @@ async fn attack(
     if record_frames {
         frames.push((0, flat.to_vec()));
     }
-    let (mut last_yield, mut last_progress) = (now_ms(), f64::NEG_INFINITY);
+    let (mut last_yield, mut last_progress, mut last_live) = (now_ms(), f64::NEG_INFINITY, now_ms());
     loop {
         if is_cancelled(id) {
             return Ok(None);
         }
         let finished = job.step().await?;
         maybe_fault(job.steps_done());
-        if record_frames && !finished && job.steps_done() % stride == 0 {
-            frames.push((job.steps_done(), job.current_inputs().await?));
+        let step = job.steps_done();
+        if record_frames && !finished && step % stride == 0 {
+            frames.push((step, job.current_inputs().await?));
+        }
+        if record_frames && !finished && now_ms() - last_live >= LIVE_EVERY_MS {
+            last_live = now_ms();
+            let inputs = match frames.last() {
+                Some((s, f)) if *s == step => f.clone(),
+                _ => job.current_inputs().await?,
+            };
+            post(Packet::with_f32(Reply::Frame { id, step }, inputs));
         }
         if finished || now_ms() - last_progress >= PROGRESS_EVERY_MS {
             last_progress = now_ms();
@@ -422,10 +433,17 @@ async fn attack_batch(id: u32, spec: &ArchSpec, weights: &Weights, device: &doug
 /// "Train on dough": the D_det of the cached model `d.source` from `d.count` images of `data`
 /// (seeded subset), with progress while it is built and `DoughBuilt` at the end; `None` when
 /// cancelled.
-async fn build_dough(id: u32, d: &DoughRequest, data: &Dataset, device: &dough_compute::Device) -> Result<Option<DoughSet>, TrainError> {
+async fn build_dough(id: u32, d: &DoughRequest, data: &Dataset, device: &dough_compute::Device, adversarial: &[f32]) -> Result<Option<DoughSet>, TrainError> {
+    let sub = subset(data, d.count, d.seed);
+    if let Some(b) = &d.built {
+        // The page's pool attacked the subset: assemble it as `dough_set::build` would.
+        let adv = unpack_images(adversarial, sub.len()).map_err(|e| TrainError::Request(format!("the pool's dough images: {e}")))?;
+        let set = assemble(TargetRule::Det, &sub, &adv, &targets(&sub.labels, TargetRule::Det, d.seed), &b.reached).map_err(TrainError::Dough)?;
+        reply(Reply::DoughBuilt { id, kept: set.kept.len(), attempted: set.attempted, seconds: b.seconds, median_l2: plant_check::median(&set.perturbation_l2()) });
+        return Ok(Some(set));
+    }
     let (spec, weights) = with(|s| s.models.get(&d.source).cloned())
         .ok_or_else(|| TrainError::Request(format!("the source network {} is not in the training worker's cache", &d.source[..d.source.len().min(12)])))?;
-    let sub = subset(data, d.count, d.seed);
     let t0 = now_ms();
     let (mut last_yield, mut last_progress) = (t0, f64::NEG_INFINITY);
     let built = dough_set::build(&spec, &weights, device, &sub, TargetRule::Det, d.seed, &d.attack, dough_set::BATCH, |done, total, _| {
@@ -487,7 +505,8 @@ async fn train_control(id: u32, spec: &ArchSpec, config: &ModelConfig, control: 
 /// (built first) and a control network trains after it on the same clean images. The training
 /// set's size (and the control's test accuracy) when done, `None` when cancelled.
 #[allow(clippy::too_many_arguments)]
-async fn train(id: u32, arch: ArchKind, config: &ModelConfig, bytes: &[u8], train_bytes: usize, study_seed: u64, attack: &AttackConfig, dough: Option<&DoughRequest>) -> Result<Option<(usize, Option<f64>)>, TrainError> {
+#[allow(clippy::too_many_arguments)]
+async fn train(id: u32, arch: ArchKind, config: &ModelConfig, bytes: &[u8], train_bytes: usize, study_seed: u64, attack: &AttackConfig, dough: Option<&DoughRequest>, built: &[f32]) -> Result<Option<(usize, Option<f64>)>, TrainError> {
     let bad = TrainError::Request;
     let device = current_device()?;
     let spec = match arch {
@@ -503,7 +522,7 @@ async fn train(id: u32, arch: ArchKind, config: &ModelConfig, bytes: &[u8], trai
     let mut data = train_pack.to_dataset();
     let mut control_set = None;
     if let Some(d) = dough {
-        let Some(set) = build_dough(id, d, &data, &device).await? else {
+        let Some(set) = build_dough(id, d, &data, &device, built).await? else {
             return Ok(None);
         };
         data = set.dough;
