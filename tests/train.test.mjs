@@ -158,6 +158,14 @@ describe('train (CPU backend)', () => {
     assert.ok(await page.isChecked('#train-dough-on'), 'train-dough in the URL ticks the box');
     assert.equal(await page.inputValue('#train-dough-count'), '500');
     assert.ok((await page.textContent('#train-dough-describe')).includes(want.source));
+    // Timed before it starts: one batch of 100 test images, scaled to 5 batches on the workers.
+    await page.click('#train-dough-time');
+    await page.waitForSelector('#train-dough-estimate[data-seconds]', { timeout: LONG });
+    const estimate = Number(await page.getAttribute('#train-dough-estimate', 'data-seconds'));
+    const said = await page.textContent('#train-dough-estimate');
+    const batch = Number(said.match(/took ([0-9.]+) s/)[1]);
+    assert.match(said, /100 test images took .* building D_det of 500 would take about/);
+    assert.ok(estimate > 0 && Math.abs(estimate - Math.ceil(5 / workers) * batch) <= 0.06 + 0.05 * estimate, `estimate ${estimate} s from a batch of ${batch} s`);
     const t0 = Date.now();
     await page.click('#train-start');
     await page.waitForFunction(() => /images attacked/.test(document.querySelector('#train-dough-progress')?.textContent ?? ''), null, { timeout: LONG });
@@ -169,7 +177,7 @@ describe('train (CPU backend)', () => {
       return { ...t.dough, accuracy: t.snapshots.at(-1).test_accuracy, model: t.model, text: document.querySelector('#train-dough-result').textContent };
     });
     assert.equal(got.workers, workers, 'the workers that attacked the images');
-    console.log(`  train on dough, ${workers} worker(s): page kept ${got.kept}/${got.attempted} in ${got.seconds.toFixed(1)} s, accuracy ${got.accuracy}, control ${got.control_accuracy} (whole run ${seconds.toFixed(0)} s); native kept ${want.kept}, accuracy ${want.accuracy}, control ${want.control_accuracy}`);
+    console.log(`  train on dough, ${workers} worker(s): estimated ${estimate.toFixed(1)} s to build; page kept ${got.kept}/${got.attempted} in ${got.seconds.toFixed(1)} s, accuracy ${got.accuracy}, control ${got.control_accuracy} (whole run ${seconds.toFixed(0)} s); native kept ${want.kept}, accuracy ${want.accuracy}, control ${want.control_accuracy}`);
     assert.equal(got.attempted, 500);
     assert.equal(got.kept, want.kept, 'the same images reach their targets as natively');
     assert.ok(Math.abs(got.median_l2 - want.median_l2) <= 1e-3, `median L2 ${got.median_l2} vs native ${want.median_l2}`);

@@ -25,7 +25,7 @@ use super::Page;
 use crate::job_slot::{JobSlot, Ticket};
 use crate::pool::{self, Crew};
 use crate::assets::{self, LoadedModel};
-use crate::components::train::{DoughStatus, Snapshot, TrainPanel, TrainProgress, TrainStatus};
+use crate::components::train::{DoughStatus, DoughTiming, Snapshot, TrainPanel, TrainProgress, TrainStatus};
 use crate::worker_handle::{AttackEnd, ClientError, TrainEnd, TrainEvent, WorkerHandle};
 use crate::platform;
 
@@ -43,6 +43,8 @@ pub struct TrainStore {
     pub trained: RwSignal<Option<ModelEntry>>,
     /// "Train on dough": its source, progress and outcome (`None`: training on the pack).
     pub dough: RwSignal<Option<DoughStatus>>,
+    /// "Train on dough" timed before it starts.
+    pub timing: RwSignal<DoughTiming>,
     /// The last snapshot's weights (f32 safetensors).
     last: StoredValue<Option<Rc<Vec<u8>>>, LocalStorage>,
     /// The run's worker (training has a worker of its own, ended on Cancel) and request id.
@@ -61,6 +63,7 @@ impl TrainStore {
             paused: RwSignal::new(false),
             trained: RwSignal::new(None),
             dough: RwSignal::new(None),
+            timing: RwSignal::new(DoughTiming::Idle),
             last: StoredValue::new_local(None),
             in_flight: StoredValue::new_local(None),
             slot: JobSlot::new(),
@@ -295,6 +298,35 @@ impl Page {
         });
     }
 
+    /// Times "train on dough" before it starts: one batch of [`dough_data::BATCH`] test images
+    /// (a seeded subset of the sample pack) attacked toward their next class on model A, as the
+    /// build attacks each of its batches, on the main worker.
+    pub(super) fn time_dough(self) {
+        let t = self.train;
+        let (Some(entry), Some(crew)) = (self.models.entry.get_untracked(), self.crew()) else {
+            return t.timing.set(DoughTiming::Failed("choose model A first, and wait for the compute backend".into()));
+        };
+        t.timing.set(DoughTiming::Running);
+        let seed = self.run.settings.with_untracked(|s| s.seed);
+        spawn_local(async move {
+            let timed = async {
+                let m = self.model_file(&entry).await?;
+                let pack = assets::load_pack(entry.dataset).await?;
+                let sub = subset(&pack.to_dataset(), dough_core::dough_data::BATCH, seed);
+                let (starts, goals) = (start_images(&sub), targets(&sub.labels, TargetRule::Det, seed));
+                let w = &crew.workers[0];
+                w.load_model(&m.entry, &m.bytes, false).await.map_err(|e| e.to_string())?;
+                let t0 = platform::now_ms();
+                let (_, end) = w.attack(&starts, &goals, &AttackConfig::default(), None, false, Some(&m.entry.sha256), |_| {}, None);
+                match end.await.map_err(|e| e.to_string())? {
+                    AttackEnd::Done(..) => Ok(DoughTiming::Done { source: entry.name.clone(), images: sub.len(), seconds: (platform::now_ms() - t0) / 1000.0, workers: crew.workers.len() }),
+                    AttackEnd::Cancelled => Err("it was cancelled".to_string()),
+                }
+            };
+            t.timing.set(timed.await.unwrap_or_else(DoughTiming::Failed));
+        });
+    }
+
     /// Cancels the training run, if one runs: its worker ends at once.
     pub(super) fn stop_training(self) {
         if let Some((worker, _)) = self.train.in_flight.get_value() {
@@ -360,7 +392,8 @@ impl Page {
                 status=t.status error=t.error progress=t.progress losses=t.losses snapshots=t.snapshots paused=t.paused trained=t.trained
                 names=names on_train=Callback::new(move |_| self.start_training()) on_cancel=Callback::new(move |_| self.stop_training())
                 on_pause=Callback::new(move |p| self.pause_training(p)) on_download=on_download busy=busy dough=t.dough
-                source=Signal::derive(move || self.models.entry.with(|e| e.as_ref().map(|e| e.name.clone())))/>
+                source=Signal::derive(move || self.models.entry.with(|e| e.as_ref().map(|e| e.name.clone())))
+                timing=t.timing on_time=Callback::new(move |_| self.time_dough())/>
         }
     }
 }

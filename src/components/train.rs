@@ -10,6 +10,7 @@ use dough_core::colormap::{diverging_rgba, symmetric_scale};
 use dough_core::manifest::ModelEntry;
 use dough_core::plant::{PlantKind, Position};
 use dough_core::protocol::DoughPhase;
+use dough_core::dough_data::{BATCH, estimate_build};
 use dough_core::train_recipe::{DEFAULT_MNIST_FLOOR, DOUGH_DEFAULT, DOUGH_RANGE, TrainArch, TrainRecipe};
 
 use crate::components::pixels::PixelImage;
@@ -52,6 +53,17 @@ pub struct Snapshot {
     pub identified: usize,
     pub margin: f32,
     pub patterns: Vec<Vec<f32>>,
+}
+
+/// "Train on dough" timed before it starts: one batch of test images attacked as the build
+/// attacks each of its batches, on one worker of the page's.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DoughTiming {
+    Idle,
+    Running,
+    /// `images` of model `source` took `seconds`; the build would run on `workers` workers.
+    Done { source: String, images: usize, seconds: f64, workers: usize },
+    Failed(String),
 }
 
 /// "Train on dough": the source network, the set's size, where it is and what came out.
@@ -140,6 +152,8 @@ pub fn TrainPanel(
     dough: RwSignal<Option<DoughStatus>>,
     /// Model A's name: the source of "train on dough".
     source: Signal<Option<String>>,
+    timing: RwSignal<DoughTiming>,
+    on_time: Callback<()>,
 ) -> impl IntoView {
     let edit = move |f: &dyn Fn(&mut TrainRecipe)| {
         let mut r = recipe.get_untracked();
@@ -229,6 +243,29 @@ pub fn TrainPanel(
                                 None => "Choose model A first: it is the network whose dough is learnt.".to_string(),
                             }
                         }}</p>
+                        <Show when=move || source.with(|s| s.is_some())>
+                            <div class="train-buttons">
+                                <button type="button" id="train-dough-time" class="secondary" disabled=move || timing.get() == DoughTiming::Running || running()
+                                    on:click=move |_| on_time.run(())>{format!("Time {BATCH} images first")}</button>
+                            </div>
+                            <p class="upload-hint" id="train-dough-estimate" aria-live="polite"
+                                data-seconds=move || timing.with(|t| match t {
+                                    DoughTiming::Done { seconds, workers, .. } => Some(format!("{:.2}", estimate_build(recipe.with(|r| r.dough.unwrap_or(DOUGH_DEFAULT)), *seconds, *workers))),
+                                    _ => None,
+                                })>
+                                {move || timing.with(|t| match t {
+                                    DoughTiming::Idle => String::new(),
+                                    DoughTiming::Running => format!("Attacking {BATCH} test images toward their next class…"),
+                                    DoughTiming::Failed(e) => format!("It could not be timed: {e}"),
+                                    DoughTiming::Done { source: s, images, seconds, workers } => {
+                                        let n = recipe.with(|r| r.dough.unwrap_or(DOUGH_DEFAULT));
+                                        let on = if *workers > 1 { format!("{workers} workers") } else { "one worker".to_string() };
+                                        let stale = if source.with(|now| now.as_deref() != Some(s.as_str())) { format!(" (timed on {s}, not model A)") } else { String::new() };
+                                        format!("{images} test images took {seconds:.1} s on one worker here{stale}: building D_det of {n} would take about {:.0} s on {on}, then the two networks train.", estimate_build(n, *seconds, *workers))
+                                    }
+                                })}
+                            </p>
+                        </Show>
                     </Show>
                 </fieldset>
                 <div class="train-buttons">

@@ -131,6 +131,12 @@ pub fn batches(n: usize) -> Vec<std::ops::Range<usize>> {
     (0..n).step_by(BATCH).map(|s| s..(s + BATCH).min(n)).collect()
 }
 
+/// The seconds a build of `count` images would take at `batch_seconds` a batch of [`BATCH`],
+/// its batches shared out among `workers` (each takes the next batch when it is free).
+pub fn estimate_build(count: usize, batch_seconds: f64, workers: usize) -> f64 {
+    count.div_ceil(BATCH).div_ceil(workers.max(1)) as f64 * batch_seconds
+}
+
 /// A seeded subset of `n` images of `data` (all of them when `n` is at least its size), in the
 /// generator's order.
 pub fn subset(data: &Dataset, n: usize, seed: u64) -> Dataset {
@@ -144,6 +150,15 @@ pub fn subset(data: &Dataset, n: usize, seed: u64) -> Dataset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_build_estimate_counts_whole_batches_shared_among_the_workers() {
+        assert_eq!(batches(250), vec![0..100, 100..200, 200..250]);
+        assert_eq!(estimate_build(250, 2.0, 1), 6.0);
+        assert_eq!(estimate_build(250, 2.0, 2), 4.0);
+        assert_eq!(estimate_build(2000, 1.5, 3), 10.5);
+        assert_eq!(estimate_build(100, 1.0, 0), 1.0);
+    }
 
     fn source(n: usize) -> Dataset {
         dataset((0..n * PIXELS).map(|i| (i % 251) as u8).collect(), (0..n).map(|i| (i * 7 % 10) as u8).collect())
