@@ -74,6 +74,7 @@ await shot('laptop-1280x800', { w: 1280, h: 800 });
 await shot('laptop-1280x800-webgpu', { w: 1280, h: 800, kind: 'webgpu' });
 await shot('laptop-1280x800-kneading', { w: 1280, h: 800, query: '?input=noise&seed=2', act: midway });
 await shot('laptop-1280x800-kneading-live', { w: 1280, h: 800, query: '?model=mnist-lenet&input=noise&seed=2', live: true });
+await shot('laptop-1280x800-webgpu-kneading-live', { w: 1280, h: 800, kind: 'webgpu', query: '?backend=webgpu&input=noise&seed=2', live: true });
 await shot('projector-1920x1080-kneading-live', { w: 1920, h: 1080, query: '?model=mnist-lenet&input=noise&seed=2', live: true, act: async (p) => { await p.waitForSelector('#app'); await present(p); } });
 await shot('laptop-1280x800-analysis-full', { w: 1280, h: 800, query: '?analysis=1', act: study, full: true });
 await shot('laptop-1280x800-story-2', { w: 1280, h: 800, query: '?story=2' });

@@ -35,6 +35,35 @@ struct Board {
     shown_ms: f64,
 }
 
+impl Board {
+    /// The listener of slice `i` (rows `rows`): its frames go on the board, and the board goes
+    /// to `live` when it was last shown long enough ago.
+    fn listener(board: Rc<RefCell<Board>>, i: usize, rows: std::ops::Range<usize>, live: Live) -> LiveFrames {
+        Box::new(move |step, inputs: Vec<f32>| {
+            let shown = board.borrow_mut().put(i, rows.start * PIXELS..rows.end * PIXELS, step, &inputs);
+            if let Some((step, all)) = shown {
+                live(step, all);
+            }
+        })
+    }
+
+    /// Slice `i`'s inputs after `step` steps at `at`; the furthest step and every row's inputs
+    /// when it is time to redraw.
+    fn put(&mut self, i: usize, at: std::ops::Range<usize>, step: usize, inputs: &[f32]) -> Option<(usize, Vec<f32>)> {
+        if inputs.len() != at.len() || at.end > self.inputs.len() {
+            return None;
+        }
+        self.inputs[at].copy_from_slice(inputs);
+        self.steps[i] = step;
+        let now = crate::platform::now_ms();
+        if now - self.shown_ms < LIVE_EVERY_MS {
+            return None;
+        }
+        self.shown_ms = now;
+        Some((self.steps.iter().copied().max().unwrap_or(step), self.inputs.clone()))
+    }
+}
+
 /// Starts a replacement for pool worker `index` (with the current model in it).
 pub type Replace = Rc<dyn Fn(usize) -> std::pin::Pin<Box<dyn Future<Output = Result<WorkerHandle, ClientError>>>>>;
 
@@ -66,30 +95,7 @@ pub async fn attack(crew: &Crew, slot: JobSlot, ticket: Ticket, ask: AttackAsk<'
     let reports = Rc::new(RefCell::new(vec![JobProgress::default(); parts.len()]));
     let board = Rc::new(RefCell::new(Board { inputs: ask.starts.concat(), steps: vec![0; parts.len()], shown_ms: f64::NEG_INFINITY }));
     let runs = parts.iter().enumerate().map(|(i, range)| {
-        let live = ask.live.clone().filter(|_| ask.record_frames).map(|live| {
-            let (board, range) = (board.clone(), range.clone());
-            move || -> LiveFrames {
-                let (board, range, live) = (board.clone(), range.clone(), live.clone());
-                Box::new(move |step, inputs: Vec<f32>| {
-                    let shown = {
-                        let mut b = board.borrow_mut();
-                        let at = range.start * PIXELS..range.end * PIXELS;
-                        if inputs.len() != at.len() || at.end > b.inputs.len() {
-                            return;
-                        }
-                        b.inputs[at].copy_from_slice(&inputs);
-                        b.steps[i] = step;
-                        let now = crate::platform::now_ms();
-                        if now - b.shown_ms < LIVE_EVERY_MS {
-                            return;
-                        }
-                        b.shown_ms = now;
-                        (b.steps.iter().copied().max().unwrap_or(step), b.inputs.clone())
-                    };
-                    live(shown.0, shown.1);
-                })
-            }
-        });
+        let live = ask.live.clone().filter(|_| ask.record_frames);
         let reports = reports.clone();
         let progress = progress.clone();
         let report = move |p: JobProgress| {
@@ -103,11 +109,13 @@ pub async fn attack(crew: &Crew, slot: JobSlot, ticket: Ticket, ask: AttackAsk<'
         let starts = &ask.starts[range.clone()];
         let targets = &ask.targets[range.clone()];
         let ask = &ask;
+        let board = board.clone();
         async move {
             let mut worker = crew.workers[i].clone();
             let mut retried = false;
             loop {
-                let result = slice(&worker, slot, ticket, starts, targets, ask, report.clone(), live.as_ref().map(|f| f())).await;
+                let listener = live.clone().map(|live| Board::listener(board.clone(), i, range.clone(), live));
+                let result = slice(&worker, slot, ticket, starts, targets, ask, report.clone(), listener).await;
                 match result {
                     Err(ClientError::Crashed(why)) if i > 0 && !retried && slot.is_current(ticket) => {
                         let Some(replace) = &crew.replace else { return Err(ClientError::Crashed(why)) };

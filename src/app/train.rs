@@ -312,14 +312,14 @@ impl Page {
             let timed = async {
                 let m = self.model_file(&entry).await?;
                 let pack = assets::load_pack(entry.dataset).await?;
-                let sub = subset(&pack.to_dataset(), dough_core::dough_data::BATCH, seed);
-                let (starts, goals) = (start_images(&sub), targets(&sub.labels, TargetRule::Det, seed));
+                let (starts, goals) = dough_inputs(&pack.to_dataset(), dough_core::dough_data::BATCH, seed);
                 let w = &crew.workers[0];
+                // (the clock starts with the model in the worker's cache)
                 w.load_model(&m.entry, &m.bytes, false).await.map_err(|e| e.to_string())?;
                 let t0 = platform::now_ms();
-                let (_, end) = w.attack(&starts, &goals, &AttackConfig::default(), None, false, Some(&m.entry.sha256), |_| {}, None);
+                let (_, end) = start_dough_batch(w, &m, &starts, &goals, &AttackConfig::default()).await.map_err(|e| e.to_string())?;
                 match end.await.map_err(|e| e.to_string())? {
-                    AttackEnd::Done(..) => Ok(DoughTiming::Done { source: entry.name.clone(), images: sub.len(), seconds: (platform::now_ms() - t0) / 1000.0, workers: crew.workers.len() }),
+                    AttackEnd::Done(..) => Ok(DoughTiming::Done { source: entry.name.clone(), images: starts.len(), seconds: (platform::now_ms() - t0) / 1000.0, workers: crew.workers.len() }),
                     AttackEnd::Cancelled => Err("it was cancelled".to_string()),
                 }
             };
@@ -414,10 +414,9 @@ async fn build_on_pool(
     status: RwSignal<Option<DoughStatus>>,
 ) -> Result<Option<(Vec<f32>, PoolBuilt)>, ClientError> {
     let pack = SamplePack::decode(train).map_err(|e| ClientError::Failed(format!("the training pack: {e}")))?;
-    let sub = subset(&pack.to_dataset(), count, seed);
-    let n = sub.len();
-    let starts = Rc::new(start_images(&sub));
-    let goals = Rc::new(targets(&sub.labels, TargetRule::Det, seed));
+    let (starts, goals) = dough_inputs(&pack.to_dataset(), count, seed);
+    let n = starts.len();
+    let (starts, goals) = (Rc::new(starts), Rc::new(goals));
     let t0 = platform::now_ms();
     let done = Rc::new(std::cell::Cell::new(0usize));
     let report = move |k: usize| status.update(|d| if let Some(d) = d { d.phase = Some((DoughPhase::Build, k, n)) });
@@ -425,12 +424,8 @@ async fn build_on_pool(
     let outcomes = pool::each(crew, batches(n), move |w: WorkerHandle, r: std::ops::Range<usize>| {
         let (starts, goals, source, done) = (starts.clone(), goals.clone(), source.clone(), done.clone());
         async move {
-            w.load_model(&source.entry, &source.bytes, false).await?;
-            if !slot.is_current(ticket) {
-                return Ok(None);
-            }
             let cfg = AttackConfig::default();
-            let (id, end) = w.attack(&starts[r.clone()], &goals[r], &cfg, None, false, Some(&source.entry.sha256), |_| {}, None);
+            let (id, end) = start_dough_batch(&w, &source, &starts[r.clone()], &goals[r], &cfg).await?;
             match slot.follow(ticket, &w, id, end).await {
                 Some(Ok(AttackEnd::Done(rows, _))) => {
                     done.set(done.get() + rows.len());
@@ -452,4 +447,24 @@ async fn build_on_pool(
         }
     }
     Ok(Some((adversarial, PoolBuilt { reached, seconds: (platform::now_ms() - t0) / 1000.0, workers: crew.workers.len() })))
+}
+
+/// The attack's inputs of a "train on dough" build over `count` seeded images of `data` (as the
+/// worker's build picks them): their start images and their D_det targets.
+fn dough_inputs(data: &dough_core::idx::Dataset, count: usize, seed: u64) -> (Vec<Vec<f32>>, Vec<usize>) {
+    let sub = subset(data, count, seed);
+    (start_images(&sub), targets(&sub.labels, TargetRule::Det, seed))
+}
+
+/// Starts one batch of a "train on dough" build on `w`: `starts` toward `goals` on `source` (put
+/// in the worker's cache first) with `cfg` (the build's attack, `DoughRequest::attack`).
+async fn start_dough_batch<'a>(
+    w: &'a WorkerHandle,
+    source: &'a LoadedModel,
+    starts: &'a [Vec<f32>],
+    goals: &'a [usize],
+    cfg: &'a AttackConfig,
+) -> Result<(u32, impl std::future::Future<Output = Result<AttackEnd, ClientError>> + 'static), ClientError> {
+    w.load_model(&source.entry, &source.bytes, false).await?;
+    Ok(w.attack(starts, goals, cfg, None, false, Some(&source.entry.sha256), |_| {}, None))
 }

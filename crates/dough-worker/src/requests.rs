@@ -505,7 +505,6 @@ async fn train_control(id: u32, spec: &ArchSpec, config: &ModelConfig, control: 
 /// (built first) and a control network trains after it on the same clean images. The training
 /// set's size (and the control's test accuracy) when done, `None` when cancelled.
 #[allow(clippy::too_many_arguments)]
-#[allow(clippy::too_many_arguments)]
 async fn train(id: u32, arch: ArchKind, config: &ModelConfig, bytes: &[u8], train_bytes: usize, study_seed: u64, attack: &AttackConfig, dough: Option<&DoughRequest>, built: &[f32]) -> Result<Option<(usize, Option<f64>)>, TrainError> {
     let bad = TrainError::Request;
     let device = current_device()?;
