@@ -478,6 +478,10 @@ impl Page {
                     if stale() {
                         return;
                     }
+                    // The live columns go first, and the finished ones come in a slice per
+                    // frame: one task never lays out the whole grid.
+                    let seen_live = self.run.live.with_untracked(|l| l.as_ref().map_or(0, |l| l.shown));
+                    self.run.live.set(None);
                     self.run.frame.set(None);
                     self.run.frames.set(frames);
                     let mut shown = 0;
@@ -492,8 +496,6 @@ impl Page {
                     self.run.status.set(Status::Done);
                     // Watch it knead: a run too quick to be seen live plays once on the columns
                     // (reduced motion: no).
-                    let seen_live = self.run.live.with_untracked(|l| l.as_ref().map_or(0, |l| l.shown));
-                    self.run.live.set(None);
                     if seen_live < LIVE_ENOUGH {
                         self.run.knead.play();
                     }

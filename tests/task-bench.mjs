@@ -1,7 +1,8 @@
 // The main thread's longest tasks during a gallery, from a Chrome trace (not a test: numbers
 // only). The `longtask` observer of the browser test sees tasks over 50 ms only; this sees every
 // task, script and rendering alike, and names what filled the longest ones.
-//   node tests/task-bench.mjs [cpu|webgpu] [runs]     (after scripts/build-site.sh)
+//   node tests/task-bench.mjs [cpu|webgpu] [runs] [throttle]     (after scripts/build-site.sh)
+// throttle: slow the page's main thread down that many times (CDP), to see a slower machine's tasks.
 // cpu: a mnist-cnn gallery on the CPU worker; webgpu: a mnist-mlp gallery on SwiftShader.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,6 +12,7 @@ import { serve } from './serve.mjs';
 
 const backend = process.argv[2] || 'cpu';
 const runs = Number(process.argv[3] || 1);
+const throttle = Number(process.argv[4] || 1);
 const model = backend === 'webgpu' ? 'mnist-mlp' : 'mnist-cnn';
 const server = await serve(path.resolve(import.meta.dirname, '..', 'dist'), 0);
 const origin = `http://127.0.0.1:${server.address().port}`;
@@ -23,6 +25,7 @@ for (let run = 1; run <= runs; run++) {
     args: ['--no-sandbox', '--disable-quic', '--no-first-run', ...(backend === 'webgpu' ? ['--enable-unsafe-webgpu'] : [])],
   });
   const page = await browser.newPage();
+  if (throttle > 1) await (await page.context().newCDPSession(page)).send('Emulation.setCPUThrottlingRate', { rate: throttle });
   await page.goto(`${origin}/?backend=${backend}&model=${model}&input=noise&seed=1`);
   await page.waitForSelector('#app[data-status="done"]', { timeout: LONG });
   await page.waitForTimeout(500);
@@ -42,7 +45,7 @@ for (let run = 1; run <= runs; run++) {
   const onMain = events.filter((e) => main.has(`${e.pid}:${e.tid}`) && e.ph === 'X');
   const tasks = onMain.filter((e) => e.name === 'RunTask' || e.name === 'ThreadControllerImpl::RunTask').sort((a, b) => b.dur - a.dur);
   const over = (ms) => tasks.filter((t) => t.dur > ms * 1000).length;
-  console.log(`[${backend}] ${model} gallery, run ${run}: ${tasks.length} main-thread tasks, longest ${(tasks[0].dur / 1000).toFixed(1)} ms, ${over(16)} over 16 ms, ${over(12)} over 12 ms`);
+  console.log(`[${backend}] ${model} gallery, run ${run}${throttle > 1 ? ` (main thread ${throttle}x slower)` : ''}: ${tasks.length} main-thread tasks, longest ${(tasks[0].dur / 1000).toFixed(1)} ms, ${over(16)} over 16 ms, ${over(12)} over 12 ms`);
   for (const t of tasks.slice(0, 3)) {
     const inside = {};
     for (const e of onMain) {

@@ -15,7 +15,7 @@ use dough_core::study::templates::{TemplateKind, Templates};
 
 use super::draw::frame_image;
 use super::gallery::{Scale, Shown, row_key};
-use super::pixels::PixelImage;
+use super::pixels::{LivePixels, PixelImage};
 
 fn signed_tile(values: &[f32]) -> Vec<u8> {
     diverging_rgba(values, symmetric_scale(values))
@@ -117,27 +117,42 @@ impl LiveRun {
     }
 }
 
-/// One class's column while the run goes: its input now and what the run added so far.
+/// One class's column while the run goes: its input now and what the run added so far. Its
+/// canvases stay and redraw in place as the frames come.
 #[component]
 fn LiveColumn(index: usize, target: usize, names: [&'static str; 10], live: Signal<Option<LiveRun>>) -> impl IntoView {
     let name = names.get(target).copied().unwrap_or("?");
-    let now = move || live.with(|l| l.as_ref().and_then(|l| Some((l.row(index)?.to_vec(), l.starts.get(index)?.clone()))));
+    let now = Memo::new(move |_| {
+        live.with(|l| {
+            let l = l.as_ref()?;
+            let (x, start) = (l.row(index)?, l.starts.get(index)?);
+            let d: Vec<f32> = x.iter().zip(start).map(|(a, s)| a - s).collect();
+            let scale = symmetric_scale(&d);
+            let l2 = d.iter().map(|v| v * v).sum::<f32>().sqrt();
+            Some(LiveTiles { input: gray_rgba(x), perturbation: diverging_rgba(&d, scale), scale, l2 })
+        })
+    });
+    let tiles = move |f: fn(&LiveTiles) -> Vec<u8>| Signal::derive(move || now.with(|t| t.as_ref().map(f).unwrap_or_default()));
+    let scale = move || now.with(|t| t.as_ref().map_or(0.0, |t| t.scale));
+    let l2 = move || now.with(|t| t.as_ref().map_or(0.0, |t| t.l2));
     view! {
         <figure class="live-col" data-target=target>
             <figcaption class="col-name" title=name>{name}</figcaption>
-            {move || now().map(|(x, start)| {
-                let d: Vec<f32> = x.iter().zip(&start).map(|(a, s)| a - s).collect();
-                let scale = symmetric_scale(&d);
-                let l2 = d.iter().map(|v| v * v).sum::<f32>().sqrt();
-                view! {
-                    <div class="cell"><PixelImage rgba=gray_rgba(&x) alt=format!("the input evolving toward class {name}") tile="live"/></div>
-                    <div class="cell"><PixelImage rgba=diverging_rgba(&d, scale) alt=format!("perturbation so far toward class {name}, scale ±{scale:.2}") tile="live-perturbation"/></div>
-                    <div class="col-scale">{format!("±{scale:.2}")}</div>
-                    <div class="col-nums"><span class="kneading" data-l2=format!("{l2:.4}")>{format!("L2 {l2:.2}")}</span></div>
-                }
-            })}
+            <div class="cell"><LivePixels rgba=tiles(|t| t.input.clone()) alt=format!("the input evolving toward class {name}") tile="live"/></div>
+            <div class="cell"><LivePixels rgba=tiles(|t| t.perturbation.clone()) alt=Signal::derive(move || format!("perturbation so far toward class {name}, scale ±{:.2}", scale())) tile="live-perturbation"/></div>
+            <div class="col-scale">{move || format!("±{:.2}", scale())}</div>
+            <div class="col-nums"><span class="kneading" data-l2=move || format!("{:.4}", l2())>{move || format!("L2 {:.2}", l2())}</span></div>
         </figure>
     }
+}
+
+/// A live column's pictures and numbers at one frame.
+#[derive(Clone, PartialEq)]
+struct LiveTiles {
+    input: Vec<u8>,
+    perturbation: Vec<u8>,
+    scale: f32,
+    l2: f32,
 }
 
 /// The top of the first column: the shared start, and the colour legend of the perturbations.
@@ -157,17 +172,18 @@ fn StartHead(start: Signal<Option<Vec<f32>>>, tile: &'static str, label: &'stati
 /// The hero's grid while a run goes.
 #[component]
 fn LiveGrid(live: Signal<Option<LiveRun>>, names: [&'static str; 10]) -> impl IntoView {
-    let rows = move || live.with(|l| l.as_ref().map(|l| l.targets.iter().copied().enumerate().collect::<Vec<_>>()).unwrap_or_default());
-    let start = move || live.with(|l| l.as_ref().and_then(|l| l.starts.first().cloned()));
-    let step = move || live.with(|l| l.as_ref().map_or((0, 0), |l| (l.step, l.max_steps)));
+    // Memos: a frame changes the step and the inputs, never the rows or the start.
+    let rows = Memo::new(move |_| live.with(|l| l.as_ref().map(|l| l.targets.iter().copied().enumerate().collect::<Vec<_>>()).unwrap_or_default()));
+    let start = Memo::new(move |_| live.with(|l| l.as_ref().and_then(|l| l.starts.first().cloned())));
+    let step = Memo::new(move |_| live.with(|l| l.as_ref().map_or((0, 0), |l| (l.step, l.max_steps))));
     view! {
-        <div class="hero-grid live-grid" id="live-grid" data-live-step=move || step().0 aria-label=move || format!("kneading: step {} of at most {}", step().0, step().1)>
+        <div class="hero-grid live-grid" id="live-grid" data-live-step=move || step.get().0 aria-label=move || format!("kneading: step {} of at most {}", step.get().0, step.get().1)>
             <div class="start-col">
-                <StartHead start=Signal::derive(start) tile="live-start" label="perturbation so far"/>
+                <StartHead start=start.into() tile="live-start" label="perturbation so far"/>
                 <div class="col-scale"></div>
-                <div class="col-nums row-label"><span id="live-step">{move || format!("step {}", step().0)}</span><span>"L2 so far"</span></div>
+                <div class="col-nums row-label"><span id="live-step">{move || format!("step {}", step.get().0)}</span><span>"L2 so far"</span></div>
             </div>
-            <For each=rows key=|(i, t)| (*i, *t) children=move |(i, t)| view! { <LiveColumn index=i target=t names=names live=live/> }/>
+            <For each=move || rows.get() key=|(i, t)| (*i, *t) children=move |(i, t)| view! { <LiveColumn index=i target=t names=names live=live/> }/>
         </div>
     }
 }
