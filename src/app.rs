@@ -416,7 +416,6 @@ impl Page {
         let (Some(crew), Some(model)) = (self.crew(), self.models.loaded.get_value()) else {
             return;
         };
-        let compute = crew.workers[0].clone();
         self.run.status.set(Status::Running);
         self.run.progress.set(JobProgress { max_steps: settings.attack.progress_steps(), samples: 10, ..Default::default() });
         let stale = move || !self.run.slot.is_current(ticket);
@@ -465,7 +464,7 @@ impl Page {
             match result {
                 Ok(AttackEnd::Done(rows, frames)) => {
                     // Compare mode: model B reads A's adversarial examples before the rows show.
-                    let readings = self.read_rows(&compute, &rows).await;
+                    let readings = self.read_rows(ticket, &rows).await;
                     if stale() {
                         return;
                     }
@@ -745,28 +744,23 @@ pub fn App() -> impl IntoView {
     let on_swap = Callback::new(move |_| page.swap_models());
     let on_upload = Callback::new(move |req| page.load_uploaded(req));
     let train_view = page.train_view(names, busy);
-    // Compare mode: A's and B's patterns side by side (from A's gallery and B's own run).
-    let pair = Memo::new(move |_| {
+    // Compare mode: A's and B's patterns side by side (from A's gallery and B's own run), their
+    // statistics computed in a worker whenever the runs or the abstraction change.
+    let compare_inputs = Memo::new(move |_| {
         let (abs, seed) = page.run.settings.with(|s| (s.abstraction, s.seed));
-        page.compare.own.with(|own| {
-            let own = own.as_ref()?;
-            page.run.rows.with(|rows| dough_core::compare::pattern_pair(rows, &own.rows, own.untrained.as_deref(), &abs, seed)).map(|p| (own.model.clone(), p))
-        })
+        (page.compare.own.get(), abs, seed)
     });
     Effect::new(move |_| {
+        let (own, abs, seed) = compare_inputs.get();
+        page.request_compare_stats(page.run.rows.get_untracked(), own, abs, seed);
+    });
+    let pair = page.compare.pair;
+    Effect::new(move |_| {
         if let Some((b, p)) = pair.get() {
-            let published = serde_json::json!({
-                "a_model": page.models.entry.get_untracked().map(|e| e.name),
-                "b_model": b,
-                "matrix": p.comparison.matrix,
-                "identification": p.comparison.identification,
-                "p_value": p.p_value,
-                "random_null": p.random_null,
-                "random_null_p_value": p.random_null_p_value,
-                "untrained_null": p.untrained_null,
-                "untrained_null_p_value": p.untrained_null_p_value,
-                "reverse": page.compare.own.with_untracked(|o| o.as_ref().and_then(|o| o.reverse.clone())),
-            });
+            let reverse = page.compare.own.with_untracked(|o| o.as_ref().and_then(|o| o.reverse.clone()));
+            let forward = page.compare.readings.get_untracked();
+            let a = page.models.entry.get_untracked().map(|e| e.name).unwrap_or_default();
+            let published = dough_core::drive::compare::published(&a, &b, &p, forward.as_ref(), reverse.as_ref());
             platform::publish_field("compare_patterns", &published.to_string());
         }
     });
@@ -840,7 +834,7 @@ pub fn App() -> impl IntoView {
                     </details>
                     <ComparePatterns pair=pair status=page.compare.own_status names=names a_name=a_name settings=page.run.settings
                         forward=Signal::derive(move || page.compare.readings.get()) reverse=Signal::derive(move || page.compare.own.with(|o| o.as_ref().and_then(|o| o.reverse.clone())))/>
-                    <AnalysisView settings=page.run.settings names=names status=page.study.status result=result templates=page.study.templates
+                    <AnalysisView settings=page.run.settings names=names status=page.study.status result=result templates=page.study.templates progress=page.study.progress
                         replicated=replicated
                         on_settings=on_analysis_settings on_run=on_study busy=study_busy/>
                     <PlantCheckView check=page.study.plant plant=Signal::derive(move || page.models.entry.with(|e| e.as_ref().and_then(|e| e.plant().copied())))

@@ -1,11 +1,11 @@
-//! What a run asks of the worker: the start images and targets of a gallery (from the settings,
-//! the sample pack or the user's drawing) and of the study. The attack itself runs in the worker.
+//! What a gallery asks of the workers: its start images and targets (from the settings, the
+//! sample pack or the user's drawing). The attack itself runs in the workers; the study's batches
+//! are its driver's (`dough_core::drive::study::batch`).
 
 use dough_core::attack::every_target;
 use dough_core::inputs::ControlledInput;
 use dough_core::pack::SamplePack;
 use dough_core::settings::{InputChoice, Settings};
-use dough_core::study::pipeline;
 
 /// A batch of start images and their targets.
 pub struct Batch {
@@ -28,13 +28,4 @@ pub fn gallery_batch(settings: &Settings, pack: Option<&SamplePack>, custom: Opt
         None => every_target(&start),
     };
     Ok(Batch { starts, targets, record_frames: true })
-}
-
-/// The study's batch for one seed: every controlled input of the study toward every class (run
-/// on the model and, from `pipeline::untrained_seed`, on its untrained twin).
-pub fn study_batch(seed: u64) -> Result<Batch, String> {
-    let starts: Vec<Vec<f32>> =
-        pipeline::default_inputs(seed).iter().map(|i| i.pixels(None)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
-    let (starts, targets) = pipeline::batch(&starts);
-    Ok(Batch { starts, targets, record_frames: false })
 }

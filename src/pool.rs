@@ -1,10 +1,12 @@
 //! The page's compute workers as one pool: the main worker (CPU or WebGPU) and, when the CPU
-//! runs, more CPU workers (`workers=`, default one per core less one). An attack is cut into
-//! slices of rows (`dough_core::slicing`), one per worker, sent at once and put back together
-//! in row order; a list of independent jobs (the study's runs, the overview's attacks and
-//! readings) is handed out to whichever worker is free. A worker other than the main one that
-//! dies mid-slice is replaced (a fresh CPU worker with the current model) and its slice runs
-//! again there; the main worker's crash is the app's to recover (it may be the GPU's).
+//! runs, more CPU workers (`workers=`, default one per core less one). A gallery's attack is cut
+//! into slices of rows (`dough_core::slicing`), one per worker, sent at once and put back
+//! together in row order. The study, the overview and compare mode run their drivers
+//! (`dough_core::drive`, the same as the CLI's) on [`PoolCompute`], whose lanes are the workers;
+//! a list of independent jobs (the dough set's batches) is handed out to whichever worker is
+//! free. A worker other than the main one that dies mid-task is replaced (a fresh CPU worker
+//! with the current model) and its task runs again there; the main worker's crash is the app's
+//! to recover (it may be the GPU's).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -13,6 +15,7 @@ use std::rc::Rc;
 use futures::future::join_all;
 
 use dough_core::attack::{AttackConfig, SampleOutcome};
+use dough_core::drive::Compute;
 use dough_core::model::PIXELS;
 use dough_core::protocol::JobProgress;
 use dough_core::slicing::{combine_progress, merge_frames, slices};
@@ -208,4 +211,103 @@ where
     }
     let out = std::mem::take(&mut *results.borrow_mut());
     out.into_iter().map(|v| v.ok_or_else(|| ClientError::Failed("a job of the pool gave no result".into()))).collect()
+}
+
+/// The drivers' compute in the page: lane `i` is the crew's worker `i`. A model's bytes go to a
+/// worker once (its cache keeps the built network); every attack is tracked by `slot` under
+/// `ticket`, so Cancel stops it in its worker; a dead worker other than the main one is replaced
+/// and its task runs again there.
+pub struct PoolCompute {
+    workers: RefCell<Vec<WorkerHandle>>,
+    replace: Option<Replace>,
+    slot: JobSlot,
+    ticket: Ticket,
+    step: Option<Rc<dyn Fn(JobProgress)>>,
+}
+
+impl PoolCompute {
+    pub fn new(crew: &Crew, slot: JobSlot, ticket: Ticket) -> Self {
+        Self { workers: RefCell::new(crew.workers.clone()), replace: crew.replace.clone(), slot, ticket, step: None }
+    }
+
+    /// Hears the step progress of every attack as its worker reports it.
+    pub fn on_step(mut self, f: impl Fn(JobProgress) + 'static) -> Self {
+        self.step = Some(Rc::new(f));
+        self
+    }
+
+    fn live(&self) -> bool {
+        self.slot.is_current(self.ticket)
+    }
+
+    /// Runs `task` on lane `lane`'s worker; a crashed worker other than the main one is replaced
+    /// once and the task runs again on the replacement.
+    async fn on_lane<T, F, Fut>(&self, lane: usize, task: F) -> Result<T, ClientError>
+    where
+        F: Fn(WorkerHandle) -> Fut,
+        Fut: Future<Output = Result<T, ClientError>>,
+    {
+        let mut retried = false;
+        loop {
+            let worker = self.workers.borrow()[lane].clone();
+            match task(worker).await {
+                Err(ClientError::Crashed(why)) if lane > 0 && !retried && self.live() => {
+                    let Some(replace) = &self.replace else { return Err(ClientError::Crashed(why)) };
+                    web_sys::console::warn_1(&format!("Dough: pool worker {} stopped ({}); replacing it and running its task again", lane + 1, why.describe()).into());
+                    let fresh = replace(lane).await?;
+                    self.workers.borrow_mut()[lane] = fresh;
+                    retried = true;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Compute for PoolCompute {
+    type Model = LoadedModel;
+    type Error = ClientError;
+
+    fn lanes(&self) -> usize {
+        self.workers.borrow().len()
+    }
+
+    async fn attack(&self, lane: usize, m: &LoadedModel, untrained_seed: Option<u64>, starts: &[Vec<f32>], targets: &[usize], cfg: &AttackConfig) -> Result<Option<Vec<SampleOutcome>>, ClientError> {
+        self.on_lane(lane, |w| async move {
+            w.load_model(&m.entry, &m.bytes, false).await?;
+            if !self.live() {
+                return Ok(None);
+            }
+            let step = self.step.clone();
+            let report = move |p: JobProgress| {
+                if let Some(s) = &step {
+                    s(p);
+                }
+            };
+            let (id, done) = w.attack(starts, targets, cfg, untrained_seed, false, Some(m.entry.sha256.as_str()), report, None);
+            match self.slot.follow(self.ticket, &w, id, done).await {
+                Some(Ok(AttackEnd::Done(rows, _))) => Ok(Some(rows)),
+                Some(Ok(AttackEnd::Cancelled)) | None => Ok(None),
+                Some(Err(e)) => Err(e),
+            }
+        })
+        .await
+    }
+
+    async fn probabilities(&self, lane: usize, m: &LoadedModel, images: &[f32]) -> Result<Option<Vec<f32>>, ClientError> {
+        let images: Vec<Vec<f32>> = images.chunks(PIXELS).map(|c| c.to_vec()).collect();
+        let images = &images;
+        self.on_lane(lane, |w| async move {
+            if !self.live() {
+                return Ok(None);
+            }
+            let p = w.predict_with(&m.entry, &m.bytes, images).await?;
+            Ok(self.live().then_some(p))
+        })
+        .await
+    }
+
+    fn can_leave_out(&self, e: &ClientError) -> bool {
+        matches!(e, ClientError::Failed(_))
+    }
 }

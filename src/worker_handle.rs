@@ -18,13 +18,14 @@ use dough_core::attack::{AttackConfig, SampleOutcome};
 use dough_core::bench::BenchResult;
 use dough_core::manifest::ModelEntry;
 use dough_core::protocol::web::{from_js, to_js};
-use dough_core::protocol::{AdapterReport, BackendKind, DoughPhase, DoughRequest, Fault, JobProgress, Packet, Reply, Request, StudyRunRows, pack_images, unpack_done};
+use dough_core::compare::PatternPair;
+use dough_core::drive::DriveError;
+use dough_core::drive::study::StudyStats;
+use dough_core::protocol::{AdapterReport, BackendKind, DoughPhase, DoughRequest, Fault, JobProgress, Packet, Reply, Request, StudyRunRows, pack_images, pack_rows, unpack_done};
 pub use dough_core::routing::Crash;
 use dough_core::routing::{Routed, Router};
 use dough_core::study::abstraction::Abstraction;
 use dough_core::study::overview::Overview;
-use dough_core::study::pipeline::StudyResult;
-use dough_core::study::replicates::Replicated;
 use dough_core::study::templates::TemplateKind;
 
 /// How long a new worker may take to say "ready" before it is given up.
@@ -36,6 +37,12 @@ pub enum ClientError {
     Failed(String),
     /// The worker died; it must be replaced.
     Crashed(Crash),
+}
+
+impl From<DriveError> for ClientError {
+    fn from(e: DriveError) -> Self {
+        ClientError::Failed(e.to_string())
+    }
 }
 
 impl std::fmt::Display for ClientError {
@@ -153,13 +160,6 @@ fn worker_url(backend: BackendKind, silent: bool) -> String {
     // Test-only (`debug=silent-worker`): a worker script that never loads its code.
     let silent = if silent { "&silent=1" } else { "" };
     format!("worker.js?bin={bin}&v={version}{silent}")
-}
-
-/// The study's statistics from a worker (`Reply::Analysed`).
-pub struct Analysed {
-    pub result: StudyResult,
-    pub replicated: Option<Replicated>,
-    pub plant: Option<dough_core::study::plant_check::PlantCheck>,
 }
 
 impl WorkerHandle {
@@ -542,7 +542,7 @@ impl WorkerHandle {
         abstraction: Abstraction,
         template: TemplateKind,
         plant: Option<dough_core::plant::Plant>,
-    ) -> (u32, impl std::future::Future<Output = Result<Option<Analysed>, ClientError>> + 'static) {
+    ) -> (u32, impl std::future::Future<Output = Result<Option<StudyStats>, ClientError>> + 'static) {
         let id = self.new_id();
         let p = Packet { msg: Request::Analyse { id, runs, abstraction, template, plant }, f32: images, u8: templates.to_vec() };
         let this = self.clone();
@@ -551,7 +551,33 @@ impl WorkerHandle {
             match answer.msg {
                 Reply::Analysed { mut result, replicated, plant, .. } => {
                     result.patterns = answer.f32.chunks(dough_core::model::PIXELS).map(|c| c.to_vec()).collect();
-                    Ok(Some(Analysed { result, replicated, plant }))
+                    Ok(Some(StudyStats { result, replicated, plant }))
+                }
+                Reply::Cancelled { .. } => Ok(None),
+                other => Err(ClientError::Failed(format!("unexpected reply {other:?}"))),
+            }
+        };
+        (id, fut)
+    }
+
+    /// Compare mode's statistics of A's gallery, B's own run and B's untrained twin's run (when
+    /// there is one); `Some(None)` when they are not whole galleries from one start, `None` when
+    /// cancelled.
+    pub fn compare_patterns(&self, sets: Vec<Vec<SampleOutcome>>, abstraction: Abstraction, seed: u64) -> (u32, impl std::future::Future<Output = Result<Option<Option<PatternPair>>, ClientError>> + 'static) {
+        let id = self.new_id();
+        let (rows, images) = pack_rows(sets);
+        let p = Packet::with_f32(Request::ComparePatterns { id, rows, abstraction, seed }, images);
+        let this = self.clone();
+        let fut = async move {
+            let answer = this.request(p, id, None).await?;
+            match answer.msg {
+                Reply::Compared { mut pair, .. } => {
+                    if let Some(pair) = &mut pair {
+                        let mut patterns = answer.f32.chunks(dough_core::model::PIXELS).map(|c| c.to_vec());
+                        pair.a = patterns.by_ref().take(dough_core::model::CLASSES).collect();
+                        pair.b = patterns.collect();
+                    }
+                    Ok(Some(pair))
                 }
                 Reply::Cancelled { .. } => Ok(None),
                 other => Err(ClientError::Failed(format!("unexpected reply {other:?}"))),

@@ -1,34 +1,26 @@
 //! Compare mode in the app: model B (`compare=` in the URL, the "Compare with" picker, the
 //! "standard vs robust" preset, the swap key) and its readings of the gallery made on model A.
-//! B's file is fetched only when B is chosen; its predictions run in the main compute worker,
-//! which gets B's bytes once (into its model cache) and keeps A as its current model. After a whole gallery,
-//! B also runs the same attack on the same input (its own run), for the patterns side by side.
+//! B's file is fetched only when B is chosen; each worker gets B's bytes once (into its model
+//! cache) and keeps A as its current model. Its driver (`dough_core::drive::compare`, the CLI's
+//! too) reads the gallery with B, then, after a whole gallery, runs B's own run and B's
+//! untrained twin side by side on the pool and A's reading of B's examples. The patterns side by
+//! side and their statistics are computed in a worker.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use dough_core::attack::SampleOutcome;
-use dough_core::compare::{self, ModelReadings};
+use dough_core::compare::{self, ModelReadings, PatternPair};
+use dough_core::drive::compare::{Named, OwnRun, own_run, readings};
 use dough_core::manifest::ModelEntry;
-use dough_core::study::pipeline;
+use dough_core::study::abstraction::Abstraction;
 
 use super::{Page, Status};
 use crate::assets::{self, LoadedModel};
 use crate::components::compare::OwnStatus;
-use crate::worker_handle::{AttackEnd, ClientError, WorkerHandle};
-
-/// B's own run of the gallery's attack on the gallery's input.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OwnRun {
-    pub model: String,
-    pub rows: Vec<SampleOutcome>,
-    /// The reverse direction: model A's readings of B's own adversarial examples (`None` if A
-    /// could not read them).
-    pub reverse: Option<ModelReadings>,
-    /// The same attack from the same input on an untrained network of B's architecture (the
-    /// untrained null of the persistence; `None` if that run failed).
-    pub untrained: Option<Vec<SampleOutcome>>,
-}
+use crate::job_slot::{JobSlot, Ticket};
+use crate::pool::PoolCompute;
+use crate::worker_handle::ClientError;
 
 /// Model B, its verified file, and its readings of the rows shown.
 #[derive(Clone, Copy)]
@@ -40,6 +32,10 @@ pub(super) struct CompareStore {
     /// B's own run on the input of the gallery shown, and where it stands.
     pub own: RwSignal<Option<OwnRun>>,
     pub own_status: RwSignal<OwnStatus>,
+    /// A's and B's patterns side by side with their statistics (computed in a worker), and B's
+    /// name.
+    pub pair: RwSignal<Option<(String, PatternPair)>>,
+    pub stats_slot: JobSlot,
 }
 
 impl CompareStore {
@@ -50,6 +46,8 @@ impl CompareStore {
             readings: RwSignal::new(None),
             own: RwSignal::new(None),
             own_status: RwSignal::new(OwnStatus::Idle),
+            pair: RwSignal::new(None),
+            stats_slot: JobSlot::new(),
         }
     }
 }
@@ -157,12 +155,11 @@ impl Page {
     fn read_shown_rows(self) {
         let rows = self.run.rows.get_untracked();
         let ticket = self.run.slot.current();
-        let Some(compute) = self.engine.compute.get_value() else { return };
         if rows.is_empty() || self.run.status.get_untracked() != Status::Done || self.compare.loaded.with_value(|b| b.is_none()) {
             return;
         }
         spawn_local(async move {
-            let readings = self.read_rows(&compute, &rows).await;
+            let readings = self.read_rows(ticket, &rows).await;
             if self.run.slot.is_current(ticket) && self.run.rows.with_untracked(|r| r.len() == rows.len()) {
                 self.compare.readings.set(readings);
             }
@@ -170,14 +167,14 @@ impl Page {
     }
 
     /// B's own run: the gallery's attack on the gallery's input, on model B (whole galleries
-    /// only: the patterns need every class). Runs as part of the gallery: a new run or Cancel
-    /// stops it.
+    /// only: the patterns need every class), with A's reverse reading and B's untrained twin.
+    /// Runs as part of the gallery: a new run or Cancel stops it.
     pub(super) fn run_b_own(self) {
         let rows = self.run.rows.get_untracked();
         let settings = self.run.settings.get_untracked();
         let slot = self.run.slot;
         let ticket = slot.current();
-        let (Some(compute), Some(b)) = (self.engine.compute.get_value(), self.compare.loaded.get_value()) else { return };
+        let (Some(crew), Some(a), Some(b)) = (self.crew(), self.models.loaded.get_value(), self.compare.loaded.get_value()) else { return };
         if !compare::is_full_gallery(&rows) || self.run.status.get_untracked() != Status::Done {
             self.compare.own.set(None);
             self.compare.own_status.set(OwnStatus::Idle);
@@ -185,38 +182,22 @@ impl Page {
         }
         self.compare.own.set(None);
         self.compare.own_status.set(OwnStatus::Running);
-        let starts: Vec<Vec<f32>> = rows.iter().map(|o| o.start.clone()).collect();
-        let targets: Vec<usize> = rows.iter().map(|o| o.target).collect();
         spawn_local(async move {
-            if let Err(e) = compute.load_model(&b.entry, &b.bytes, false).await {
-                self.notice(format!("Model B's ({}) own run failed: {e}", b.entry.name));
-                return self.compare.own_status.set(OwnStatus::Error);
+            let compute = PoolCompute::new(&crew, slot, ticket);
+            let (na, nb) = (Named { name: &a.entry.name, model: &a }, Named { name: &b.entry.name, model: &b });
+            let out = own_run(&compute, &na, &nb, &rows, &settings.attack_config(), settings.seed, &|_| {}, &|| !slot.is_current(ticket)).await;
+            if !slot.is_current(ticket) {
+                return;
             }
-            let sha = Some(b.entry.sha256.as_str());
-            let (id, done) = compute.attack(&starts, &targets, &settings.attack_config(), None, false, sha, |_| {}, None);
-            let Some(result) = slot.follow(ticket, &compute, id, done).await else { return };
-            match result {
-                Ok(AttackEnd::Done(rows, _)) => {
-                    let reverse = self.read_with_a(&compute, &rows).await;
-                    if !slot.is_current(ticket) {
-                        return;
+            match out {
+                Ok(Some(own)) => {
+                    for n in &own.notes {
+                        self.notice(n.clone());
                     }
-                    // The untrained null: B's architecture with untrained weights, same attack.
-                    let seed = pipeline::untrained_seed(settings.seed);
-                    let (id, done) = compute.attack(&starts, &targets, &settings.attack_config(), Some(seed), false, sha, |_| {}, None);
-                    let Some(untrained) = slot.follow(ticket, &compute, id, done).await else { return };
-                    let untrained = match untrained {
-                        Ok(AttackEnd::Done(u, _)) => Some(u),
-                        Ok(AttackEnd::Cancelled) | Err(ClientError::Crashed(_)) => return self.compare.own_status.set(OwnStatus::Idle),
-                        Err(ClientError::Failed(e)) => {
-                            self.notice(format!("The untrained null of model B ({}) failed: {e}; its row is left out.", b.entry.name));
-                            None
-                        }
-                    };
-                    self.compare.own.set(Some(OwnRun { model: b.entry.name.clone(), rows, reverse, untrained }));
+                    self.compare.own.set(Some(own));
                     self.compare.own_status.set(OwnStatus::Done);
                 }
-                Ok(AttackEnd::Cancelled) | Err(ClientError::Crashed(_)) => self.compare.own_status.set(OwnStatus::Idle),
+                Ok(None) | Err(ClientError::Crashed(_)) => self.compare.own_status.set(OwnStatus::Idle),
                 Err(ClientError::Failed(e)) => {
                     self.notice(format!("Model B's ({}) own run failed: {e}", b.entry.name));
                     self.compare.own_status.set(OwnStatus::Error);
@@ -225,42 +206,48 @@ impl Page {
         });
     }
 
-    /// The reverse direction: model A's readings of B's own adversarial examples (`rows`).
-    async fn read_with_a(self, compute: &WorkerHandle, rows: &[SampleOutcome]) -> Option<ModelReadings> {
-        let a = self.models.loaded.get_value()?;
-        let images: Vec<Vec<f32>> = rows.iter().map(|o| o.adversarial.clone()).collect();
-        let targets: Vec<usize> = rows.iter().map(|o| o.target).collect();
-        match compute.predict_with(&a.entry, &a.bytes, &images).await.map_err(|e| e.to_string()).and_then(|p| compare::readings(&p, &targets)) {
-            Ok(rows) => Some(ModelReadings { model: a.entry.name.clone(), rows }),
-            Err(e) => {
-                self.notice(format!("Model A ({}) could not read B's examples: {e}", a.entry.name));
+    /// Model B's readings of `rows` (A's adversarial examples) on the pool, as part of the
+    /// gallery run `ticket`; `None` when compare mode is off or B could not read them (then with
+    /// a notice).
+    pub(super) async fn read_rows(self, ticket: Ticket, rows: &[SampleOutcome]) -> Option<ModelReadings> {
+        let b = self.compare.loaded.get_value()?;
+        let crew = self.crew()?;
+        let slot = self.run.slot;
+        let compute = PoolCompute::new(&crew, slot, ticket);
+        match readings(&compute, &Named { name: &b.entry.name, model: &b }, rows, &|| !slot.is_current(ticket)).await {
+            Ok(r) => r,
+            // The worker died: the app recovers and reruns the gallery, which asks B again.
+            Err(ClientError::Crashed(_)) => None,
+            Err(ClientError::Failed(e)) => {
+                self.notice(format!("Model B ({}) could not read the gallery: {e}", b.entry.name));
                 None
             }
         }
     }
 
-    /// Model B's readings of `rows` (A's adversarial examples), computed in the worker; `None`
-    /// when compare mode is off or B could not read them (then with a notice).
-    pub(super) async fn read_rows(self, compute: &WorkerHandle, rows: &[SampleOutcome]) -> Option<ModelReadings> {
-        let b = self.compare.loaded.get_value()?;
-        if rows.is_empty() {
-            return None;
-        }
-        let images: Vec<Vec<f32>> = rows.iter().map(|o| o.adversarial.clone()).collect();
-        let targets: Vec<usize> = rows.iter().map(|o| o.target).collect();
-        let answer = compute.predict_with(&b.entry, &b.bytes, &images).await;
-        let read = match answer {
-            Ok(probs) => compare::readings(&probs, &targets),
-            // The worker died: the app recovers and reruns the gallery, which asks B again.
-            Err(ClientError::Crashed(_)) => return None,
-            Err(ClientError::Failed(e)) => Err(e),
+    /// The patterns of A's gallery and B's own run side by side, with the persistence
+    /// identification and both nulls, computed in a worker (the pool's last); a newer request
+    /// supersedes an older one.
+    pub(super) fn request_compare_stats(self, a_rows: Vec<SampleOutcome>, own: Option<OwnRun>, abstraction: Abstraction, seed: u64) {
+        let slot = self.compare.stats_slot;
+        let ticket = slot.begin();
+        let Some(own) = own.filter(|_| compare::is_full_gallery(&a_rows)) else {
+            return self.compare.pair.set(None);
         };
-        match read {
-            Ok(rows) => Some(ModelReadings { model: b.entry.name.clone(), rows }),
-            Err(e) => {
-                self.notice(format!("Model B ({}) could not read the gallery: {e}", b.entry.name));
-                None
+        let Some(w) = self.crew().and_then(|c| c.workers.last().cloned()) else { return };
+        let mut sets = vec![a_rows, own.rows];
+        sets.extend(own.untrained);
+        let (id, done) = w.compare_patterns(sets, abstraction, seed);
+        spawn_local(async move {
+            let Some(r) = slot.follow(ticket, &w, id, done).await else { return };
+            match r {
+                Ok(Some(pair)) => self.compare.pair.set(pair.map(|p| (own.model.clone(), p))),
+                Ok(None) | Err(ClientError::Crashed(_)) => {}
+                Err(ClientError::Failed(e)) => {
+                    self.notice(format!("Compare mode's statistics could not be computed: {e}"));
+                    self.compare.pair.set(None);
+                }
             }
-        }
+        });
     }
 }

@@ -1,60 +1,41 @@
-//! The zoo overview in the app: the study's attack on every chosen model of the dataset for each
-//! seed, then every model's reading of every other model's adversarial examples, shared out
-//! over the pool's workers (each worker gets a model's bytes once, into its cache; model A stays
-//! the workers' current model). The persistence and transfer matrices are then computed in a
-//! worker by `dough_core::study::overview` from the stored perturbations, so a new abstraction
-//! recomputes them without a new attack and without work on the page's thread.
+//! The zoo overview in the app: its driver (`dough_core::drive::overview`, the CLI's too) runs
+//! the study's attack on every chosen model of the dataset for each seed, then every model's
+//! reading of every other model's adversarial examples, over the pool's workers (each worker
+//! gets a model's bytes once, into its cache; model A stays the workers' current model). The
+//! persistence and transfer matrices are then computed in a worker from the stored
+//! perturbations, so a new abstraction recomputes them without a new attack and without work on
+//! the page's thread.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use dough_core::drive::overview::{Net, OverviewRuns, overview};
 use dough_core::manifest::ModelEntry;
 use dough_core::protocol::Request;
 use dough_core::settings::OverviewModels;
 use dough_core::study::abstraction::Abstraction;
-use dough_core::study::overview::{Overview, family, predicted, transfer_inputs};
-use dough_core::study::pairs::transfer_rate;
-use dough_core::study::pipeline::{self, Evolved};
+use dough_core::study::overview::{Overview, family};
 use dough_core::study::replicates::replicate_seeds;
 
 use super::Page;
 use crate::assets::LoadedModel;
 use crate::components::overview::{OverviewProgress, OverviewStatus};
 use crate::job_slot::JobSlot;
-use crate::pool;
-use crate::worker_handle::{AttackEnd, ClientError, WorkerHandle};
+use crate::pool::PoolCompute;
+use crate::worker_handle::ClientError;
 
-/// What the workers computed for an overview: per model and seed the study's perturbations, and
-/// per seed the transfer matrix. Patterns (and so persistence) follow the abstraction settings.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OverviewRuns {
-    pub models: Vec<String>,
-    pub families: Vec<usize>,
-    pub seeds: Vec<u64>,
-    /// `[model][seed][row]`, 784 values each (rows start-major, as `pipeline::batch` lays them).
-    pub perturbations: Vec<f32>,
-    /// Rows per run.
-    pub rows: usize,
-    /// `transfer[seed][i][j]`.
-    pub transfer: Vec<Vec<Vec<f32>>>,
-    /// The seed of the permutation tests.
-    pub seed: u64,
-}
-
-impl OverviewRuns {
-    /// The request for the overview's statistics with `abstraction` (the perturbations travel
-    /// beside it).
-    pub fn request(&self, id: u32, abstraction: Abstraction) -> Request {
-        Request::Overview {
-            id,
-            models: self.models.clone(),
-            families: self.families.clone(),
-            seeds: self.seeds.clone(),
-            rows: self.rows,
-            transfer: self.transfer.clone(),
-            abstraction,
-            seed: self.seed,
-        }
+/// The request for the overview's statistics of `runs` with `abstraction` (the perturbations
+/// travel beside it).
+fn stats_request(runs: &OverviewRuns, id: u32, abstraction: Abstraction) -> Request {
+    Request::Overview {
+        id,
+        models: runs.models.clone(),
+        families: runs.families.clone(),
+        seeds: runs.seeds.clone(),
+        rows: runs.rows,
+        transfer: runs.transfer.clone(),
+        abstraction,
+        seed: runs.seed,
     }
 }
 
@@ -177,87 +158,26 @@ impl Page {
                     return;
                 }
             }
-            let files = std::rc::Rc::new(files);
-            // The study's attack on each model and seed, each on the next free worker.
-            let jobs: Vec<(usize, usize)> = (0..n).flat_map(|m| (0..k).map(move |si| (m, si))).collect();
-            let (f2, seeds2, cfg2) = (files.clone(), seeds.clone(), cfg.clone());
-            let attacked = pool::each(&crew, jobs, move |w: WorkerHandle, (m, si): (usize, usize)| {
-                let (files, seeds, cfg) = (f2.clone(), seeds2.clone(), cfg2.clone());
-                async move {
-                    let f = &files[m];
-                    let starts: Vec<Vec<f32>> = pipeline::default_inputs(seeds[si]).iter().map(|i| i.pixels(None)).collect::<Result<_, _>>().map_err(|e| ClientError::Failed(e.to_string()))?;
-                    let (starts, targets) = pipeline::batch(&starts);
-                    w.load_model(&f.entry, &f.bytes, false).await?;
-                    if !slot.is_current(ticket) {
-                        return Ok(None);
-                    }
-                    progress.update(|p| p.label = format!("attacking {} (seed {} of {})", f.entry.name, si + 1, seeds.len()));
-                    let (id, done) = w.attack(&starts, &targets, &cfg, None, false, Some(f.entry.sha256.as_str()), move |jp| progress.update(|p| p.step = Some(jp)), None);
-                    let Some(end) = slot.follow(ticket, &w, id, done).await else { return Ok(None) };
-                    progress.update(|p| {
-                        p.attacks_done += 1;
+            // The overview's driver: the attacks, then the readings, over the pool's workers.
+            let compute = PoolCompute::new(&crew, slot, ticket).on_step(move |jp| progress.update(|p| p.step = Some(jp)));
+            let nets: Vec<Net<LoadedModel>> = entries.iter().zip(&files).map(|(e, f)| Net { name: &e.name, family: family(e.arch), model: f }).collect();
+            let tell = |d: &dough_core::drive::Progress| {
+                progress.update(|p| {
+                    if d.attacks_done != p.attacks_done {
                         p.step = None;
-                    });
-                    match end? {
-                        AttackEnd::Done(rows, _) => Ok(Some(Evolved::from_outcomes(rows))),
-                        AttackEnd::Cancelled => Ok(None),
                     }
-                }
-            })
-            .await;
+                    (p.attacks_done, p.attacks, p.readings_done, p.readings) = (d.attacks_done, d.attacks, d.readings_done, d.readings);
+                    p.label = d.label.clone();
+                })
+            };
+            let out = overview(&compute, &nets, &seeds, &cfg, settings.seed, &tell, &stale).await;
             if stale() {
                 return;
             }
-            let evolved: Vec<Evolved> = match attacked.map(|v| v.into_iter().collect::<Option<Vec<_>>>()) {
-                Ok(Some(v)) => v,
+            let runs = match out {
+                Ok(Some(runs)) => runs,
                 Ok(None) => return,
                 Err(e) => return self.overview_failed(ticket, e.to_string()),
-            };
-            // `evolved[m * k + si]`.
-            let inputs: std::rc::Rc<Vec<(Vec<Vec<f32>>, Vec<usize>)>> = std::rc::Rc::new(
-                evolved
-                    .iter()
-                    .map(|e| {
-                        let (flat, targets) = transfer_inputs(e);
-                        (flat.chunks(dough_core::model::PIXELS).map(|c| c.to_vec()).collect(), targets)
-                    })
-                    .collect(),
-            );
-            // Transfer: every model reads every model's quantised adversarial examples.
-            let jobs: Vec<(usize, usize, usize)> = (0..k).flat_map(|si| (0..n).flat_map(move |i| (0..n).map(move |j| (si, i, j)))).collect();
-            let f2 = files.clone();
-            let read = pool::each(&crew, jobs, move |w: WorkerHandle, (si, i, j): (usize, usize, usize)| {
-                let (files, inputs) = (f2.clone(), inputs.clone());
-                async move {
-                    if !slot.is_current(ticket) {
-                        return Ok(0.0);
-                    }
-                    let (images, targets) = &inputs[i * k + si];
-                    progress.update(|p| p.label = format!("{} reads {}'s examples (seed {} of {k})", files[j].entry.name, files[i].entry.name, si + 1));
-                    let probs = w.predict_with(&files[j].entry, &files[j].bytes, images).await?;
-                    progress.update(|p| p.readings_done += 1);
-                    Ok(transfer_rate(&predicted(&probs), targets))
-                }
-            })
-            .await;
-            if stale() {
-                return;
-            }
-            let rates = match read {
-                Ok(r) => r,
-                Err(e) => return self.overview_failed(ticket, e.to_string()),
-            };
-            let transfer: Vec<Vec<Vec<f32>>> = (0..k).map(|si| (0..n).map(|i| (0..n).map(|j| rates[(si * n + i) * n + j]).collect()).collect()).collect();
-            let rows = evolved.first().map_or(0, |e| e.per_input.iter().map(|r| r.len()).sum());
-            let perturbations: Vec<f32> = evolved.iter().flat_map(|e| e.per_input.iter().flatten().flat_map(|o| o.perturbation())).collect();
-            let runs = OverviewRuns {
-                models: entries.iter().map(|e| e.name.clone()).collect(),
-                families: entries.iter().map(|e| family(e.arch)).collect(),
-                seeds: seeds.clone(),
-                perturbations,
-                rows,
-                transfer,
-                seed: settings.seed,
             };
             // Done once the worker's statistics for these runs are in.
             self.overview.awaiting_stats.set_value(true);
@@ -274,7 +194,7 @@ impl Page {
             return self.overview.result.set(None);
         };
         let Some(w) = self.crew().and_then(|c| c.workers.last().cloned()) else { return };
-        let (id, done) = w.overview_stats(|id| runs.request(id, abstraction), runs.perturbations.clone());
+        let (id, done) = w.overview_stats(|id| stats_request(&runs, id, abstraction), runs.perturbations.clone());
         spawn_local(async move {
             let Some(r) = slot.follow(ticket, &w, id, done).await else { return };
             match r {

@@ -1,26 +1,27 @@
-//! The study in the app: its attacks (the model and its untrained twin, for every seed of the
-//! controlled inputs) shared out over the pool, then its statistics computed in a worker
-//! whenever the runs or the analysis settings change.
+//! The study in the app: its driver (`dough_core::drive::study`, the CLI's too) runs the
+//! attacks (the model and its untrained twin, for every seed of the controlled inputs) on the
+//! pool, then its statistics are computed in a worker whenever the runs or the analysis settings
+//! change.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use dough_core::attack::SampleOutcome;
-use dough_core::protocol::{JobProgress, pack_runs};
+use dough_core::drive::Progress;
+use dough_core::drive::study::{StudyRun, StudyStats, study};
+use dough_core::protocol::pack_runs;
 use dough_core::study::abstraction::Abstraction;
-use dough_core::study::pipeline::{self, StudyResult};
+use dough_core::study::pipeline::StudyResult;
 use dough_core::study::plant_check::PlantCheck;
 use dough_core::study::replicates::{Replicated, replicate_seeds};
 use dough_core::study::templates::{TemplateKind, Templates};
 
 use super::Page;
-use crate::platform;
 use crate::assets;
-use crate::batches::study_batch;
 use crate::components::analysis::StudyStatus;
 use crate::job_slot::JobSlot;
-use crate::pool;
-use crate::worker_handle::{Analysed, AttackEnd, ClientError, WorkerHandle};
+use crate::platform;
+use crate::pool::PoolCompute;
+use crate::worker_handle::ClientError;
 
 /// The study: its attacks' outcomes (model, untrained twin), status, progress, templates, and
 /// the statistics the worker computed from them.
@@ -29,7 +30,8 @@ pub(super) struct StudyStore {
     /// One run per seed of the controlled inputs (`seeds=`), the first from the run's seed.
     pub(super) evolved: RwSignal<Option<Vec<StudyRun>>>,
     pub(super) status: RwSignal<StudyStatus>,
-    pub(super) progress: RwSignal<JobProgress>,
+    /// The driver's progress: attacks done of all, and which.
+    pub(super) progress: RwSignal<Progress>,
     /// The study's attacks.
     pub(super) slot: JobSlot,
     pub(super) templates: RwSignal<Option<Templates>>,
@@ -46,21 +48,12 @@ pub(super) struct StudyStore {
     pub(super) stats_for: StoredValue<Option<(dough_core::study::abstraction::Abstraction, dough_core::study::templates::TemplateKind)>>,
 }
 
-/// The study's attacks with one seed of the controlled inputs: the model's rows and its
-/// untrained twin's (start-major, as `pipeline::batch` lays them).
-#[derive(Clone, Debug, PartialEq)]
-pub(super) struct StudyRun {
-    pub(super) seed: u64,
-    pub(super) trained: Vec<SampleOutcome>,
-    pub(super) untrained: Vec<SampleOutcome>,
-}
-
 impl StudyStore {
     pub(super) fn new() -> Self {
         Self {
             evolved: RwSignal::new(None),
             status: RwSignal::new(StudyStatus::Idle),
-            progress: RwSignal::new(JobProgress::default()),
+            progress: RwSignal::new(Progress::default()),
             slot: JobSlot::new(),
             templates: RwSignal::new(None),
             template_bytes: StoredValue::new_local(Vec::new()),
@@ -112,43 +105,20 @@ impl Page {
                     }
                 }
             }
-            // One run of the model and one of its untrained twin per seed of the controlled
-            // inputs, each on the next free worker.
+            // The study's driver: one run of the model and one of its untrained twin per seed of
+            // the controlled inputs, cut into pieces over the pool's workers.
             let seeds = replicate_seeds(settings.seed, settings.seeds.max(1));
-            let jobs: Vec<(u64, Option<u64>)> = seeds.iter().flat_map(|&s| [(s, None), (s, Some(pipeline::untrained_seed(s)))]).collect();
-            let cfg = settings.attack_config();
+            let compute = PoolCompute::new(&crew, slot, ticket);
             let progress = self.study.progress;
-            let out = pool::each(&crew, jobs, move |w: WorkerHandle, (seed, untrained): (u64, Option<u64>)| {
-                let cfg = cfg.clone();
-                async move {
-                    let batch = study_batch(seed).map_err(ClientError::Failed)?;
-                    if !slot.is_current(ticket) {
-                        return Ok(None);
-                    }
-                    let (id, done) = w.attack(&batch.starts, &batch.targets, &cfg, untrained, false, None, move |p| progress.set(p), None);
-                    let Some(end) = slot.follow(ticket, &w, id, done).await else { return Ok(None) };
-                    match end? {
-                        AttackEnd::Done(rows, _) => Ok(Some(rows)),
-                        AttackEnd::Cancelled => Ok(None),
-                    }
-                }
-            })
-            .await;
+            let out = study(&compute, &model, &model.entry.name, &seeds, &settings.attack_config(), true, &|p| progress.set(p.clone()), &stale).await;
             if stale() {
                 return;
             }
-            let rows = match out {
-                Ok(rows) => rows,
-                Err(ClientError::Crashed(_)) => return,
+            let runs = match out {
+                Ok(Some(runs)) => runs,
+                Ok(None) | Err(ClientError::Crashed(_)) => return,
                 Err(ClientError::Failed(e)) => return self.study_failed(e),
             };
-            let mut runs = Vec::new();
-            for (k, seed) in seeds.iter().enumerate() {
-                match (rows[2 * k].clone(), rows[2 * k + 1].clone()) {
-                    (Some(trained), Some(untrained)) => runs.push(StudyRun { seed: *seed, trained, untrained }),
-                    _ => return,
-                }
-            }
             // Done once the worker's statistics for these runs are in (`request_stats`).
             self.study.evolved.set(Some(runs));
         });
@@ -175,7 +145,7 @@ impl Page {
         spawn_local(async move {
             let Some(r) = slot.follow(ticket, &w, id, done).await else { return };
             match r {
-                Ok(Some(Analysed { result, replicated, plant })) => {
+                Ok(Some(StudyStats { result, replicated, plant })) => {
                     self.study.stats_for.set_value(Some((abstraction, template)));
                     self.study.result.set(Some(result));
                     self.study.replicated.set(replicated);

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use dough_core::colormap::{diverging_rgba, gray_rgba, symmetric_scale};
+use dough_core::drive::Progress;
 use dough_core::study::abstraction::Method;
 use dough_core::study::pipeline::{Analysis, StudyResult};
 use dough_core::study::replicates::{Replicated, Scores};
@@ -110,6 +111,8 @@ pub fn AnalysisView(
     /// The scores over every seed run, when more than one ran (`seeds=`).
     replicated: Memo<Option<Replicated>>,
     templates: RwSignal<Option<Templates>>,
+    /// The study driver's progress (shown while it runs).
+    progress: RwSignal<Progress>,
     /// New abstraction or template settings (no new attack needed).
     on_settings: Callback<Settings>,
     on_run: Callback<()>,
@@ -179,6 +182,11 @@ pub fn AnalysisView(
                 <button id="study-run" type="button" disabled=busy on:click=move |_| on_run.run(())>
                     {move || if status.get() == StudyStatus::Running { "Analysing…" } else { "Run the study" }}
                 </button>
+                <Show when=move || status.get() == StudyStatus::Running>
+                    <span class="study-progress" id="study-progress" role="status">{move || progress.with(|p| {
+                        if p.attacks == 0 { String::new() } else { format!("{} of {} attacks done · {}", p.attacks_done, p.attacks, p.label) }
+                    })}</span>
+                </Show>
             </div>
             {move || result.get().map(|r| {
                 let n = names.get();

@@ -124,7 +124,7 @@ fn pattern_heatmap(matrix: &[Vec<f32>], names: [&'static str; 10]) -> impl IntoV
 /// null, the 10x10 heatmap, and transfer in both directions on this input.
 #[component]
 pub fn ComparePatterns(
-    pair: Memo<Option<(String, PatternPair)>>,
+    pair: RwSignal<Option<(String, PatternPair)>>,
     status: RwSignal<OwnStatus>,
     names: Signal<[&'static str; 10]>,
     a_name: Signal<String>,

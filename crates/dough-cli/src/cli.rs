@@ -45,6 +45,10 @@ pub enum Command {
     Eval(EvalArgs),
     /// Attack a shipped model toward every class and print the gallery's numbers
     Attack(AttackArgs),
+    /// Compare mode: model B reads model A's gallery; B's own run on the same start, A's reading
+    /// of it, and B's untrained twin; both models' patterns with the persistence identification
+    /// and its two nulls (as the page's compare mode)
+    Compare(CompareArgs),
     /// The fixed benchmark workload (on the CPU, or with --backend wgpu on the GPU)
     Bench(BenchArgs),
     /// Minimality benchmark: the minimal-norm attacks (untargeted) on the first correctly
@@ -77,6 +81,7 @@ impl Command {
             Command::Train(a) => Some(&a.device),
             Command::Eval(a) => Some(&a.device),
             Command::Attack(a) => Some(&a.device),
+            Command::Compare(a) => Some(&a.device),
             Command::Bench(a) => Some(&a.device),
             Command::Minimal(a) => Some(&a.device),
             Command::Attacks(a) => Some(&a.device),
@@ -382,10 +387,19 @@ pub struct AttackArgs {
     /// Folder of the weights and manifest.json
     #[arg(long, default_value = MODELS)]
     pub models: PathBuf,
+    #[command(flatten)]
+    pub attack: AttackOptions,
+    #[command(flatten)]
+    pub device: DeviceOptions,
+}
+
+/// A gallery's start and attack, with the page's settings.
+#[derive(Args, Debug, Clone)]
+pub struct AttackOptions {
     /// The start: black, gray, white, noise or sample:C:I (image I of class C in the pack)
     #[arg(long, value_parser = values::parse_input, default_value = "black")]
     pub input: Input,
-    /// Seed of the noise input
+    /// Seed of the noise input (and of the attack's and the nulls' random numbers)
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// The sample pack of sample:C:I [default: public/data/<dataset>-samples.dspk]
@@ -408,6 +422,47 @@ pub struct AttackArgs {
     pub no_early_stop: bool,
     #[command(flatten)]
     pub suite: SuiteOptions,
+}
+
+impl AttackOptions {
+    /// The attack's settings (the method's random numbers from `--seed`, as the page's).
+    pub fn config(&self) -> Result<AttackConfig, String> {
+        let cfg = AttackConfig {
+            norm: self.norm.into(),
+            step_size: self.step_size,
+            max_steps: self.steps,
+            kappa: self.kappa,
+            early_stop: !self.no_early_stop,
+            ..AttackConfig::default()
+        };
+        let mut cfg = self.suite.apply(&cfg)?;
+        cfg.suite.seed = self.seed;
+        Ok(cfg)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// Model A, whose gallery B reads
+    #[arg(long, default_value = "mnist-mlp")]
+    pub a: String,
+    /// Model B (of A's dataset)
+    #[arg(long, default_value = "mnist-mlp-robust")]
+    pub b: String,
+    /// Folder of the weights and manifest.json
+    #[arg(long, default_value = MODELS)]
+    pub models: PathBuf,
+    #[command(flatten)]
+    pub attack: AttackOptions,
+    /// Abstraction into patterns: mean, topP (e.g. top10: the P% largest pixels) or sign
+    #[arg(long, value_parser = values::parse_method, default_value = "mean")]
+    pub method: Method,
+    /// Gaussian smoothing of the patterns, in pixels (0: none)
+    #[arg(long, default_value_t = 0.0)]
+    pub sigma: f32,
+    /// Print the result as JSON (the page's `window.__dough.compare_patterns`, with B's readings)
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub device: DeviceOptions,
 }
@@ -592,7 +647,7 @@ mod tests {
         assert_eq!(t.conv.iter().map(|c| (c.channels, c.kernel, c.pool)).collect::<Vec<_>>(), [(32, 3, false), (64, 3, true)]);
         let Ok(Command::Attack(a)) = parse(&["attack"]) else { panic!("attack") };
         let d = AttackConfig::default();
-        assert_eq!((a.model.as_str(), a.steps, a.step_size, a.kappa, a.norm, a.no_early_stop), ("mnist-mlp", d.max_steps, d.step_size, d.kappa, Norm::L2, false));
+        assert_eq!((a.model.as_str(), a.attack.steps, a.attack.step_size, a.attack.kappa, a.attack.norm, a.attack.no_early_stop), ("mnist-mlp", d.max_steps, d.step_size, d.kappa, Norm::L2, false));
         let Ok(Command::Bench(b)) = parse(&["bench"]) else { panic!("bench") };
         assert_eq!((b.arch, b.batch), (Arch::Mlp, 160));
         assert_eq!(b.device, DeviceOptions::default());
@@ -660,7 +715,10 @@ mod tests {
         assert!(s.json);
         assert_eq!((s.study.method, s.study.template), (Method::TopMask { percent: 10.0 }, Template::TStat));
         let Ok(Command::Attack(a)) = parse(&["attack", "--input", "sample:3:7"]) else { panic!("attack") };
-        assert_eq!(a.input, Input::Sample { class: 3, index: 7 });
+        assert_eq!(a.attack.input, Input::Sample { class: 3, index: 7 });
+        let Ok(Command::Compare(c)) = parse(&["compare", "--b", "mnist-lenet", "--input", "noise", "--seed", "3", "--attack", "pgd"]) else { panic!("compare") };
+        assert_eq!((c.a.as_str(), c.b.as_str(), c.attack.input, c.attack.seed), ("mnist-mlp", "mnist-lenet", Input::Noise, 3));
+        assert_eq!(c.attack.config().unwrap().suite.seed, 3);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
+use dough_compute::network::Network;
 use dough_compute::{Device, dough_set, eval, train};
 use dough_core::attack::AttackConfig;
 use dough_core::dough_data::{DoughSet, TargetRule, subset};
@@ -69,13 +70,14 @@ pub fn cmd_dough_data(a: &DoughDataArgs) -> Result<(), String> {
     let _ = writeln!(md, "|---|---:|---|---:|---:|---:|---|---:|---:|");
     for name in &a.sources {
         let (entry, spec, weights) = load_model(&a.models, name)?;
+        let net = Network::new(&spec, &weights, &device).map_err(|e| e.to_string())?;
         let splits = load_splits(&a.data_root.join(entry.dataset.slug()))?;
         let sub = subset(&splits.train, a.count, a.seed);
         for rule in [TargetRule::Det, TargetRule::Rand] {
             let t = Instant::now();
             println!("{name}: building {} from {} images", rule.name(), sub.len());
             let mut shown = usize::MAX;
-            let built = pollster::block_on(dough_set::build(&spec, &weights, &device, &sub, rule, a.seed, &cfg, a.batch, |done, all, _| {
+            let built = pollster::block_on(dough_set::build(&net, &sub, rule, a.seed, &cfg, a.batch, |done, all, _| {
                 if done != shown && done % 500 == 0 {
                     shown = done;
                     eprint!("\r  attacked {done}/{all}");

@@ -4,6 +4,7 @@
 mod device;
 mod dough_data_cmd;
 mod cli;
+mod compare_cmd;
 mod report;
 mod suite_cmd;
 mod plant_cmd;
@@ -14,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Parser;
-use cli::{AttackArgs, BenchArgs, Cli, Command, EvalArgs, PackArgs, TrainArgs};
+use cli::{AttackArgs, AttackOptions, BenchArgs, Cli, Command, EvalArgs, PackArgs, TrainArgs};
 use dough_compute::suite::{Goal, Job};
 use dough_compute::{Device, eval};
-use dough_core::attack::{AttackConfig, every_target};
+use dough_core::attack::every_target;
 use dough_core::idx::{self, Split};
 use dough_core::inputs::ControlledInput;
 use dough_core::manifest::{self, ArchKind, DatasetId, ModelConfig, ModelEntry, Pgd};
@@ -45,6 +46,7 @@ fn main() {
         Command::Pack(a) => cmd_pack(&a),
         Command::Eval(a) => cmd_eval(&a),
         Command::Attack(a) => cmd_attack(&a),
+        Command::Compare(a) => compare_cmd::cmd_compare(&a),
         Command::Bench(a) => cmd_bench(&a),
         Command::Minimal(a) => suite_cmd::cmd_minimal(&a),
         Command::Attacks(a) => suite_cmd::cmd_attacks(&a),
@@ -168,28 +170,26 @@ fn cmd_eval(a: &EvalArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn cmd_attack(a: &AttackArgs) -> Result<(), String> {
-    let (entry, spec, weights) = load_model(&a.models, &a.model)?;
-    let input = a.input.controlled(a.seed);
+/// The start image of a gallery: the controlled input of `o` (a sample-pack image read from the
+/// pack of `entry`'s dataset).
+pub(crate) fn start_of(o: &AttackOptions, entry: &ModelEntry) -> Result<(ControlledInput, Vec<f32>), String> {
+    let input = o.input.controlled(o.seed);
     let pack = match input {
         ControlledInput::Sample { .. } => {
-            let path = a.pack.clone().unwrap_or_else(|| PathBuf::from(format!("public/data/{}-samples.dspk", entry.dataset.slug())));
+            let path = o.pack.clone().unwrap_or_else(|| PathBuf::from(format!("public/data/{}-samples.dspk", entry.dataset.slug())));
             let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             Some(SamplePack::decode(&bytes).map_err(|e| e.to_string())?)
         }
         _ => None,
     };
     let start = input.pixels(pack.as_ref()).map_err(|e| e.to_string())?;
-    let cfg = AttackConfig {
-        norm: a.norm.into(),
-        step_size: a.step_size,
-        max_steps: a.steps,
-        kappa: a.kappa,
-        early_stop: !a.no_early_stop,
-        ..AttackConfig::default()
-    };
-    let mut cfg = a.suite.apply(&cfg)?;
-    cfg.suite.seed = a.seed;
+    Ok((input, start))
+}
+
+fn cmd_attack(a: &AttackArgs) -> Result<(), String> {
+    let (entry, spec, weights) = load_model(&a.models, &a.model)?;
+    let (input, start) = start_of(&a.attack, &entry)?;
+    let cfg = a.attack.config()?;
     let (starts, targets) = every_target(&start);
     let goals: Vec<Goal> = targets.into_iter().map(Goal::Toward).collect();
     let t0 = Instant::now();

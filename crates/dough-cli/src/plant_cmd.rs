@@ -6,7 +6,8 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use dough_compute::study::evolve;
+use dough_compute::local::evolve;
+use dough_compute::network::Network;
 use dough_core::attack::AttackConfig;
 use dough_core::inputs::ControlledInput;
 use dough_core::manifest::ModelEntry;
@@ -115,7 +116,8 @@ pub fn cmd_plant_check(a: &PlantCheckArgs) -> Result<(), String> {
             let t = Instant::now();
             let (entry, spec, weights) = load_model(&a.models, &e.name)?;
             let plant = entry.plant().copied().unwrap_or(zoo_plant);
-            let evolved = pollster::block_on(evolve(&spec, &weights, &device, &starts, &cfg)).map_err(|e| e.to_string())?;
+            let net = Network::new(&spec, &weights, &device).map_err(|e| e.to_string())?;
+            let evolved = pollster::block_on(evolve(&net, &starts, &cfg)).map_err(|e| e.to_string())?;
             let patterns = evolved.patterns(&abs);
             let mask = plant.mask().map_err(|e| e.to_string())?;
             let c = check(&norms(&evolved), &patterns, &mask, a.seed).map_err(|e| e.to_string())?;

@@ -6,13 +6,16 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use dough_compute::Device;
-use dough_compute::study::{OverviewNet, evolve, overview, transfer_matrix};
+use dough_compute::local::Local;
+use dough_compute::network::Network;
+use dough_core::drive::overview::{Net, overview, transfer_of};
+use dough_core::drive::study::{StudyRun, study};
 use dough_core::attack::AttackConfig;
 use dough_core::colormap::{diverging, diverging_rgba, gray_rgba, symmetric_scale};
 use dough_core::export::{heatmap_sheet, tile_sheet};
 use dough_core::idx::{self, Split};
 use dough_core::manifest::{DatasetId, ModelEntry};
-use dough_core::model::{ArchSpec, CLASSES};
+use dough_core::model::CLASSES;
 use dough_core::study::abstraction::{Abstraction, Method};
 use dough_core::study::metrics::Comparison;
 use dough_core::study::overview::{MIN_MODELS_FOR_MANTEL, Overview, family};
@@ -21,7 +24,6 @@ use dough_core::study::pipeline::{self, Evolved, StudyResult};
 use dough_core::study::replicates::{PERMUTATIONS, Replicated, replicate_seeds};
 use dough_core::study::stats::{Interval, Mantel, p_label};
 use dough_core::study::templates::{TemplateKind, Templates};
-use dough_core::weights::Weights;
 
 use crate::cli::{OverviewArgs, ReportArgs, StudyArgs, StudyOptions, TemplatesArgs};
 use crate::{device, load_manifest, load_model};
@@ -72,22 +74,22 @@ impl StudySettings {
 /// The evolved samples of one model and of its untrained twin, one of each per seed.
 pub struct ModelRun {
     pub entry: ModelEntry,
-    pub spec: ArchSpec,
-    pub weights: Weights,
+    pub net: Network,
     pub evolved: Vec<Evolved>,
     pub untrained: Vec<Evolved>,
 }
 
+/// The study's attacks on the model `name` (and its untrained twin) for every seed, through the
+/// study's driver (as the page runs them).
 pub fn run_model(models: &Path, name: &str, s: &StudySettings, seeds: &[u64], device: &Device) -> Result<ModelRun, String> {
     let (entry, spec, weights) = load_model(models, name)?;
-    let (mut evolved, mut untrained) = (Vec::new(), Vec::new());
-    for &seed in seeds {
-        let starts: Vec<Vec<f32>> = pipeline::default_inputs(seed).iter().map(|i| i.pixels(None).expect("no pack needed")).collect();
-        evolved.push(pollster::block_on(evolve(&spec, &weights, device, &starts, &s.attack)).map_err(|e| e.to_string())?);
-        let untrained_w = spec.init_weights(pipeline::untrained_seed(seed));
-        untrained.push(pollster::block_on(evolve(&spec, &untrained_w, device, &starts, &s.attack)).map_err(|e| e.to_string())?);
-    }
-    Ok(ModelRun { entry, spec, weights, evolved, untrained })
+    let net = Network::new(&spec, &weights, device).map_err(|e| e.to_string())?;
+    let runs: Vec<StudyRun> = pollster::block_on(study(&Local::new(), &net, name, seeds, &s.attack, true, &|_| {}, &|| false))
+        .map_err(|e| e.to_string())?
+        .ok_or("the study was cancelled")?;
+    let evolved = runs.iter().map(|r| Evolved::from_outcomes(r.trained.clone())).collect();
+    let untrained = runs.into_iter().map(|r| Evolved::from_outcomes(r.untrained)).collect();
+    Ok(ModelRun { entry, net, evolved, untrained })
 }
 
 /// `dough-cli overview --model a,b,c [--seeds N] [--json]`: persistence and transfer over a
@@ -104,9 +106,12 @@ pub fn cmd_overview(a: &OverviewArgs) -> Result<(), String> {
     if let Some((first, other)) = loaded.first().and_then(|f| loaded.iter().find(|e| e.0.dataset != f.0.dataset).map(|o| (f, o))) {
         return Err(format!("{} ({}) and {} ({}) are of different datasets", first.0.name, first.0.dataset.slug(), other.0.name, other.0.dataset.slug()));
     }
-    let nets: Vec<OverviewNet> = loaded.iter().map(|(e, spec, w)| OverviewNet { name: &e.name, family: family(e.arch), spec, weights: w }).collect();
+    let device = device();
+    let built = loaded.iter().map(|(e, spec, w)| Network::new(spec, w, &device).map(|n| (e, n)).map_err(|err| format!("{}: {err}", e.name))).collect::<Result<Vec<_>, _>>()?;
+    let nets: Vec<Net<Network>> = built.iter().map(|(e, net)| Net { name: &e.name, family: family(e.arch), model: net }).collect();
     let t = Instant::now();
-    let ov = pollster::block_on(overview(&nets, &seeds, &s.attack, &s.abstraction, PERMUTATIONS, s.seed, &device())).map_err(|e| e.to_string())?;
+    let runs = pollster::block_on(overview(&Local::new(), &nets, &seeds, &s.attack, s.seed, &|_| {}, &|| false)).map_err(|e| e.to_string())?.ok_or("the overview was cancelled")?;
+    let ov = runs.statistics(&s.abstraction, PERMUTATIONS)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&ov).map_err(|e| e.to_string())?);
         return Ok(());
@@ -405,12 +410,9 @@ pub fn cmd_report(a: &ReportArgs) -> Result<(), String> {
 
         // Persistence and transfer between every pair of models, over the seeds (the same
         // overview the page computes).
-        let nets: Vec<(&ArchSpec, &Weights)> = runs.iter().map(|r| (&r.spec, &r.weights)).collect();
-        let mut per_seed = Vec::new();
-        for k in 0..seeds.len() {
-            let evolved: Vec<&Evolved> = runs.iter().map(|r| &r.evolved[k]).collect();
-            per_seed.push(pollster::block_on(transfer_matrix(&nets, &evolved, &device)).map_err(|e| e.to_string())?);
-        }
+        let nets: Vec<Net<Network>> = runs.iter().map(|r| Net { name: &r.entry.name, family: family(r.entry.arch), model: &r.net }).collect();
+        let evolved: Vec<Vec<&Evolved>> = runs.iter().map(|r| r.evolved.iter().collect()).collect();
+        let per_seed = pollster::block_on(transfer_of(&Local::new(), &nets, &evolved, &|_| {}, &|| false)).map_err(|e| e.to_string())?.ok_or("the overview was cancelled")?;
         let families: Vec<usize> = runs.iter().map(|r| family(r.entry.arch)).collect();
         let ov = Overview::new(names.clone(), families, seeds.clone(), &patterns, &per_seed, PERMUTATIONS, s.seed).map_err(|e| e.to_string())?;
         let pm = &ov.persistence;
@@ -422,7 +424,7 @@ pub fn cmd_report(a: &ReportArgs) -> Result<(), String> {
         let _ = writeln!(md, "|---|---|---:|---:|---:|---:|");
         for (i, r) in runs.iter().enumerate().filter(|(_, r)| r.entry.config.adversarial.is_some()) {
             let twin = runs.iter().position(|t| {
-                t.entry.config.adversarial.is_none() && t.spec == r.spec && t.entry.config.seed == r.entry.config.seed && t.entry.config.augmentation == "none"
+                t.entry.config.adversarial.is_none() && t.net.spec() == r.net.spec() && t.entry.config.seed == r.entry.config.seed && t.entry.config.augmentation == "none"
             });
             if let Some(j) = twin {
                 let acc = |e: &ModelEntry| e.robust_accuracy.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "not measured".into());

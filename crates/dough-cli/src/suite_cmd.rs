@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
-use dough_compute::study::evolve;
+use dough_compute::local::evolve;
+use dough_compute::network::Network;
 use dough_compute::suite::{Goal, Job};
 use dough_compute::{Device, eval};
 use dough_core::attack::{AttackConfig, SampleOutcome, StepNorm};
@@ -146,13 +147,14 @@ pub fn cmd_attacks(a: &AttacksArgs) -> Result<(), String> {
     for name in &a.models_list {
         let (entry, spec, weights) = load_model(&a.models, name)?;
         let templates = load_templates(entry.dataset)?;
-        let untrained_w = spec.init_weights(pipeline::untrained_seed(s.seed));
+        let net = Network::new(&spec, &weights, &device).map_err(|e| e.to_string())?;
+        let twin = net.untrained(pipeline::untrained_seed(s.seed)).map_err(|e| e.to_string())?;
         let mut results: Vec<(StudyResult, f32)> = Vec::new();
         for &m in &a.methods {
             let cfg = study_config(m, &s);
             let t = Instant::now();
-            let evolved = pollster::block_on(evolve(&spec, &weights, &device, &starts, &cfg)).map_err(|e| e.to_string())?;
-            let untrained = pollster::block_on(evolve(&spec, &untrained_w, &device, &starts, &cfg)).map_err(|e| e.to_string())?;
+            let evolved = pollster::block_on(evolve(&net, &starts, &cfg)).map_err(|e| e.to_string())?;
+            let untrained = pollster::block_on(evolve(&twin, &starts, &cfg)).map_err(|e| e.to_string())?;
             let r = pipeline::study(&evolved, Some(&untrained), &s.abstraction, templates.get(s.template), s.seed);
             let mut l2: Vec<f32> = evolved.per_input.iter().flatten().map(|o| o.l2).collect();
             l2.sort_by(f32::total_cmp);

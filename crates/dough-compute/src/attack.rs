@@ -16,7 +16,7 @@ use dough_core::attack::{AttackConfig, AttackError, SampleOutcome, StepNorm, nor
 use dough_core::model::{ArchSpec, CLASSES, PIXELS};
 use dough_core::weights::Weights;
 
-use crate::network::Classifier;
+use crate::network::{Classifier, Network};
 
 /// Log-probabilities and the summed cross-entropy of every sample to its target (one-hot
 /// rows), with `x` tracked for the input gradient. `model` must live on an autodiff device.
@@ -66,6 +66,12 @@ impl AttackJob {
         targets: &[usize],
         cfg: AttackConfig,
     ) -> Result<Self, AttackError> {
+        Self::on(&Network::new(spec, weights, device)?, starts, targets, cfg)
+    }
+
+    /// Prepares an attack of `targets[i]` from `starts[i]` on the built network `net`.
+    pub fn on(net: &Network, starts: &[Vec<f32>], targets: &[usize], cfg: AttackConfig) -> Result<Self, AttackError> {
+        let device = net.device();
         if starts.is_empty() || starts.len() != targets.len() {
             return Err(AttackError::Empty);
         }
@@ -84,7 +90,7 @@ impl AttackJob {
             return Err(AttackError::BadTarget(t));
         }
         let batch = starts.len();
-        let model = Classifier::from_weights(spec, weights, &device.clone().autodiff())?.no_grad();
+        let model = net.autodiff();
         let flat: Vec<f32> = starts.iter().flatten().copied().collect();
         let x = Tensor::from_data(TensorData::new(flat.clone(), [batch, PIXELS]), device);
         let mut oh = vec![0.0f32; batch * CLASSES];

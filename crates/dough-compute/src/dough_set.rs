@@ -8,10 +8,7 @@ use std::future::Future;
 use dough_core::attack::{AttackConfig, AttackError};
 use dough_core::dough_data::{DoughDataError, DoughSet, TargetRule, assemble, start_images, targets};
 use dough_core::idx::Dataset;
-use dough_core::model::ArchSpec;
-use dough_core::weights::Weights;
-
-use crate::Device;
+use crate::network::Network;
 use crate::suite::{Goal, Job};
 
 pub use dough_core::dough_data::BATCH;
@@ -26,10 +23,10 @@ pub enum DoughBuildError {
 }
 
 /// Attacks every image of `data` toward its target under `rule` (`seed` draws D_rand's) with
-/// `cfg`, `batch` images at a time, and assembles the set. After every attack step `between` gets
+/// `cfg` on the source network `net`, `batch` images at a time, and assembles the set. After every attack step `between` gets
 /// (images done, images in all, the current batch's step) and says whether to go on: `None` when
 /// it said no.
-pub async fn build<F, Fut>(spec: &ArchSpec, weights: &Weights, device: &Device, data: &Dataset, rule: TargetRule, seed: u64, cfg: &AttackConfig, batch: usize, mut between: F) -> Result<Option<DoughSet>, DoughBuildError>
+pub async fn build<F, Fut>(net: &Network, data: &Dataset, rule: TargetRule, seed: u64, cfg: &AttackConfig, batch: usize, mut between: F) -> Result<Option<DoughSet>, DoughBuildError>
 where
     F: FnMut(usize, usize, usize) -> Fut,
     Fut: Future<Output = bool>,
@@ -43,7 +40,7 @@ where
         let end = (start + batch).min(n);
         let imgs = &all[start..end];
         let goals: Vec<Goal> = tg[start..end].iter().map(|&t| Goal::Toward(t)).collect();
-        let mut job = Job::new(spec, weights, device, imgs, &goals, cfg)?;
+        let mut job = Job::on(net, imgs, &goals, cfg)?;
         let mut step = 0;
         while !job.step().await? {
             step += 1;

@@ -6,7 +6,7 @@ use dough_core::attack::AttackError;
 use dough_core::model::{ArchSpec, CLASSES, PIXELS};
 use dough_core::weights::Weights;
 
-use crate::network::Classifier;
+use crate::network::{Classifier, Network};
 
 /// Predicted classes for `images` (bytes, 784 per image), in batches of `batch`.
 pub async fn predict(
@@ -59,12 +59,16 @@ pub async fn probabilities(spec: &ArchSpec, weights: &Weights, device: &Device, 
 /// The network's class probabilities for a batch of images (784 values in [0, 1] each, one
 /// after the other): 10 values per image, in order.
 pub async fn probabilities_batch(spec: &ArchSpec, weights: &Weights, device: &Device, images: &[f32]) -> Result<Vec<f32>, AttackError> {
+    probabilities_on(&Network::new(spec, weights, device)?, images).await
+}
+
+/// [`probabilities_batch`] on a built network.
+pub async fn probabilities_on(net: &Network, images: &[f32]) -> Result<Vec<f32>, AttackError> {
     if images.is_empty() || !images.len().is_multiple_of(PIXELS) {
         return Err(AttackError::BadConfig(format!("{} image values are not a whole number of {PIXELS}-pixel images", images.len())));
     }
     let n = images.len() / PIXELS;
-    let model = Classifier::from_weights(spec, weights, device)?;
-    let logits = model.forward(Tensor::from_data(TensorData::new(images.to_vec(), [n, PIXELS]), device));
+    let logits = net.plain().forward(Tensor::from_data(TensorData::new(images.to_vec(), [n, PIXELS]), net.device()));
     let p = burn::tensor::activation::softmax(logits, 1);
     let data = p.into_data_async().await.map_err(|e| AttackError::Backend(format!("{e:?}")))?;
     data.try_to_vec::<f32>().map_err(|e| AttackError::Backend(format!("{e:?}")))

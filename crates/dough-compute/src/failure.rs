@@ -12,7 +12,7 @@ pub fn of_attack(e: &AttackError, on_gpu: bool) -> FailKind {
     match e {
         AttackError::Backend(_) if on_gpu => FailKind::DeviceLost,
         AttackError::Backend(_) => FailKind::Failed,
-        AttackError::Empty | AttackError::BadInput { .. } | AttackError::BadTarget(_) | AttackError::BadConfig(_) | AttackError::Weights(_) => {
+        AttackError::Empty | AttackError::BadInput { .. } | AttackError::BadTarget(_) | AttackError::BadConfig(_) | AttackError::Weights(_) | AttackError::Drive(_) => {
             FailKind::BadRequest
         }
     }

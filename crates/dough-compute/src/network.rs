@@ -1,6 +1,7 @@
 //! The classifiers as Burn modules: a fully connected network and a convolutional network, both
 //! returning logits for flat `[batch, 784]` inputs in [0, 1], both built from an [`ArchSpec`] and
-//! host [`Weights`].
+//! host [`Weights`]; and [`Network`], a classifier built once on its device, which the worker
+//! keeps per model and every attack and forward pass reuses.
 
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -171,6 +172,49 @@ impl Classifier {
             }
         }
         Ok(w)
+    }
+}
+
+/// A classifier built once on its device: its weights frozen on the device's autodiff twin (the
+/// attacks take input gradients through it), the same weights for plain forward passes. Cloning
+/// it shares the weights; nothing is rebuilt per request.
+#[derive(Clone, Debug)]
+pub struct Network {
+    spec: ArchSpec,
+    model: Classifier,
+    device: Device,
+}
+
+impl Network {
+    /// Builds the network of `spec` from `weights` on `device` (every name and shape checked).
+    pub fn new(spec: &ArchSpec, weights: &Weights, device: &Device) -> Result<Self, WeightsError> {
+        let model = Classifier::from_weights(spec, weights, &device.clone().autodiff())?.no_grad();
+        Ok(Self { spec: spec.clone(), model, device: device.clone() })
+    }
+
+    /// An untrained network of the same shape on the same device, its weights drawn from `seed`
+    /// (the study's untrained null).
+    pub fn untrained(&self, seed: u64) -> Result<Self, WeightsError> {
+        Self::new(&self.spec, &self.spec.init_weights(seed), &self.device)
+    }
+
+    pub fn spec(&self) -> &ArchSpec {
+        &self.spec
+    }
+
+    /// The plain device it lives on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The module on the autodiff device (its parameters need no gradient).
+    pub fn autodiff(&self) -> Classifier {
+        self.model.clone()
+    }
+
+    /// The module on the plain device, for forward passes.
+    pub fn plain(&self) -> Classifier {
+        self.model.valid()
     }
 }
 

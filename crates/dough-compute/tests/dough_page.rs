@@ -57,7 +57,7 @@ fn a_network_trained_on_the_pages_dough_beats_its_control_and_is_recorded_for_th
     let test = SamplePack::decode(&std::fs::read(public.join("data/mnist-samples.dspk")).unwrap()).unwrap();
     let sub = subset(&pack, recipe.dough.unwrap(), SEED);
     let t0 = std::time::Instant::now();
-    let set = pollster::block_on(dough_set::build(&src_spec, &src_w, &device, &sub, TargetRule::Det, SEED, &AttackConfig::default(), dough_set::BATCH, |_, _, _| std::future::ready(true)))
+    let set = pollster::block_on(dough_set::build(&dough_compute::network::Network::new(&src_spec, &src_w, &device).unwrap(), &sub, TargetRule::Det, SEED, &AttackConfig::default(), dough_set::BATCH, |_, _, _| std::future::ready(true)))
         .unwrap()
         .expect("not cancelled");
     let build_seconds = t0.elapsed().as_secs_f64();

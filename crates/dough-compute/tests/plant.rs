@@ -8,7 +8,8 @@
 use std::path::PathBuf;
 
 use dough_compute::Device;
-use dough_compute::study::evolve;
+use dough_compute::local::evolve;
+use dough_compute::network::Network;
 use dough_compute::train::{TrainError, train};
 use dough_core::attack::AttackConfig;
 use dough_core::inputs::ControlledInput;
@@ -44,7 +45,7 @@ fn planted_check(plant: Plant) -> PlantCheck {
     let mut inputs = vec![ControlledInput::Black, ControlledInput::Gray];
     inputs.extend((0..6).map(|seed| ControlledInput::Noise { seed }));
     let starts: Vec<Vec<f32>> = inputs.iter().map(|i| i.pixels(None).unwrap()).collect();
-    let evolved = pollster::block_on(evolve(&spec, &weights, &device, &starts, &AttackConfig::default())).unwrap();
+    let evolved = pollster::block_on(evolve(&Network::new(&spec, &weights, &device).unwrap(), &starts, &AttackConfig::default())).unwrap();
     let patterns = evolved.patterns(&Abstraction { method: Method::MeanUnit, sigma: 0.0 });
     let r = check(&norms(&evolved), &patterns, &plant.mask().unwrap(), 0).unwrap();
     eprintln!("{}\nmedians {:?}\nanomaly index {} {:?} flagged {}\nenergy in patch {:?}", plant.describe(), r.medians, r.anomaly_index, r.interval, r.flagged, r.energy_in_patch);

@@ -10,7 +10,8 @@
 use std::path::PathBuf;
 
 use dough_compute::Device;
-use dough_compute::study::evolve;
+use dough_compute::local::evolve;
+use dough_compute::network::Network;
 use dough_compute::train::Trainer;
 use dough_core::attack::AttackConfig;
 use dough_core::pack::SamplePack;
@@ -42,7 +43,7 @@ fn the_pages_planted_backdoor_is_the_cheapest_class_and_recorded_for_the_page() 
     let weights = pollster::block_on(trainer.weights()).unwrap();
     let seconds = t0.elapsed().as_secs_f64();
     let starts: Vec<Vec<f32>> = pipeline::default_inputs(0).iter().map(|i| i.pixels(None).unwrap()).collect();
-    let evolved = pollster::block_on(evolve(&spec, &weights, &device, &starts, &AttackConfig::default())).unwrap();
+    let evolved = pollster::block_on(evolve(&Network::new(&spec, &weights, &device).unwrap(), &starts, &AttackConfig::default())).unwrap();
     let patterns = evolved.patterns(&Abstraction::default());
     let r = check(&norms(&evolved), &patterns, &plant.mask().unwrap(), 0).unwrap();
     eprintln!("{}: medians {:?}, smallest {}, anomaly index {} {:?}, flagged {}", plant.describe(), r.medians, r.smallest, r.anomaly_index, r.interval, r.flagged);

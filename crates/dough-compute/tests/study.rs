@@ -5,14 +5,17 @@
 use std::path::PathBuf;
 
 use dough_compute::Device;
-use dough_compute::study::{OverviewNet, evolve, overview, transfer_matrix};
+use dough_compute::local::{Local, evolve};
+use dough_compute::network::Network;
 use dough_core::attack::AttackConfig;
+use dough_core::drive::overview::{Net, overview, transfer_of};
+use dough_core::drive::study::{StudyRun, statistics, study};
 use dough_core::manifest;
 use dough_core::study::abstraction::Abstraction;
 use dough_core::study::overview::family;
 use dough_core::study::pairs::{transfer_images, transfer_rate};
 use dough_core::study::replicates::{PERMUTATIONS, Replicated, replicate_seeds};
-use dough_core::study::pipeline;
+use dough_core::study::pipeline::{self, Evolved};
 use dough_core::study::templates::{TemplateKind, Templates};
 use dough_core::weights::Weights;
 
@@ -33,12 +36,18 @@ fn mnist_mlp_patterns_beat_their_nulls_and_the_native_numbers_are_recorded() {
     let seed = 0;
     let starts: Vec<Vec<f32>> = pipeline::default_inputs(seed).iter().map(|i| i.pixels(None).unwrap()).collect();
     let device = Device::flex();
+    let net = Network::new(&spec, &weights, &device).unwrap();
     let cfg = AttackConfig::default();
-    let evolved = pollster::block_on(evolve(&spec, &weights, &device, &starts, &cfg)).unwrap();
-    let untrained_w = spec.init_weights(pipeline::untrained_seed(seed));
-    let untrained = pollster::block_on(evolve(&spec, &untrained_w, &device, &starts, &cfg)).unwrap();
+    let evolved = pollster::block_on(evolve(&net, &starts, &cfg)).unwrap();
+    let untrained = pollster::block_on(evolve(&net.untrained(pipeline::untrained_seed(seed)).unwrap(), &starts, &cfg)).unwrap();
     let abs = Abstraction::default();
     let r = pipeline::study(&evolved, Some(&untrained), &abs, templates.get(TemplateKind::Contrast), seed);
+    // The study's driver gives these runs and this study.
+    let runs = pollster::block_on(study(&Local::new(), &net, "mnist-mlp", &[seed], &cfg, true, &|_| {}, &|| false)).unwrap().unwrap();
+    assert_eq!(runs, vec![StudyRun { seed, trained: evolved.per_input.concat(), untrained: untrained.per_input.concat() }]);
+    let stats = statistics(&runs, &abs, templates.get(TemplateKind::Contrast), None).unwrap();
+    assert_eq!(stats.result, r);
+    assert!(stats.replicated.is_none() && stats.plant.is_some());
     let u = r.untrained_null.as_ref().unwrap();
     eprintln!(
         "mnist-mlp vs contrast: identification {} margin {:.3}; random null {} {:.3}; untrained null {} {:.3}",
@@ -60,8 +69,9 @@ fn mnist_mlp_patterns_beat_their_nulls_and_the_native_numbers_are_recorded() {
     let robust = entries.iter().find(|e| e.name == "mnist-mlp-robust").unwrap();
     let rb = std::fs::read(root().join("public/models").join(&robust.file)).unwrap();
     let (rspec, rweights) = (robust.arch_spec().unwrap(), Weights::from_safetensors(&rb).unwrap());
-    let nets = [(&spec, &weights), (&rspec, &rweights)];
-    let m = pollster::block_on(transfer_matrix(&nets, &[&evolved], &device)).unwrap();
+    let robust_net = Network::new(&rspec, &rweights, &device).unwrap();
+    let nets = [Net { name: "mnist-mlp", family: 0, model: &net }, Net { name: "mnist-mlp-robust", family: 0, model: &robust_net }];
+    let m = pollster::block_on(transfer_of(&Local::new(), &nets, &[vec![&evolved], vec![&evolved]], &|_| {}, &|| false)).unwrap().unwrap().remove(0);
     assert!(m[0][0] >= 0.9, "own examples after quantisation: {}", m[0][0]);
     let (bytes, targets) = transfer_images(&evolved);
     let direct = pollster::block_on(dough_compute::eval::predict(&rspec, &rweights, &device, &bytes, 7)).unwrap();
@@ -72,16 +82,18 @@ fn mnist_mlp_patterns_beat_their_nulls_and_the_native_numbers_are_recorded() {
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     std::fs::write(&out, serde_json::to_string(&r).unwrap()).unwrap();
 
-    // Two seeds (the page's seeds=2): the scores with their intervals, for the browser test.
+    // Two seeds (the page's seeds=2): the scores with their intervals, for the browser test. The
+    // driver cut into pieces as on a pool of three workers gives the same runs.
     let seeds = replicate_seeds(seed, 2);
+    let runs = pollster::block_on(study(&Local::with_lanes(3), &net, "mnist-mlp", &seeds, &cfg, true, &|_| {}, &|| false)).unwrap().unwrap();
     let mut results = vec![r];
-    for &s in &seeds[1..] {
-        let starts: Vec<Vec<f32>> = pipeline::default_inputs(s).iter().map(|i| i.pixels(None).unwrap()).collect();
-        let e = pollster::block_on(evolve(&spec, &weights, &device, &starts, &cfg)).unwrap();
-        let u = pollster::block_on(evolve(&spec, &spec.init_weights(pipeline::untrained_seed(s)), &device, &starts, &cfg)).unwrap();
-        results.push(pipeline::study(&e, Some(&u), &abs, templates.get(TemplateKind::Contrast), s));
+    for run in &runs[1..] {
+        let (e, u) = (Evolved::from_outcomes(run.trained.clone()), Evolved::from_outcomes(run.untrained.clone()));
+        results.push(pipeline::study(&e, Some(&u), &abs, templates.get(TemplateKind::Contrast), run.seed));
     }
+    assert_eq!(results[0], statistics(&runs[..1], &abs, templates.get(TemplateKind::Contrast), None).unwrap().result, "three lanes, the same first seed");
     let rep = Replicated::new(&seeds, &results, PERMUTATIONS);
+    assert_eq!(Some(&rep), statistics(&runs, &abs, templates.get(TemplateKind::Contrast), None).unwrap().replicated.as_ref());
     assert!(rep.model.identification.lo <= rep.model.identification.mean && rep.model.identification.mean <= rep.model.identification.hi);
     // Two seeds give wide t intervals (one degree of freedom); the pooled p-value is still decisive.
     assert!(rep.model.p_value < 0.01 && rep.model.margin.mean > rep.random_null.margin.mean, "{rep:?}");
@@ -99,14 +111,15 @@ fn overview_of_three_mlps_is_recorded_for_the_page() {
             let e = entries.iter().find(|e| e.name == *n).unwrap();
             let bytes = std::fs::read(root().join("public/models").join(&e.file)).unwrap();
             e.verify(&bytes).unwrap();
-            (e.clone(), e.arch_spec().unwrap(), Weights::from_safetensors(&bytes).unwrap())
+            (e.clone(), Network::new(&e.arch_spec().unwrap(), &Weights::from_safetensors(&bytes).unwrap(), &Device::flex()).unwrap())
         })
         .collect();
-    let nets: Vec<OverviewNet> = loaded.iter().map(|(e, spec, w)| OverviewNet { name: &e.name, family: family(e.arch), spec, weights: w }).collect();
+    let nets: Vec<Net<Network>> = loaded.iter().map(|(e, net)| Net { name: &e.name, family: family(e.arch), model: net }).collect();
     // The page's defaults: seed 0, one seed, its attack settings and abstraction.
     let settings = dough_core::settings::Settings::default();
     let seeds = replicate_seeds(settings.seed, 1);
-    let ov = pollster::block_on(overview(&nets, &seeds, &settings.attack_config(), &settings.abstraction, PERMUTATIONS, settings.seed, &Device::flex())).unwrap();
+    let runs = pollster::block_on(overview(&Local::new(), &nets, &seeds, &settings.attack_config(), settings.seed, &|_| {}, &|| false)).unwrap().unwrap();
+    let ov = runs.statistics(&settings.abstraction, PERMUTATIONS).unwrap();
     let (p, t) = (ov.persistence_means(), ov.transfer_means());
     eprintln!("persistence {p:?}\ntransfer {t:?}");
     for i in 0..3 {

@@ -76,6 +76,9 @@ pub enum AttackError {
     Weights(#[from] WeightsError),
     #[error("the compute backend failed: {0}")]
     Backend(String),
+    /// A driver's own error (`crate::drive`).
+    #[error(transparent)]
+    Drive(#[from] crate::drive::DriveError),
 }
 
 /// What happened to one sample.

@@ -7,7 +7,7 @@
 //! input, the two models' patterns side by side with the persistence identification between
 //! them. No DOM, no tensor library.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::attack::SampleOutcome;
 use crate::manifest::DatasetId;
@@ -89,7 +89,7 @@ pub fn summary(b_name: &str, readings: &[Reading]) -> String {
 /// input, abstracted the same way), and how A's patterns match B's: `comparison.matrix[i][j]`
 /// correlates A's pattern of class i with B's of class j; `identification` is the share of
 /// classes whose A pattern best matches B's pattern of the same class (persistence).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PatternPair {
     pub a: Vec<Vec<f32>>,
     pub b: Vec<Vec<f32>>,

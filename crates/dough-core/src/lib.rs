@@ -10,6 +10,7 @@ pub mod bench;
 pub mod colormap;
 pub mod compare;
 pub mod digest;
+pub mod drive;
 pub mod dough_data;
 pub mod export;
 pub mod idx;

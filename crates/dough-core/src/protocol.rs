@@ -177,6 +177,10 @@ pub enum Request {
         #[serde(default)]
         plant: Option<crate::plant::Plant>,
     },
+    /// Compare mode's statistics ([`crate::compare::pattern_pair`]): A's gallery, B's own run and
+    /// B's untrained twin's run (when there is one), the rows with their images in `f32` (see
+    /// [`pack_rows`]: A's, B's, then the twin's). Answered by `Compared`.
+    ComparePatterns { id: u32, rows: Vec<Vec<SampleOutcome>>, abstraction: Abstraction, seed: u64 },
     /// The zoo overview's statistics (patterns, persistence, transfer, the Mantel test) from
     /// every model's study perturbations (`f32`: `[model][seed][row]`, 784 values each, rows
     /// start-major as `pipeline::batch` lays them) and the transfer matrices. Answered by
@@ -302,6 +306,9 @@ pub enum Reply {
     },
     /// The overview's statistics, or why they could not be computed.
     OverviewStats { id: u32, overview: Result<Overview, String> },
+    /// Compare mode's statistics (`None`: the runs are not two whole galleries from one start);
+    /// the patterns `a` and `b` travel in `f32` (A's ten, then B's) and are left empty here.
+    Compared { id: u32, pair: Option<crate::compare::PatternPair> },
 }
 
 impl Request {
@@ -319,6 +326,7 @@ impl Request {
             | Request::Train { id, .. }
             | Request::Pause { id, .. }
             | Request::Analyse { id, .. }
+            | Request::ComparePatterns { id, .. }
             | Request::Overview { id, .. } => *id,
         }
     }
@@ -345,6 +353,7 @@ impl Reply {
             | Reply::DoughProgress { id, .. }
             | Reply::DoughBuilt { id, .. }
             | Reply::Analysed { id, .. }
+            | Reply::Compared { id, .. }
             | Reply::OverviewStats { id, .. } => Some(*id),
         }
     }
@@ -431,6 +440,29 @@ pub fn pack_runs(runs: Vec<(u64, Vec<SampleOutcome>, Vec<SampleOutcome>)>) -> (V
         meta.push(StudyRunRows { seed, trained, untrained });
     }
     (meta, f)
+}
+
+/// Sets of rows as metadata and one buffer of their start and adversarial images (set after set,
+/// row after row).
+pub fn pack_rows(mut sets: Vec<Vec<SampleOutcome>>) -> (Vec<Vec<SampleOutcome>>, Vec<f32>) {
+    let mut f = Vec::new();
+    for rows in &mut sets {
+        f.append(&mut take_images(rows, 0));
+    }
+    (sets, f)
+}
+
+/// The sets of [`pack_rows`] with their images back.
+pub fn unpack_rows(mut sets: Vec<Vec<SampleOutcome>>, flat: &[f32]) -> Result<Vec<Vec<SampleOutcome>>, WireError> {
+    let want: usize = sets.iter().map(|r| r.len() * 2 * PIXELS).sum();
+    if flat.len() != want {
+        return Err(WireError::Length { got: flat.len(), want });
+    }
+    for (o, img) in sets.iter_mut().flatten().zip(flat.chunks(2 * PIXELS)) {
+        o.start = img[..PIXELS].to_vec();
+        o.adversarial = img[PIXELS..].to_vec();
+    }
+    Ok(sets)
 }
 
 /// The runs of [`pack_runs`] with their images back.
@@ -582,6 +614,16 @@ mod tests {
         assert_eq!(err, WireError::Length { got: 100, want: 2 * PIXELS });
         assert!(unpack_images(&[0.0; 10], 1).is_err());
         assert_eq!(unpack_images(&pack_images(&[vec![1.0; PIXELS], vec![2.0; PIXELS]]), 2).unwrap()[1][0], 2.0);
+    }
+
+    #[test]
+    fn sets_of_rows_round_trip_and_a_short_buffer_is_an_error() {
+        let sets = vec![(0..3).map(|t| outcome(t, 0.1)).collect::<Vec<_>>(), vec![], (0..2).map(|t| outcome(t, 0.7)).collect()];
+        let (meta, flat) = pack_rows(sets.clone());
+        assert_eq!(flat.len(), 5 * 2 * PIXELS);
+        assert!(meta.iter().flatten().all(|o| o.start.is_empty() && o.adversarial.is_empty()));
+        assert_eq!(unpack_rows(meta.clone(), &flat).unwrap(), sets);
+        assert_eq!(unpack_rows(meta, &flat[1..]).unwrap_err(), WireError::Length { got: 5 * 2 * PIXELS - 1, want: 5 * 2 * PIXELS });
     }
 
     /// A request from a page that knows nothing of plants still reads, as nothing planted.

@@ -1,9 +1,10 @@
 //! The worker's request loop: requests are queued and run one at a time; a Cancel marks a run,
 //! which stops at its next step (or is dropped from the queue). Attacks report progress as
 //! they go and send their rows (and frames, for the step playback) as one transferable buffer.
-//! Models arrive once (`Model`) and stay in a cache keyed by their SHA-256; the study's and the
-//! overview's statistics are computed here too, so the page's thread only renders. Every reply
-//! names its request; a failure says its kind (`dough_compute::failure`).
+//! Models arrive once (`Model`) and stay built on the device in a cache keyed by their SHA-256;
+//! the study's, the overview's and compare mode's statistics are computed here too, so the
+//! page's thread only renders. Every reply names its request; a failure says its kind
+//! (`dough_compute::failure`).
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -15,25 +16,27 @@ use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::MessageEvent;
 
 use dough_compute::attack::AttackJob;
-use dough_compute::suite::{Goal, Job};
-use dough_compute::train::Trainer;
 use dough_compute::dough_set::{self, DoughBuildError};
+use dough_compute::network::Network;
+use dough_compute::suite::{Goal, Job};
+use dough_compute::train::{TrainError, Trainer};
 use dough_compute::{bench, eval, failure};
 use dough_core::attack::{AttackConfig, AttackError, SampleOutcome, StepNorm, every_target};
-use dough_compute::train::TrainError;
+use dough_core::compare::pattern_pair;
+use dough_core::dough_data::{DoughSet, TargetRule, assemble, subset, targets};
+use dough_core::drive::study::{StudyRun, StudyStats, statistics};
+use dough_core::idx::Dataset;
 use dough_core::manifest::{ArchKind, ModelConfig};
 use dough_core::model::{ArchSpec, PIXELS};
-use dough_core::dough_data::{DoughSet, TargetRule, assemble, subset, targets};
-use dough_core::idx::Dataset;
 use dough_core::pack::SamplePack;
-use dough_core::protocol::web::from_js;
-use dough_core::protocol::{BackendKind, DoughPhase, DoughRequest, FailKind, Fault, JobProgress, Packet, Reply, Request, StudyRunRows, pack_done, pack_snapshot, unpack_images, unpack_runs};
 use dough_core::plant::Plant;
-use dough_core::study::plant_check::{self, PlantCheck};
+use dough_core::protocol::web::from_js;
+use dough_core::protocol::{BackendKind, DoughPhase, DoughRequest, FailKind, Fault, JobProgress, Packet, Reply, Request, StudyRunRows, pack_done, pack_snapshot, unpack_images, unpack_rows, unpack_runs};
 use dough_core::study::abstraction::Abstraction;
 use dough_core::study::overview::Overview;
-use dough_core::study::pipeline::{self, Evolved};
-use dough_core::study::replicates::{PERMUTATIONS, study_of_runs};
+use dough_core::study::pipeline;
+use dough_core::study::plant_check;
+use dough_core::study::replicates::PERMUTATIONS;
 use dough_core::study::templates::{TemplateKind, Templates};
 use dough_core::weights::Weights;
 
@@ -57,8 +60,9 @@ const FAULT_AT_STEP: usize = 3;
 struct State {
     engine: Option<Engine>,
     fault: Option<Fault>,
-    /// Every model the page sent, by SHA-256 (a model's bytes cross to a worker once).
-    models: HashMap<String, (ArchSpec, Weights)>,
+    /// Every model the page sent, built on the device, by SHA-256 (a model's bytes cross to a
+    /// worker once; the network is built once).
+    models: HashMap<String, Network>,
     /// The SHA-256 of the model used by requests that name none.
     current: Option<String>,
     queue: VecDeque<Packet<Request>>,
@@ -160,11 +164,13 @@ async fn handle(p: Packet<Request>) {
                 with(|s| s.current = Some(entry.sha256.clone()));
                 return reply(Reply::ModelLoaded { id, sha256: entry.sha256 });
             }
+            let device = current_device().map_err(|e| e.to_string());
             let loaded = entry
                 .verify(&p.u8)
                 .map_err(|e| format!("model {} was not received intact ({e}); it is sent again", entry.name))
                 .and_then(|()| entry.arch_spec().map_err(|e| e.to_string()))
-                .and_then(|spec| Weights::from_safetensors(&p.u8).map(|w| (spec, w)).map_err(|e| format!("model {}: {e}", entry.name)));
+                .and_then(|spec| Weights::from_safetensors(&p.u8).map(|w| (spec, w)).map_err(|e| format!("model {}: {e}", entry.name)))
+                .and_then(|(spec, w)| Network::new(&spec, &w, &device?).map_err(|e| format!("model {}: {e}", entry.name)));
             match loaded {
                 Ok(m) => {
                     with(|s| {
@@ -202,11 +208,21 @@ async fn handle(p: Packet<Request>) {
         },
         Request::Analyse { id, runs, abstraction, template, plant } => match analyse(runs, &p.f32, &p.u8, &abstraction, template, plant) {
             // The patterns (10 x 784 values) travel as a transferable buffer, not as JSON.
-            Ok((mut result, replicated, plant)) => {
+            Ok(StudyStats { mut result, replicated, plant }) => {
                 let patterns: Vec<f32> = std::mem::take(&mut result.patterns).into_iter().flatten().collect();
                 post(Packet::with_f32(Reply::Analysed { id, result, replicated, plant }, patterns));
             }
             Err(e) => bad_request(id, e),
+        },
+        Request::ComparePatterns { id, rows, abstraction, seed } => match unpack_rows(rows, &p.f32) {
+            Ok(sets) if sets.len() == 2 || sets.len() == 3 => {
+                let mut pair = pattern_pair(&sets[0], &sets[1], sets.get(2).map(|u| &u[..]), &abstraction, seed);
+                // The patterns (2 x 10 x 784 values) travel as a transferable buffer.
+                let patterns: Vec<f32> = pair.as_mut().map(|p| std::mem::take(&mut p.a).into_iter().chain(std::mem::take(&mut p.b)).flatten().collect()).unwrap_or_default();
+                post(Packet::with_f32(Reply::Compared { id, pair }, patterns));
+            }
+            Ok(sets) => bad_request(id, format!("compare mode's statistics take two or three sets of rows, not {}", sets.len())),
+            Err(e) => bad_request(id, e.to_string()),
         },
         Request::Overview { id, models, families, seeds, rows, transfer, abstraction, seed } => {
             let overview = Overview::from_perturbations(models, families, seeds, &p.f32, rows, &transfer, &abstraction, PERMUTATIONS, seed);
@@ -246,37 +262,25 @@ async fn handle(p: Packet<Request>) {
     }
 }
 
-/// The device and the model `sha256` (the current model when `None`) from the cache.
-fn model(sha256: Option<&str>) -> Result<(dough_compute::Device, ArchSpec, Weights), AttackError> {
+/// The built network `sha256` (the current model when `None`) from the cache.
+fn model(sha256: Option<&str>) -> Result<Network, AttackError> {
     with(|s| {
-        let device = s.engine.as_ref().map(|c| c.device.clone()).ok_or_else(|| AttackError::BadConfig("the worker has no backend yet".into()))?;
         let key = sha256.map(str::to_string).or_else(|| s.current.clone()).ok_or_else(|| AttackError::BadConfig("no model is loaded in the worker".into()))?;
-        let (spec, w) = s.models.get(&key).cloned().ok_or_else(|| AttackError::BadConfig(format!("the model {} is not in the worker's cache", &key[..key.len().min(12)])))?;
-        Ok((device, spec, w))
+        s.models.get(&key).cloned().ok_or_else(|| AttackError::BadConfig(format!("the model {} is not in the worker's cache", &key[..key.len().min(12)])))
     })
 }
 
-fn current() -> Result<(dough_compute::Device, ArchSpec, Weights), AttackError> {
+fn current() -> Result<Network, AttackError> {
     model(None)
 }
 
-type Analysed = (dough_core::study::pipeline::StudyResult, Option<dough_core::study::replicates::Replicated>, Option<PlantCheck>);
-
 /// The study's statistics of the page's runs (`Request::Analyse`), and the planted-feature check
-/// over every seed's controlled inputs with `plant`'s patch (the default patch when none).
-fn analyse(runs: Vec<StudyRunRows>, flat: &[f32], templates: &[u8], abs: &Abstraction, kind: TemplateKind, plant: Option<Plant>) -> Result<Analysed, String> {
-    let runs = unpack_runs(runs, flat).map_err(|e| e.to_string())?;
+/// over every seed's controlled inputs with `plant`'s patch (the default patch when none): the
+/// study driver's [`statistics`], as the CLI computes them.
+fn analyse(runs: Vec<StudyRunRows>, flat: &[f32], templates: &[u8], abs: &Abstraction, kind: TemplateKind, plant: Option<Plant>) -> Result<StudyStats, String> {
+    let runs: Vec<StudyRun> = unpack_runs(runs, flat).map_err(|e| e.to_string())?.into_iter().map(|r| StudyRun { seed: r.seed, trained: r.trained, untrained: r.untrained }).collect();
     let templates = Templates::decode(templates).map_err(|e| format!("the templates: {e}"))?;
-    let evolved: Vec<(u64, Evolved, Option<Evolved>)> = runs
-        .into_iter()
-        .map(|r| (r.seed, Evolved::from_outcomes(r.trained), (!r.untrained.is_empty()).then(|| Evolved::from_outcomes(r.untrained))))
-        .collect();
-    let borrowed: Vec<(u64, &Evolved, Option<&Evolved>)> = evolved.iter().map(|(s, t, u)| (*s, t, u.as_ref())).collect();
-    let (result, replicated) = study_of_runs(&borrowed, abs, templates.get(kind)).ok_or_else(|| "the study has no runs".to_string())?;
-    let l2: Vec<Vec<f32>> = evolved.iter().flat_map(|(_, t, _)| plant_check::norms(t)).collect();
-    let seed = evolved.first().map_or(0, |(s, _, _)| *s);
-    let check = plant.unwrap_or_default().mask().ok().and_then(|mask| plant_check::check(&l2, &result.patterns, &mask, seed).ok());
-    Ok((result, replicated, check))
+    statistics(&runs, abs, templates.get(kind), plant).ok_or_else(|| "the study has no runs".to_string())
 }
 
 /// Strikes the test-only fault once, on the first run that reaches its step.
@@ -305,14 +309,14 @@ async fn attack(
     record_frames: bool,
     sha256: Option<&str>,
 ) -> Result<Option<Packet<Reply>>, AttackError> {
-    let (device, spec, trained) = model(sha256)?;
+    let trained = model(sha256)?;
     let starts = unpack_images(flat, targets.len()).map_err(|e| AttackError::BadConfig(e.to_string()))?;
-    let weights = match untrained_seed {
-        Some(seed) => spec.init_weights(seed),
+    let net = match untrained_seed {
+        Some(seed) => trained.untrained(seed)?,
         None => trained,
     };
     let goals: Vec<Goal> = targets.iter().map(|&t| Goal::Toward(t)).collect();
-    let mut job = Job::new(&spec, &weights, &device, &starts, &goals, &cfg)?;
+    let mut job = Job::on(&net, &starts, &goals, &cfg)?;
     let stride = job.max_steps().div_ceil(MAX_FRAMES).max(1);
     let mut frames: Vec<(usize, Vec<f32>)> = Vec::new();
     if record_frames {
@@ -363,8 +367,10 @@ async fn attack(
 }
 
 async fn predict(image: &[f32]) -> Result<Vec<f32>, AttackError> {
-    let (device, spec, w) = current()?;
-    eval::probabilities(&spec, &w, &device, image).await
+    if image.len() != PIXELS {
+        return Err(AttackError::BadInput { index: 0, len: image.len() });
+    }
+    eval::probabilities_on(&current()?, image).await
 }
 
 fn current_device() -> Result<dough_compute::Device, AttackError> {
@@ -376,8 +382,7 @@ async fn predict_with(sha256: &str, count: usize, images: &[f32]) -> Result<Vec<
     if images.len() != count * PIXELS {
         return Err(AttackError::BadConfig(format!("{} image values for {count} images", images.len())));
     }
-    let (device, spec, w) = model(Some(sha256))?;
-    eval::probabilities_batch(&spec, &w, &device, images).await
+    eval::probabilities_on(&model(Some(sha256))?, images).await
 }
 
 /// Warm-up steps before the calibration's clock starts (shader compilation, first uploads).
@@ -388,10 +393,10 @@ const CALIBRATION_STEPS: usize = 8;
 /// Times the real workload: the current model, a gallery batch (mid-gray toward every class),
 /// L2 steps without early stopping, with a read at the end as a gallery has.
 async fn calibrate() -> Result<(f64, usize), AttackError> {
-    let (device, spec, w) = current()?;
+    let net = current()?;
     let (starts, targets) = every_target(&[0.5; PIXELS]);
     let cfg = AttackConfig { norm: StepNorm::L2, step_size: 0.01, max_steps: CALIBRATION_WARMUP + CALIBRATION_STEPS + 1, kappa: 1.0, early_stop: false, ..AttackConfig::default() };
-    let mut job = AttackJob::new(&spec, &w, &device, &starts, &targets, cfg)?;
+    let mut job = AttackJob::on(&net, &starts, &targets, cfg)?;
     for _ in 0..CALIBRATION_WARMUP {
         job.step().await?;
     }
@@ -433,7 +438,7 @@ async fn attack_batch(id: u32, spec: &ArchSpec, weights: &Weights, device: &doug
 /// "Train on dough": the D_det of the cached model `d.source` from `d.count` images of `data`
 /// (seeded subset), with progress while it is built and `DoughBuilt` at the end; `None` when
 /// cancelled.
-async fn build_dough(id: u32, d: &DoughRequest, data: &Dataset, device: &dough_compute::Device, adversarial: &[f32]) -> Result<Option<DoughSet>, TrainError> {
+async fn build_dough(id: u32, d: &DoughRequest, data: &Dataset, adversarial: &[f32]) -> Result<Option<DoughSet>, TrainError> {
     let sub = subset(data, d.count, d.seed);
     if let Some(b) = &d.built {
         // The page's pool attacked the subset: assemble it as `dough_set::build` would.
@@ -442,11 +447,11 @@ async fn build_dough(id: u32, d: &DoughRequest, data: &Dataset, device: &dough_c
         reply(Reply::DoughBuilt { id, kept: set.kept.len(), attempted: set.attempted, seconds: b.seconds, median_l2: plant_check::median(&set.perturbation_l2()) });
         return Ok(Some(set));
     }
-    let (spec, weights) = with(|s| s.models.get(&d.source).cloned())
+    let source = with(|s| s.models.get(&d.source).cloned())
         .ok_or_else(|| TrainError::Request(format!("the source network {} is not in the training worker's cache", &d.source[..d.source.len().min(12)])))?;
     let t0 = now_ms();
     let (mut last_yield, mut last_progress) = (t0, f64::NEG_INFINITY);
-    let built = dough_set::build(&spec, &weights, device, &sub, TargetRule::Det, d.seed, &d.attack, dough_set::BATCH, |done, total, _| {
+    let built = dough_set::build(&source, &sub, TargetRule::Det, d.seed, &d.attack, dough_set::BATCH, |done, total, _| {
         let now = now_ms();
         let report = now - last_progress >= PROGRESS_EVERY_MS;
         let pause = now - last_yield >= YIELD_EVERY_MS;
@@ -521,7 +526,7 @@ async fn train(id: u32, arch: ArchKind, config: &ModelConfig, bytes: &[u8], trai
     let mut data = train_pack.to_dataset();
     let mut control_set = None;
     if let Some(d) = dough {
-        let Some(set) = build_dough(id, d, &data, &device, built).await? else {
+        let Some(set) = build_dough(id, d, &data, built).await? else {
             return Ok(None);
         };
         data = set.dough;

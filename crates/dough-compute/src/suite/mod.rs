@@ -23,7 +23,7 @@ use dough_core::suite::{Method, SuiteParams};
 use dough_core::weights::Weights;
 
 use crate::attack::AttackJob;
-use crate::network::Classifier;
+use crate::network::{Classifier, Network};
 
 /// What one sample's attack aims at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,8 +112,8 @@ pub(crate) struct Probe {
 }
 
 impl Net {
-    fn new(spec: &ArchSpec, weights: &Weights, device: &Device) -> Result<Self, AttackError> {
-        Ok(Self { model: Classifier::from_weights(spec, weights, &device.clone().autodiff())?.no_grad(), device: device.clone() })
+    fn on(net: &Network) -> Self {
+        Self { model: net.autodiff(), device: net.device().clone() }
     }
 
     fn input(&self, x: &[f32]) -> Tensor<2> {
@@ -225,6 +225,12 @@ impl Job {
     /// methods `cfg.suite`.
     pub fn new(spec: &ArchSpec, weights: &Weights, device: &Device, starts: &[Vec<f32>], goals: &[Goal], cfg: &AttackConfig) -> Result<Self, AttackError> {
         check_inputs(starts, goals)?;
+        Self::on(&Network::new(spec, weights, device)?, starts, goals, cfg)
+    }
+
+    /// [`Job::new`] on a built network.
+    pub fn on(net: &Network, starts: &[Vec<f32>], goals: &[Goal], cfg: &AttackConfig) -> Result<Self, AttackError> {
+        check_inputs(starts, goals)?;
         let (method, params) = (cfg.method, &cfg.suite);
         if method == Method::Evolve {
             let away = matches!(goals[0], Goal::AwayFrom(_));
@@ -232,13 +238,13 @@ impl Job {
                 return Err(AttackError::BadConfig("minimal evolution runs all samples targeted or all untargeted".into()));
             }
             let classes: Vec<usize> = goals.iter().map(|g| g.class()).collect();
-            let job = AttackJob::new(spec, weights, device, starts, &classes, cfg.clone())?;
+            let job = AttackJob::on(net, starts, &classes, cfg.clone())?;
             return Ok(Job::Evolve(if away { job.away() } else { job }));
         }
         params.validate(method).map_err(AttackError::BadConfig)?;
         let flat: Vec<f32> = starts.iter().flatten().copied().collect();
         let ctx = Ctx {
-            net: Net::new(spec, weights, device)?,
+            net: Net::on(net),
             x: flat.clone(),
             starts: flat,
             goals: goals.to_vec(),

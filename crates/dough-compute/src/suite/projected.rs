@@ -17,7 +17,7 @@ pub(crate) struct Projected {
     iters: usize,
     restarts: usize,
     random_start: bool,
-    rng: SeededRng,
+    seed: u64,
     /// Iteration within the current restart, and the restart.
     k: usize,
     r: usize,
@@ -41,7 +41,7 @@ impl Projected {
             iters: iters.max(1),
             restarts,
             random_start,
-            rng: SeededRng::new(p.seed),
+            seed: p.seed,
             k: 0,
             r: 0,
             best: ctx.starts.clone(),
@@ -50,8 +50,8 @@ impl Projected {
     }
 
     /// The start of a restart: the start image, or a random point of the ball around it.
-    pub(crate) fn initial(&mut self, starts: &[f32]) -> Vec<f32> {
-        if self.random_start { ball_point(&mut self.rng, self.norm, self.eps, starts) } else { starts.to_vec() }
+    pub(crate) fn initial(&self, starts: &[f32], goals: &[super::Goal]) -> Vec<f32> {
+        if self.random_start { ball_point(self.seed, self.r, self.norm, self.eps, starts, goals) } else { starts.to_vec() }
     }
 
     /// Moves `x` one step against `g` and projects it into the ball around `x0` and [0, 1].
@@ -79,7 +79,7 @@ impl Projected {
 
     pub async fn step(&mut self, ctx: &mut Ctx) -> Result<bool, AttackError> {
         if self.k == 0 {
-            ctx.x = self.initial(&ctx.starts);
+            ctx.x = self.initial(&ctx.starts, &ctx.goals);
         }
         let probe = ctx.net.probe(&ctx.x).await?;
         let coef: Vec<f32> =
@@ -119,11 +119,26 @@ impl Projected {
     }
 }
 
+/// The random numbers of one row's start in `restart`: drawn from the run's seed, the restart
+/// and the row itself (its start image and goal), so that a row gets the same point whichever
+/// batch, or slice of the page's pool, it runs in.
+pub(crate) fn row_rng(seed: u64, restart: usize, start: &[f32], goal: super::Goal) -> SeededRng {
+    let away = u64::from(matches!(goal, super::Goal::AwayFrom(_)));
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+    for v in [restart as u64, goal.class() as u64, away].into_iter().chain(start.iter().map(|p| p.to_bits() as u64)) {
+        h = (h ^ v).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    SeededRng::new(h)
+}
+
 /// A random point of the eps ball around each image of `starts` (uniform per pixel for L-inf;
-/// a uniform radius along a Gaussian direction for L2), clamped to [0, 1]: PGD's random start.
-pub(crate) fn ball_point(rng: &mut SeededRng, norm: StepNorm, eps: f32, starts: &[f32]) -> Vec<f32> {
+/// a uniform radius along a Gaussian direction for L2), clamped to [0, 1]: PGD's random start
+/// in `restart`, each row's from [`row_rng`].
+pub(crate) fn ball_point(seed: u64, restart: usize, norm: StepNorm, eps: f32, starts: &[f32], goals: &[super::Goal]) -> Vec<f32> {
     let mut x = starts.to_vec();
-    for row in x.chunks_mut(PIXELS) {
+    for (row, goal) in x.chunks_mut(PIXELS).zip(goals) {
+        let mut rng = row_rng(seed, restart, row, *goal);
+        let rng = &mut rng;
         let noise: Vec<f32> = match norm {
             StepNorm::Linf => (0..PIXELS).map(|_| rng.uniform(-eps, eps)).collect(),
             StepNorm::L2 => {

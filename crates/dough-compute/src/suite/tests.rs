@@ -76,6 +76,43 @@ fn pgd_depends_on_its_seed_and_only_on_it() {
     assert_eq!(bim, bim2, "BIM has no randomness");
 }
 
+/// The largest difference between two sets of rows' adversarial images; the rows must reach and
+/// predict alike.
+fn largest_difference(a: &[SampleOutcome], b: &[SampleOutcome]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| {
+            assert_eq!((x.reached, x.predicted), (y.reached, y.predicted));
+            x.adversarial.iter().zip(&y.adversarial).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max)
+        })
+        .fold(0.0, f32::max)
+}
+
+/// A row's PGD result does not depend on the rows beside it: the page's pool cuts a batch into
+/// slices, and the drivers into pieces, and each must give the rows of the whole batch (up to
+/// the float rounding of a matmul of another batch size; a random start drawn for the batch
+/// would differ by the ball's radius).
+#[test]
+fn a_pgd_row_is_the_same_alone_or_in_a_batch() {
+    let spec = ArchSpec::Mlp { hidden: vec![16] };
+    let w = spec.init_weights(8);
+    let starts = noise_starts(5, 4);
+    let goals = all_targets(5);
+    for norm in [StepNorm::Linf, StepNorm::L2] {
+        let p = SuiteParams { eps: 0.3, alpha: 0.05, iters: 4, restarts: 2, seed: 3, pgd_norm: norm, ..SuiteParams::default() };
+        let whole = run(&spec, &w, &starts, &goals, Method::Pgd, &p);
+        for i in [0, 2, 4] {
+            let alone = run(&spec, &w, &starts[i..i + 1], &goals[i..i + 1], Method::Pgd, &p);
+            let d = largest_difference(&alone, &whole[i..i + 1]);
+            assert!(d < 1e-4, "{norm:?}: row {i} alone differs from row {i} of the batch by {d}");
+        }
+        let tail = run(&spec, &w, &starts[2..], &goals[2..], Method::Pgd, &p);
+        let d = largest_difference(&tail, &whole[2..]);
+        assert!(d < 1e-4, "{norm:?}: the batch's last three rows as a slice differ by {d}");
+    }
+}
+
 #[test]
 fn pgd_is_bim_from_pgds_random_start() {
     // With eps = 1 the ball holds all of [0, 1], so projecting around the start image or around
@@ -89,7 +126,7 @@ fn pgd_is_bim_from_pgds_random_start() {
         let p = SuiteParams { eps: 1.0, alpha: 0.03, iters: 6, seed, ..SuiteParams::default() };
         let pgd = run(&spec, &w, &starts, &goals, Method::Pgd, &p);
         let flat: Vec<f32> = starts.concat();
-        let point = super::projected::ball_point(&mut SeededRng::new(seed), StepNorm::Linf, p.eps, &flat);
+        let point = super::projected::ball_point(seed, 0, StepNorm::Linf, p.eps, &flat, &goals);
         let from: Vec<Vec<f32>> = point.chunks(PIXELS).map(|c| c.to_vec()).collect();
         assert_ne!(from, starts, "the random start moves the images");
         let bim = run(&spec, &w, &from, &goals, Method::Bim, &p);
@@ -200,7 +237,7 @@ fn untargeted_evolution_moves_away_from_the_label() {
     let spec = ArchSpec::Mlp { hidden: vec![32] };
     let w = spec.init_weights(10);
     let starts = noise_starts(5, 4);
-    let net = Net::new(&spec, &w, &Device::flex()).unwrap();
+    let net = Net::on(&Network::new(&spec, &w, &Device::flex()).unwrap());
     let flat: Vec<f32> = starts.iter().flatten().copied().collect();
     let logits = pollster::block_on(net.logits(&flat)).unwrap();
     let goals: Vec<Goal> = (0..5).map(|i| Goal::AwayFrom(argmax(&logits[i * CLASSES..(i + 1) * CLASSES]))).collect();

@@ -1,0 +1,68 @@
+//! The drivers' compute natively (`dough_core::drive`): the CLI and the tests run the study, the
+//! overview and compare mode through the same drivers as the page, each attack and reading on
+//! the network's own device, one after the other. [`evolve`] is the study's attack on one batch.
+
+use dough_core::attack::{AttackConfig, AttackError, SampleOutcome};
+use dough_core::drive::Compute;
+use dough_core::study::pipeline::{Evolved, batch};
+
+use crate::eval;
+use crate::network::Network;
+use crate::suite::{Goal, Job};
+
+/// Runs every task on the task's network, at once. `lanes` only changes how the drivers cut
+/// their attacks (the tests check that the cutting changes no row).
+#[derive(Clone, Copy, Debug)]
+pub struct Local {
+    lanes: usize,
+}
+
+impl Default for Local {
+    fn default() -> Self {
+        Self { lanes: 1 }
+    }
+}
+
+impl Local {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// As if `lanes` tasks could run at once: the drivers cut every attack into pieces.
+    pub fn with_lanes(lanes: usize) -> Self {
+        Self { lanes: lanes.max(1) }
+    }
+}
+
+impl Compute for Local {
+    type Model = Network;
+    type Error = AttackError;
+
+    fn lanes(&self) -> usize {
+        self.lanes
+    }
+
+    async fn attack(&self, _lane: usize, net: &Network, untrained_seed: Option<u64>, starts: &[Vec<f32>], targets: &[usize], cfg: &AttackConfig) -> Result<Option<Vec<SampleOutcome>>, AttackError> {
+        let twin;
+        let net = match untrained_seed {
+            Some(seed) => {
+                twin = net.untrained(seed)?;
+                &twin
+            }
+            None => net,
+        };
+        let goals: Vec<Goal> = targets.iter().map(|&t| Goal::Toward(t)).collect();
+        Ok(Some(Job::on(net, starts, &goals, cfg)?.run().await?))
+    }
+
+    async fn probabilities(&self, _lane: usize, net: &Network, images: &[f32]) -> Result<Option<Vec<f32>>, AttackError> {
+        Ok(Some(eval::probabilities_on(net, images).await?))
+    }
+}
+
+/// The study's attack on one set of controlled inputs: every start toward every class on `net`.
+pub async fn evolve(net: &Network, starts: &[Vec<f32>], cfg: &AttackConfig) -> Result<Evolved, AttackError> {
+    let (s, t) = batch(starts);
+    let goals: Vec<Goal> = t.into_iter().map(Goal::Toward).collect();
+    Ok(Evolved::from_outcomes(Job::on(net, &s, &goals, cfg)?.run().await?))
+}
