@@ -14,6 +14,7 @@ mod workers;
 use std::rc::Rc;
 
 use leptos::prelude::*;
+use reactive_stores::{Patch, Store};
 use leptos::task::spawn_local;
 
 use dough_core::attack::SampleOutcome;
@@ -22,10 +23,10 @@ use dough_core::compare::ModelReadings;
 use dough_core::manifest::{DatasetId, ModelEntry};
 use dough_core::pack::SamplePack;
 use dough_core::protocol::{AdapterReport, BackendKind, Fault, JobProgress};
-use dough_core::settings::{InputChoice, PoolFault, Settings};
+use dough_core::settings::{InputChoice, PoolFault, Settings, SettingsStoreFields};
 
 use crate::assets::{self, LoadedModel};
-use crate::backend::{self, BackendState};
+use crate::backend_state::{self, BackendState};
 use crate::components::analysis::{AnalysisView, StudyStatus};
 use crate::components::compare::{ComparePatterns, ComparePicker, CompareSummary, OwnStatus};
 use crate::components::controls::Controls;
@@ -62,7 +63,7 @@ const LIVE_ENOUGH: usize = 10;
 /// The gallery run: its settings (and so the URL), status, rows, progress and messages.
 #[derive(Clone, Copy)]
 struct RunStore {
-    settings: RwSignal<Settings>,
+    settings: Store<Settings>,
     status: RwSignal<Status>,
     error: RwSignal<Option<String>>,
     notices: RwSignal<Vec<String>>,
@@ -132,7 +133,7 @@ impl Page {
         let (frames, frame) = (RwSignal::new(Vec::new()), RwSignal::new(None));
         Self {
             run: RunStore {
-                settings: RwSignal::new(settings),
+                settings: Store::new(settings),
                 status: RwSignal::new(Status::Loading),
                 error: RwSignal::new(None),
                 notices: RwSignal::new(notices),
@@ -176,8 +177,8 @@ impl Page {
     /// gallery. The page's interface is already drawn: nothing here blocks it.
     async fn start(self) {
         let s = self.run.settings.get_untracked();
-        let adapter = if s.backend == BackendPref::Cpu { None } else { backend::adapter_report().await };
-        let cached = adapter.as_ref().filter(|_| !s.force_calibration).and_then(backend::cached);
+        let adapter = if s.backend == BackendPref::Cpu { None } else { backend_state::adapter_report().await };
+        let cached = adapter.as_ref().filter(|_| !s.force_calibration).and_then(backend_state::cached);
         let plan = dough_core::backend::plan(s.backend, adapter.as_ref(), cached, s.force_calibration);
         let choice = Choice { kind: plan.start, reason: plan.reason, adapter: adapter.clone(), measurement: cached, measuring: plan.calibrate, note: None };
         // The pool's other CPU workers start beside the main one (they get the model with it).
@@ -317,7 +318,7 @@ impl Page {
             (Ok((gpu, webgpu_ms, init_ms)), Ok(cpu_ms)) => {
                 let m = Measurement { cpu_ms, webgpu_ms };
                 if remember {
-                    backend::store(&adapter, &m);
+                    backend_state::store(&adapter, &m);
                 }
                 platform::publish_global(
                     "__doughCalibration",
@@ -365,10 +366,8 @@ impl Page {
         if self.run.pack.with_value(|p| p.as_ref().is_some_and(|p| p.dataset != m.entry.dataset.slug())) {
             self.run.pack.set_value(None);
         }
-        self.run.settings.update(|s| {
-            s.model = Some(m.entry.name.clone());
-            s.dataset = Some(m.entry.dataset.slug().to_string());
-        });
+        self.run.settings.model().set(Some(m.entry.name.clone()));
+        self.run.settings.dataset().set(Some(m.entry.dataset.slug().to_string()));
         self.models.entry.set(Some(m.entry.clone()));
         self.models.loaded.set_value(Some(m));
         Ok(())
@@ -411,7 +410,7 @@ impl Page {
         if self.compare.own_status.get_untracked() == OwnStatus::Running {
             self.compare.own_status.set(OwnStatus::Idle);
         }
-        self.run.settings.set(settings.clone());
+        self.run.settings.patch(settings.clone());
         self.run.error.set(None);
         let (Some(crew), Some(model)) = (self.crew(), self.models.loaded.get_value()) else {
             return;
@@ -515,7 +514,7 @@ impl Page {
 
     /// New abstraction or template settings: recomputed from the stored perturbations.
     fn set_analysis_settings(self, s: Settings) {
-        self.run.settings.set(s);
+        self.run.settings.patch(s);
     }
 
     /// Cancel: the gallery says so at once; the worker stops at its next step.
@@ -580,7 +579,7 @@ pub fn App() -> impl IntoView {
         page.models.entries.get().into_iter().filter(|e| Some(e.dataset) == d && e.plant().is_none()).collect::<Vec<_>>()
     });
     // The overview's statistics, computed in a worker when its runs or the abstraction change.
-    let abstraction = Memo::new(move |_| page.run.settings.with(|s| s.abstraction));
+    let abstraction = Memo::new(move |_| page.run.settings.abstraction().get());
     Effect::new(move |_| {
         let abs = abstraction.get();
         page.overview.runs.track();
@@ -604,7 +603,7 @@ pub fn App() -> impl IntoView {
     let on_overview_cancel = Callback::new(move |_| page.stop_overview());
     // The study's statistics, computed in a worker whenever the runs or the analysis settings
     // change (and only then: the Memo keeps other settings' writes from reaching the Effect).
-    let analysis_settings = Memo::new(move |_| page.run.settings.with(|s| (s.abstraction, s.template)));
+    let analysis_settings = Memo::new(move |_| (page.run.settings.abstraction().get(), page.run.settings.template().get()));
     Effect::new(move |_| {
         let (abs, template) = analysis_settings.get();
         let _ = page.study.templates.with(|t| t.as_ref().map(|t| t.dataset.clone()));
@@ -747,7 +746,7 @@ pub fn App() -> impl IntoView {
     // Compare mode: A's and B's patterns side by side (from A's gallery and B's own run), their
     // statistics computed in a worker whenever the runs or the abstraction change.
     let compare_inputs = Memo::new(move |_| {
-        let (abs, seed) = page.run.settings.with(|s| (s.abstraction, s.seed));
+        let (abs, seed) = (page.run.settings.abstraction().get(), page.run.settings.seed().get());
         (page.compare.own.get(), abs, seed)
     });
     Effect::new(move |_| {
@@ -768,7 +767,7 @@ pub fn App() -> impl IntoView {
     shortcuts::listen(on_command);
 
     let dataset = Signal::derive(move || page.models.entry.with(|e| e.as_ref().map_or(DatasetId::Mnist, |e| e.dataset)));
-    let story_step = Signal::derive(move || page.run.settings.with(|s| s.story));
+    let story_step = Signal::derive(move || page.run.settings.story().get());
     let story_live = Signal::derive(move || {
         let step = dough_core::story::step(story_step.get()?, dataset.get())?;
         page.run.rows.with(|rows| {
@@ -781,7 +780,7 @@ pub fn App() -> impl IntoView {
             })
         })
     });
-    let template = Signal::derive(move || page.run.settings.with(|s| s.template));
+    let template = Signal::derive(move || page.run.settings.template().get());
     let shown = Shown { rows: page.run.rows, names, current: current_row, frames: page.run.frames, frame: page.run.frame };
     // From the first live frame on (a run quicker than that never swaps the columns out).
     let live = Memo::new(move |_| (page.run.status.get() == Status::Running).then(|| page.run.live.get().filter(|l| l.shown > 0)).flatten());
@@ -839,8 +838,8 @@ pub fn App() -> impl IntoView {
                         on_settings=on_analysis_settings on_run=on_study busy=study_busy/>
                     <PlantCheckView check=page.study.plant plant=Signal::derive(move || page.models.entry.with(|e| e.as_ref().and_then(|e| e.plant().copied())))
                         result=result names=names/>
-                    <OverviewView entries=dataset_entries choice=Signal::derive(move || page.run.settings.with(|s| s.overview.clone()))
-                        seeds=Signal::derive(move || page.run.settings.with(|s| s.seeds)) status=page.overview.status progress=page.overview.progress
+                    <OverviewView entries=dataset_entries choice=Signal::derive(move || page.run.settings.overview().get())
+                        seeds=Signal::derive(move || page.run.settings.seeds().get()) status=page.overview.status progress=page.overview.progress
                         error=page.overview.error result=overview_result on_choice=on_overview_choice on_run=on_overview_run on_cancel=on_overview_cancel busy=busy/>
                 </div>
                 <aside class="side" aria-label="Settings">

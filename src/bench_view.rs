@@ -12,7 +12,7 @@ use dough_core::bench;
 use dough_core::protocol::BackendKind;
 use dough_core::settings::{Settings, pool_size};
 
-use crate::backend;
+use crate::backend_state;
 use crate::worker_handle::{ClientError, WorkerHandle};
 use crate::platform;
 use crate::state::Status;
@@ -29,7 +29,7 @@ pub fn BenchPage(arch: String) -> impl IntoView {
     let (settings, _) = Settings::from_query(&platform::query_pairs());
     let name = arch.clone();
     spawn_local(async move {
-        let adapter = if settings.backend == BackendPref::Cpu { None } else { backend::adapter_report().await };
+        let adapter = if settings.backend == BackendPref::Cpu { None } else { backend_state::adapter_report().await };
         let p = plan(settings.backend, adapter.as_ref(), None, false);
         let run = async {
             let (c, started) = WorkerHandle::start(p.start, None).await?;

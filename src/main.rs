@@ -3,7 +3,7 @@
 
 mod app;
 mod assets;
-mod backend;
+mod backend_state;
 mod bench_view;
 mod components;
 mod batches;

@@ -677,6 +677,22 @@ describe('bad input', () => {
     assert.match(dl.suggestedFilename(), /^dough-patterns-mnist-mlp-vs-mnist-mlp-robust\.png$/);
     assert.equal(fs.readFileSync(await dl.path()).subarray(1, 4).toString(), 'PNG');
     console.log(`  transfer both ways on the black input: mnist-mlp-robust fooled by ${forward}/10 of mnist-mlp's examples; mnist-mlp fooled by ${reverse}/10 of mnist-mlp-robust's; null identification ${published.random_null.identification} (p ${published.random_null_p_value}), untrained null ${published.untrained_null.identification} (p ${published.untrained_null_p_value}) vs ${published.identification} (p ${published.p_value})`);
+    // Page = CLI: the same driver natively (crates/dough-compute/tests/compare.rs, as
+    // `dough-cli compare --json`) gives the same readings, matrices and p-values.
+    const fixture = path.resolve(import.meta.dirname, '..', 'target', 'compare-native.json');
+    assert.ok(fs.existsSync(fixture), `${fixture} is missing: the native tests (cargo test -p dough-compute --test compare) write it`);
+    const native = JSON.parse(fs.readFileSync(fixture, 'utf8'));
+    let worst = 0;
+    const cmp = (a, b) => a.forEach((row, i) => row.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - b[i][j])); }));
+    cmp(published.matrix, native.matrix);
+    cmp(published.random_null.matrix, native.random_null.matrix);
+    cmp(published.untrained_null.matrix, native.untrained_null.matrix);
+    assert.ok(worst <= 1e-4, `compare matrices differ from the native run by ${worst}`);
+    for (const k of ['identification', 'p_value', 'random_null_p_value', 'untrained_null_p_value']) assert.equal(published[k], native[k], k);
+    assert.deepEqual(published.forward.rows.map((r) => [r.predicted, r.fooled]), native.forward.rows.map((r) => [r.predicted, r.fooled]));
+    assert.deepEqual(published.reverse.rows.map((r) => [r.predicted, r.fooled]), native.reverse.rows.map((r) => [r.predicted, r.fooled]));
+    published.forward.rows.forEach((r, i) => assert.ok(Math.abs(r.confidence - native.forward.rows[i].confidence) <= 1e-4, `forward confidence ${i}`));
+    console.log(`  compare mode page vs native: largest matrix difference ${worst.toExponential(2)}, identification ${published.identification} (native ${native.identification})`);
     assert.deepEqual(errors, []);
     await page.close();
   });

@@ -7,6 +7,7 @@
 //! side and their statistics are computed in a worker.
 
 use leptos::prelude::*;
+use dough_core::settings::SettingsStoreFields;
 use leptos::task::spawn_local;
 
 use dough_core::attack::SampleOutcome;
@@ -79,7 +80,7 @@ impl Page {
             self.compare.own.set(None);
             self.compare.own_status.set(OwnStatus::Idle);
         }
-        self.run.settings.update(|s| s.compare = name);
+        self.run.settings.compare().set(name);
     }
 
     /// A verified file for `entry`: one already loaded (model A's or B's, or an upload), else fetched.

@@ -12,7 +12,7 @@ use leptos::task::spawn_local;
 use dough_core::drive::overview::{Net, OverviewRuns, overview};
 use dough_core::manifest::ModelEntry;
 use dough_core::protocol::Request;
-use dough_core::settings::OverviewModels;
+use dough_core::settings::{OverviewModels, SettingsStoreFields};
 use dough_core::study::abstraction::Abstraction;
 use dough_core::study::overview::{Overview, family};
 use dough_core::study::replicates::replicate_seeds;
@@ -97,10 +97,8 @@ impl Page {
 
     /// Keeps the overview's model set (and the seeds) in the settings and the URL.
     pub(super) fn set_overview_choice(self, choice: Option<OverviewModels>, seeds: usize) {
-        self.run.settings.update(|s| {
-            s.overview = choice;
-            s.seeds = seeds;
-        });
+        self.run.settings.overview().set(choice);
+        self.run.settings.seeds().set(seeds);
     }
 
     /// Stops the overview's computation (its results stay until a new one finishes).

@@ -4,6 +4,7 @@
 //! change.
 
 use leptos::prelude::*;
+use dough_core::settings::SettingsStoreFields;
 use leptos::task::spawn_local;
 
 use dough_core::drive::Progress;
@@ -84,9 +85,7 @@ impl Page {
         };
         let settings = self.run.settings.get_untracked();
         if !settings.analysis {
-            let mut s = settings.clone();
-            s.analysis = true;
-            self.run.settings.set(s.clone());
+            self.run.settings.analysis().set(true);
         }
         self.study.status.set(StudyStatus::Running);
         let dataset = model.entry.dataset;

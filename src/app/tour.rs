@@ -5,7 +5,8 @@
 use dough_core::compare::{ModelReadings, PatternPair};
 use dough_core::attack::SampleOutcome;
 use dough_core::manifest::DatasetId;
-use dough_core::settings::Settings;
+use dough_core::settings::{Settings, SettingsStoreFields};
+use reactive_stores::Patch;
 use dough_core::story::{self, Live, STEPS};
 use dough_core::study::pipeline::StudyResult;
 use dough_core::study::stats::p_label;
@@ -40,12 +41,12 @@ impl Page {
         step.scene.apply(&mut s);
         s.story = Some(n);
         if shown {
-            return self.run.settings.set(s);
+            return self.run.settings.patch(s);
         }
         let a = step.scene.model.clone();
         let a_changed = self.models.entry.with_untracked(|e| e.as_ref().is_none_or(|e| e.name != a));
         let b_changed = self.compare.entry.with_untracked(|e| e.as_ref().map(|e| e.name.clone())) != step.scene.compare;
-        self.run.settings.set(s.clone());
+        self.run.settings.patch(s.clone());
         if a_changed {
             // Loads A (and B), then reruns the gallery with the settings just set.
             self.set_pair(a, step.scene.compare);
@@ -59,7 +60,7 @@ impl Page {
 
     /// Leaves the story; the state it set stays.
     pub(super) fn leave_story(self) {
-        self.run.settings.update(|s| s.story = None);
+        self.run.settings.story().set(None);
     }
 
     pub(super) fn story_step(self) -> Option<usize> {

@@ -8,6 +8,7 @@
 use std::rc::Rc;
 
 use leptos::prelude::*;
+use dough_core::settings::SettingsStoreFields;
 use leptos::task::spawn_local;
 
 use dough_core::attack::AttackConfig;
@@ -374,7 +375,7 @@ impl Page {
     pub(super) fn train_view(self, names: Signal<[&'static str; 10]>, busy: Signal<bool>) -> impl IntoView {
         let t = self.train;
         let on_recipe = Callback::new(move |r: TrainRecipe| {
-            self.run.settings.update(|s| s.train = r);
+            self.run.settings.train().set(r);
         });
         let on_download = Callback::new(move |_| {
             let (Some(entry), Some(bytes)) = (t.trained.get_untracked(), t.weights()) else { return };
@@ -388,7 +389,7 @@ impl Page {
             }
         });
         view! {
-            <TrainPanel recipe=Signal::derive(move || self.run.settings.with(|s| s.train.clone())) on_recipe=on_recipe
+            <TrainPanel recipe=Signal::derive(move || self.run.settings.train().get()) on_recipe=on_recipe
                 status=t.status error=t.error progress=t.progress losses=t.losses snapshots=t.snapshots paused=t.paused trained=t.trained
                 names=names on_train=Callback::new(move |_| self.start_training()) on_cancel=Callback::new(move |_| self.stop_training())
                 on_pause=Callback::new(move |p| self.pause_training(p)) on_download=on_download busy=busy dough=t.dough

@@ -2,15 +2,16 @@
 //! with the dataset's templates (heatmap, identification, margin, recurrence), beside the nulls.
 
 use leptos::prelude::*;
+use reactive_stores::Store;
 
 use dough_core::colormap::{diverging_rgba, gray_rgba, symmetric_scale};
 use dough_core::drive::Progress;
-use dough_core::study::abstraction::Method;
+use dough_core::study::abstraction::PatternMethod;
 use dough_core::study::pipeline::{Analysis, StudyResult};
 use dough_core::study::replicates::{Replicated, Scores};
 use dough_core::study::stats::p_label;
 use dough_core::study::templates::{TemplateKind, Templates};
-use dough_core::settings::{DEFAULT_TOP_PERCENT, MAX_PAGE_SEEDS, SIGMA_RANGE, Settings, TOP_PERCENT_RANGE};
+use dough_core::settings::{DEFAULT_TOP_PERCENT, MAX_PAGE_SEEDS, SIGMA_RANGE, Settings, SettingsStoreFields, TOP_PERCENT_RANGE};
 
 use super::controls::FloatField;
 use super::heatmap::heat_cell;
@@ -104,7 +105,7 @@ fn Heatmap(matrix: Vec<Vec<f32>>, names: [&'static str; 10], template: TemplateK
 
 #[component]
 pub fn AnalysisView(
-    settings: RwSignal<Settings>,
+    settings: Store<Settings>,
     names: Signal<[&'static str; 10]>,
     status: RwSignal<StudyStatus>,
     result: Memo<Option<StudyResult>>,
@@ -123,10 +124,10 @@ pub fn AnalysisView(
         f(&mut s);
         on_settings.run(s);
     };
-    let method_slug = move || match settings.with(|s| s.abstraction.method) {
-        Method::MeanUnit => "mean",
-        Method::TopMask { .. } => "top",
-        Method::Sign => "sign",
+    let method_slug = move || match settings.abstraction().with(|a| a.method) {
+        PatternMethod::MeanUnit => "mean",
+        PatternMethod::TopMask { .. } => "top",
+        PatternMethod::Sign => "sign",
     };
     view! {
         <section class="analysis" id="analysis" data-study=move || status.get().slug() aria-labelledby="analysis-title">
@@ -142,9 +143,9 @@ pub fn AnalysisView(
                     "Pattern "
                     <select id="abs-select" on:change=move |ev| {
                         let m = match event_target_value(&ev).as_str() {
-                            "top" => Method::TopMask { percent: DEFAULT_TOP_PERCENT },
-                            "sign" => Method::Sign,
-                            _ => Method::MeanUnit,
+                            "top" => PatternMethod::TopMask { percent: DEFAULT_TOP_PERCENT },
+                            "sign" => PatternMethod::Sign,
+                            _ => PatternMethod::MeanUnit,
                         };
                         change(&|s| s.abstraction.method = m);
                     }>
@@ -155,11 +156,11 @@ pub fn AnalysisView(
                 </label>
                 <Show when=move || method_slug() == "top">
                     <FloatField id="top-input" label="keep top % " range=TOP_PERCENT_RANGE step="0.5"
-                        value=Signal::derive(move || match settings.with(|s| s.abstraction.method) { Method::TopMask { percent } => percent, _ => DEFAULT_TOP_PERCENT })
-                        on_set=Callback::new(move |p| change(&|s| s.abstraction.method = Method::TopMask { percent: p }))/>
+                        value=Signal::derive(move || match settings.abstraction().with(|a| a.method) { PatternMethod::TopMask { percent } => percent, _ => DEFAULT_TOP_PERCENT })
+                        on_set=Callback::new(move |p| change(&|s| s.abstraction.method = PatternMethod::TopMask { percent: p }))/>
                 </Show>
                 <FloatField id="sigma-input" label="smoothing σ (px) " range=SIGMA_RANGE step="0.25"
-                    value=Signal::derive(move || settings.with(|s| s.abstraction.sigma))
+                    value=Signal::derive(move || settings.abstraction().with(|a| a.sigma))
                     on_set=Callback::new(move |v| change(&|s| s.abstraction.sigma = v))/>
                 <label>
                     "Dataset template "
@@ -167,7 +168,7 @@ pub fn AnalysisView(
                         if let Some(t) = TemplateKind::parse(&event_target_value(&ev)) { change(&|s| s.template = t); }
                     }>
                         {TemplateKind::ALL.into_iter().map(|t| view! {
-                            <option value=t.slug() selected=move || settings.with(|s| s.template == t)>{t.label()}</option>
+                            <option value=t.slug() selected=move || settings.template().get() == t>{t.label()}</option>
                         }).collect_view()}
                     </select>
                 </label>
@@ -176,7 +177,7 @@ pub fn AnalysisView(
                     <select id="study-seeds-select" on:change=move |ev| {
                         if let Ok(k) = event_target_value(&ev).parse::<usize>() { change(&|s| s.seeds = k.clamp(1, MAX_PAGE_SEEDS)); }
                     }>
-                        {(1..=MAX_PAGE_SEEDS).map(|k| view! { <option value=k.to_string() selected=move || settings.with(|s| s.seeds == k)>{k.to_string()}</option> }).collect_view()}
+                        {(1..=MAX_PAGE_SEEDS).map(|k| view! { <option value=k.to_string() selected=move || settings.seeds().get() == k>{k.to_string()}</option> }).collect_view()}
                     </select>
                 </label>
                 <button id="study-run" type="button" disabled=busy on:click=move |_| on_run.run(())>
@@ -190,18 +191,21 @@ pub fn AnalysisView(
             </div>
             {move || result.get().map(|r| {
                 let n = names.get();
-                let s = settings.get();
-                let signed_template = s.template != TemplateKind::ClassMean;
-                let tpl = templates.get().map(|t| t.get(s.template).to_vec()).unwrap_or_default();
+                let template = settings.template().get();
+                let method = settings.attack().with(|a| a.method);
+                let abstraction = settings.abstraction().get();
+                let seed = settings.seed().get();
+                let signed_template = template != TemplateKind::ClassMean;
+                let tpl = templates.get().map(|t| t.get(template).to_vec()).unwrap_or_default();
                 let m = r.model.clone();
                 let untrained = r.untrained_null.clone();
                 let rep = replicated.get();
                 view! {
-                    <p class="analysis-method">{format!("{} attack · {} · compared with the {} template", s.attack.method.label(), s.abstraction.describe(), s.template.label())}</p>
+                    <p class="analysis-method">{format!("{} attack · {} · compared with the {} template", method.label(), abstraction.describe(), template.label())}</p>
                     {match replicated.get() {
                         None => view! { <p class="analysis-seeds" id="study-seeds" data-seeds="1">{format!(
                             "1 seed (seed {}): the numbers are one draw of the controlled inputs, without an interval; p is exact for this draw. \
-                             Choose more seeds for intervals; the report (results/REPORT.md) uses 5.", s.seed)}</p> }.into_any(),
+                             Choose more seeds for intervals; the report (results/REPORT.md) uses 5.", seed)}</p> }.into_any(),
                         Some(rep) => {
                             let k = rep.seeds.len();
                             let list = rep.seeds.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ");
@@ -211,7 +215,7 @@ pub fn AnalysisView(
                                 if k < 5 { " Fewer seeds than the report's 5." } else { "" }, rep.seeds[0])}</p> }.into_any()
                         }
                     }}
-                    <table class="scores" id="study-scores" data-attack=s.attack.method.slug()>
+                    <table class="scores" id="study-scores" data-attack=method.slug()>
                         <thead><tr>
                             <th></th>
                             <th scope="col" title="share of classes whose pattern best matches its own template (chance 10%)">"identification"</th>
@@ -219,7 +223,7 @@ pub fn AnalysisView(
                             <th scope="col" title="mean diagonal minus mean off-diagonal correlation">"diagonal margin"</th>
                             <th scope="col" title="mean correlation of one target's per-input patterns across inputs">"recurrence, same target"</th>
                             <th scope="col">"recurrence, different targets"</th>
-                            <th scope="col" title="share of samples that met the attack's goal">{if s.attack.method == dough_core::suite::Method::Evolve { "reached κ" } else { "reached target" }}</th>
+                            <th scope="col" title="share of samples that met the attack's goal">{if method == dough_core::suite::AttackMethod::Evolve { "reached κ" } else { "reached target" }}</th>
                             <th></th>
                         </tr></thead>
                         <tbody>
@@ -232,7 +236,7 @@ pub fn AnalysisView(
                         </tbody>
                     </table>
                     <div class="analysis-grid">
-                        <Heatmap matrix=m.vs_dataset.matrix.clone() names=n template=s.template/>
+                        <Heatmap matrix=m.vs_dataset.matrix.clone() names=n template=template/>
                         <table class="patterns" id="study-patterns" aria-label="each class's pattern, its own template, and the template it matches best">
                             <thead><tr><th></th>{(0..10).map(|c| view! { <th scope="col">{n[c]}</th> }).collect_view()}</tr></thead>
                             <tbody>
@@ -251,7 +255,7 @@ pub fn AnalysisView(
                                     <th scope="row">"its template"</th>
                                     {(0..10).map(|c| {
                                         let own = tpl.get(c).cloned().unwrap_or_default();
-                                        view! { <td><PixelImage rgba=tile(&own, signed_template) alt=format!("{} template of class {}", s.template.label(), n[c])/></td> }
+                                        view! { <td><PixelImage rgba=tile(&own, signed_template) alt=format!("{} template of class {}", template.label(), n[c])/></td> }
                                     }).collect_view()}
                                 </tr>
                                 <tr>

@@ -4,6 +4,7 @@
 //! patterns side by side with the persistence identification between them.
 
 use leptos::prelude::*;
+use reactive_stores::Store;
 
 use dough_core::attack::SampleOutcome;
 use dough_core::colormap::{diverging_rgba, symmetric_scale};
@@ -11,7 +12,7 @@ use dough_core::export::tile_sheet;
 use dough_core::study::stats::p_label;
 use dough_core::compare::{self, ModelReadings, PatternPair};
 use dough_core::manifest::ModelEntry;
-use dough_core::settings::Settings;
+use dough_core::settings::{Settings, SettingsStoreFields};
 
 use super::heatmap::heat_cell;
 use super::pixels::PixelImage;
@@ -128,7 +129,7 @@ pub fn ComparePatterns(
     status: RwSignal<OwnStatus>,
     names: Signal<[&'static str; 10]>,
     a_name: Signal<String>,
-    settings: RwSignal<Settings>,
+    settings: Store<Settings>,
     /// B's readings of A's gallery (forward) and A's readings of B's own run (reverse).
     forward: Signal<Option<ModelReadings>>,
     reverse: Signal<Option<ModelReadings>>,
@@ -147,7 +148,7 @@ pub fn ComparePatterns(
                         let names = names.get();
                         let a = a_name.get();
                         let hits = (0..p.a.len()).filter(|&i| p.comparison.best_match(i) == Some(i)).count();
-                        let abs = settings.with(|s| s.abstraction.describe());
+                        let abs = settings.abstraction().with(|a| a.describe());
                         view! {
                             <p class="compare-patterns-note">{format!(
                                 "Each class: the perturbation of A's gallery (A = {a}) beside B's own perturbation from the same input (B = {b}), each abstracted as the analysis does ({abs})."

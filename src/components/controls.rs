@@ -1,10 +1,11 @@
 //! The settings panel: controlled input, seed and attack parameters.
 
 use leptos::prelude::*;
+use reactive_stores::Store;
 
 use dough_core::attack::StepNorm;
-use dough_core::suite::{Method as AttackMethod, Param};
-use dough_core::settings::{InputChoice, KAPPA_RANGE, MAX_STEPS_LIMIT, STEP_SIZE_RANGE, Settings};
+use dough_core::suite::{AttackMethod, Param};
+use dough_core::settings::{InputChoice, KAPPA_RANGE, MAX_STEPS_LIMIT, STEP_SIZE_RANGE, Settings, SettingsStoreFields};
 
 /// A number input for a float setting, clamped to `range`; non-numbers are ignored.
 #[component]
@@ -32,9 +33,9 @@ pub fn FloatField(
 
 /// One parameter of the selected attack (`pgd-norm` as a choice, the others as numbers).
 #[component]
-fn SuiteField(param: Param, settings: RwSignal<Settings>, change: Callback<(Param, f32)>) -> impl IntoView {
+fn SuiteField(param: Param, settings: Store<Settings>, change: Callback<(Param, f32)>) -> impl IntoView {
     let id = format!("param-{}", param.key());
-    let value = move || settings.with(|s| s.attack.suite.get(param));
+    let value = move || settings.attack().with(|a| a.suite.get(param));
     if param == Param::PgdNorm {
         return view! {
             <label>
@@ -66,7 +67,7 @@ fn SuiteField(param: Param, settings: RwSignal<Settings>, change: Callback<(Para
 
 #[component]
 pub fn Controls(
-    settings: RwSignal<Settings>,
+    settings: Store<Settings>,
     names: Signal<[&'static str; 10]>,
     /// Called with the new settings after every change; the page reruns the gallery.
     on_change: Callback<Settings>,
@@ -75,14 +76,14 @@ pub fn Controls(
     pack_counts: Signal<Option<[usize; 10]>>,
 ) -> impl IntoView {
     // The shipped packs hold 300 images per class; the loaded pack says exactly.
-    let max_index = move || settings.with(|s| pack_counts.get().map_or(299, |c| c[s.sample_class as usize].max(1) - 1));
+    let max_index = move || pack_counts.get().map_or(299, |c| c[settings.sample_class().get() as usize].max(1) - 1);
     let change = move |f: &dyn Fn(&mut Settings)| {
         let mut s = settings.get_untracked();
         f(&mut s);
         on_change.run(s);
     };
-    let is_sample = move || settings.with(|s| s.input == InputChoice::Sample);
-    let is_evolve = move || settings.with(|s| s.attack.method == AttackMethod::Evolve);
+    let is_sample = move || settings.input().get() == InputChoice::Sample;
+    let is_evolve = move || settings.attack().with(|a| a.method == AttackMethod::Evolve);
     view! {
         <form class="controls" on:submit=move |ev| { ev.prevent_default(); on_change.run(settings.get_untracked()); }>
             <label>
@@ -92,7 +93,7 @@ pub fn Controls(
                     if let Some(c) = InputChoice::parse(&v) { change(&|s| s.input = c); }
                 }>
                     {InputChoice::ALL.into_iter().map(|c| view! {
-                        <option value=c.slug() selected=move || settings.with(|s| s.input == c)>{c.label()}</option>
+                        <option value=c.slug() selected=move || settings.input().get() == c>{c.label()}</option>
                     }).collect_view()}
                 </select>
             </label>
@@ -103,14 +104,14 @@ pub fn Controls(
                         if let Ok(c) = event_target_value(&ev).parse::<u8>() { change(&|s| { s.sample_class = c; }); }
                     }>
                         {move || names.get().into_iter().enumerate().map(|(i, n)| view! {
-                            <option value=i selected=move || settings.with(|s| s.sample_class as usize == i)>{n}</option>
+                            <option value=i selected=move || settings.sample_class().get() as usize == i>{n}</option>
                         }).collect_view()}
                     </select>
                 </label>
                 <label>
                     "image #"
                     <input id="index-input" type="number" min="0" max=max_index step="1"
-                        prop:value=move || settings.with(|s| s.sample_index.to_string())
+                        prop:value=move || settings.sample_index().get().to_string()
                         on:change=move |ev| {
                             if let Ok(i) = event_target_value(&ev).parse::<usize>() { change(&|s| s.sample_index = i.min(max_index())); }
                         }/>
@@ -119,7 +120,7 @@ pub fn Controls(
             <label>
                 "Seed "
                 <input id="seed-input" type="number" min="0" step="1"
-                    prop:value=move || settings.with(|s| s.seed.to_string())
+                    prop:value=move || settings.seed().get().to_string()
                     on:change=move |ev| {
                         if let Ok(v) = event_target_value(&ev).parse::<u64>() { change(&|s| s.seed = v); }
                     }/>
@@ -130,12 +131,12 @@ pub fn Controls(
                     if let Some(m) = AttackMethod::parse(&event_target_value(&ev)) { change(&|s| s.attack.method = m); }
                 }>
                     {AttackMethod::ALL.into_iter().map(|m| view! {
-                        <option value=m.slug() selected=move || settings.with(|s| s.attack.method == m)>{m.label()}</option>
+                        <option value=m.slug() selected=move || settings.attack().with(|a| a.method == m)>{m.label()}</option>
                     }).collect_view()}
                 </select>
             </label>
-            <p id="attack-about" class="hint">{move || settings.with(|s| {
-                let m = s.attack.method;
+            <p id="attack-about" class="hint">{move || settings.attack().with(|a| {
+                let m = a.method;
                 let target = if m.can_target() { "targeted toward each class" } else { "untargeted only: this method cannot aim at a class" };
                 format!("{}: {} ({target}).", m.label(), m.describe())
             })}</p>
@@ -146,27 +147,27 @@ pub fn Controls(
                         let n = if event_target_value(&ev) == "linf" { StepNorm::Linf } else { StepNorm::L2 };
                         change(&|s| s.attack.norm = n);
                     }>
-                        <option value="l2" selected=move || settings.with(|s| s.attack.norm == StepNorm::L2)>"L2"</option>
-                        <option value="linf" selected=move || settings.with(|s| s.attack.norm == StepNorm::Linf)>"L∞ (sign)"</option>
+                        <option value="l2" selected=move || settings.attack().with(|a| a.norm == StepNorm::L2)>"L2"</option>
+                        <option value="linf" selected=move || settings.attack().with(|a| a.norm == StepNorm::Linf)>"L∞ (sign)"</option>
                     </select>
                 </label>
                 <FloatField id="step-input" label="Step size " range=STEP_SIZE_RANGE step="0.005"
-                    value=Signal::derive(move || settings.with(|s| s.attack.step_size))
+                    value=Signal::derive(move || settings.attack().with(|a| a.step_size))
                     on_set=Callback::new(move |v| change(&|s| s.attack.step_size = v))/>
                 <label>
                     "Max steps "
                     <input id="steps-input" type="number" min="1" max=MAX_STEPS_LIMIT step="1"
-                        prop:value=move || settings.with(|s| s.attack.max_steps.to_string())
+                        prop:value=move || settings.attack().with(|a| a.max_steps.to_string())
                         on:change=move |ev| {
                             if let Ok(v) = event_target_value(&ev).parse::<usize>() { change(&|s| s.attack.max_steps = v.clamp(1, MAX_STEPS_LIMIT)); }
                         }/>
                 </label>
                 <FloatField id="kappa-input" label="Stop at confidence κ " range=KAPPA_RANGE step="0.01"
-                    value=Signal::derive(move || settings.with(|s| s.attack.kappa))
+                    value=Signal::derive(move || settings.attack().with(|a| a.kappa))
                     on_set=Callback::new(move |v| change(&|s| s.attack.kappa = v))/>
             </Show>
             {move || {
-                let m = settings.with(|s| s.attack.method);
+                let m = settings.attack().with(|a| a.method);
                 m.params().iter().map(|&p| view! { <SuiteField param=p settings=settings change=Callback::new(move |(p, v): (Param, f32)| change(&|s| s.attack.suite.set(p, v)))/> }).collect_view()
             }}
             <button id="run" type="submit" disabled=busy>"Run"</button>

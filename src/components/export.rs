@@ -2,6 +2,7 @@
 //! analysis heatmap as PNG files.
 
 use leptos::prelude::*;
+use reactive_stores::Store;
 
 use dough_core::attack::SampleOutcome;
 use dough_core::colormap::{diverging_rgba, gray_rgba, symmetric_scale};
@@ -12,7 +13,7 @@ use dough_core::manifest::ModelEntry;
 use dough_core::settings::Settings;
 use dough_core::study::pipeline::StudyResult;
 
-use crate::backend::BackendState;
+use crate::backend_state::BackendState;
 use crate::platform::{download_png, download_text};
 
 #[component]
@@ -20,7 +21,7 @@ pub fn ExportBar(
     rows: RwSignal<Vec<SampleOutcome>>,
     entry: RwSignal<Option<ModelEntry>>,
     backend: RwSignal<Option<BackendState>>,
-    settings: RwSignal<Settings>,
+    settings: Store<Settings>,
     names: Signal<[&'static str; 10]>,
     analysis: Memo<Option<StudyResult>>,
     /// The analysis over several seeds, when it ran on more than one.

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use dough_core::protocol::JobProgress;
 
-use crate::backend::BackendState;
+use crate::backend_state::BackendState;
 use crate::state::Status;
 
 #[component]

@@ -9,8 +9,8 @@ use dough_core::attack::AttackConfig;
 use dough_core::model::ConvSpec;
 use dough_core::plant::{Plant, PlantError, PlantKind, Position};
 use dough_core::settings::Settings;
-use dough_core::study::abstraction::Method;
-use dough_core::suite::Method as AttackMethod;
+use dough_core::study::abstraction::PatternMethod;
+use dough_core::suite::AttackMethod;
 
 use crate::values::{self, Arch, Augmentation, Backend, Dataset, GraphicsApi, Input, Matmul, Norm, PackSplit, Schedule, Template};
 
@@ -173,7 +173,7 @@ pub struct StudyOptions {
     pub steps: usize,
     /// Abstraction into patterns: mean, topP (e.g. top10: the P% largest pixels) or sign
     #[arg(long, value_parser = values::parse_method, default_value = "mean")]
-    pub method: Method,
+    pub method: PatternMethod,
     /// Gaussian smoothing of the patterns, in pixels (0: none)
     #[arg(long, default_value_t = 0.0)]
     pub sigma: f32,
@@ -456,7 +456,7 @@ pub struct CompareArgs {
     pub attack: AttackOptions,
     /// Abstraction into patterns: mean, topP (e.g. top10: the P% largest pixels) or sign
     #[arg(long, value_parser = values::parse_method, default_value = "mean")]
-    pub method: Method,
+    pub method: PatternMethod,
     /// Gaussian smoothing of the patterns, in pixels (0: none)
     #[arg(long, default_value_t = 0.0)]
     pub sigma: f32,
@@ -713,7 +713,7 @@ mod tests {
         assert_eq!(z.only, ["a", "b"]);
         let Ok(Command::Study(s)) = parse(&["study", "--json", "--method", "top10", "--template", "t-stat"]) else { panic!("study") };
         assert!(s.json);
-        assert_eq!((s.study.method, s.study.template), (Method::TopMask { percent: 10.0 }, Template::TStat));
+        assert_eq!((s.study.method, s.study.template), (PatternMethod::TopMask { percent: 10.0 }, Template::TStat));
         let Ok(Command::Attack(a)) = parse(&["attack", "--input", "sample:3:7"]) else { panic!("attack") };
         assert_eq!(a.attack.input, Input::Sample { class: 3, index: 7 });
         let Ok(Command::Compare(c)) = parse(&["compare", "--b", "mnist-lenet", "--input", "noise", "--seed", "3", "--attack", "pgd"]) else { panic!("compare") };

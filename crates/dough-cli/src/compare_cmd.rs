@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use dough_compute::local::Local;
 use dough_compute::network::Network;
-use dough_compute::suite::{Goal, Job};
+use dough_compute::suite::{Goal, Attack};
 use dough_core::attack::every_target;
 use dough_core::compare::{self, pattern_pair};
 use dough_core::drive::compare::{Named, own_run, published, readings};
@@ -32,7 +32,7 @@ pub fn cmd_compare(a: &CompareArgs) -> Result<(), String> {
     let t = Instant::now();
     let (starts, targets) = every_target(&start);
     let goals: Vec<Goal> = targets.into_iter().map(Goal::Toward).collect();
-    let a_rows = pollster::block_on(Job::on(&net_a, &starts, &goals, &cfg).map_err(|e| e.to_string())?.run()).map_err(|e| e.to_string())?;
+    let a_rows = pollster::block_on(Attack::on(&net_a, &starts, &goals, &cfg).map_err(|e| e.to_string())?.run()).map_err(|e| e.to_string())?;
     let (na, nb) = (Named { name: &a_entry.name, model: &net_a }, Named { name: &b_entry.name, model: &net_b });
     let forward = pollster::block_on(readings(&Local::new(), &nb, &a_rows, &|| false)).map_err(|e| e.to_string())?;
     let own = pollster::block_on(own_run(&Local::new(), &na, &nb, &a_rows, &cfg, a.attack.seed, &|_| {}, &|| false)).map_err(|e| e.to_string())?.ok_or("compare mode was cancelled")?;

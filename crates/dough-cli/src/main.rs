@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use cli::{AttackArgs, AttackOptions, BenchArgs, Cli, Command, EvalArgs, PackArgs, TrainArgs};
-use dough_compute::suite::{Goal, Job};
+use dough_compute::suite::{Goal, Attack};
 use dough_compute::{Device, eval};
 use dough_core::attack::every_target;
 use dough_core::idx::{self, Split};
@@ -193,7 +193,7 @@ fn cmd_attack(a: &AttackArgs) -> Result<(), String> {
     let (starts, targets) = every_target(&start);
     let goals: Vec<Goal> = targets.into_iter().map(Goal::Toward).collect();
     let t0 = Instant::now();
-    let job = Job::new(&spec, &weights, &device(), &starts, &goals, &cfg).map_err(|e| e.to_string())?;
+    let job = Attack::new(&spec, &weights, &device(), &starts, &goals, &cfg).map_err(|e| e.to_string())?;
     let out = pollster::block_on(job.run()).map_err(|e| e.to_string())?;
     println!("{} from {} with {} ({:.2} s)", entry.name, input.describe(), cfg.method.label(), t0.elapsed().as_secs_f64());
     println!("target  predicted  confidence  steps      L2    Linf     L0");
@@ -223,12 +223,12 @@ fn cmd_bench(a: &BenchArgs) -> Result<(), String> {
 /// the workload's starts and targets repeated or cut to `batch` (all starts are 0.5 and the
 /// targets i mod 10, so any batch keeps that pattern). At the workload's 160 it is the same run
 /// (a test compares the two).
-async fn bench_batch(name: &str, batch: usize, device: &Device) -> Result<dough_core::bench::BenchResult, dough_core::attack::AttackError> {
+async fn bench_batch(name: &str, batch: usize, device: &Device) -> Result<dough_core::bench::BenchResult, dough_core::attack::ComputeError> {
     use dough_core::bench::{BenchResult, TIMED_STEPS, WARMUP_STEPS, workload};
     let (spec, weights, starts, targets, cfg) = workload(name)?;
     let starts: Vec<Vec<f32>> = (0..batch).map(|i| starts[i % starts.len()].clone()).collect();
     let targets: Vec<usize> = (0..batch).map(|i| targets[i % targets.len()]).collect();
-    let mut job = dough_compute::attack::AttackJob::new(&spec, &weights, device, &starts, &targets, cfg)?;
+    let mut job = dough_compute::attack::Evolution::new(&spec, &weights, device, &starts, &targets, cfg)?;
     for _ in 0..WARMUP_STEPS {
         job.step().await?;
     }

@@ -12,10 +12,10 @@ use dough_core::attack::AttackConfig;
 use dough_core::inputs::ControlledInput;
 use dough_core::manifest::ModelEntry;
 use dough_core::model::CLASSES;
-use dough_core::study::abstraction::{Abstraction, Method as Abstract};
+use dough_core::study::abstraction::{Abstraction, PatternMethod};
 use dough_core::model::SIDE;
 use dough_core::study::plant_check::{FLAG_THRESHOLD, PlantCheck, RESAMPLES, WINDOW, check, norms};
-use dough_core::suite::{Method, SuiteParams};
+use dough_core::suite::{AttackMethod, SuiteParams};
 use dough_core::zoo;
 
 use crate::cli::PlantCheckArgs;
@@ -76,7 +76,7 @@ pub fn cmd_plant_check(a: &PlantCheckArgs) -> Result<(), String> {
     let starts: Vec<Vec<f32>> = inputs.iter().map(|i| i.pixels(None)).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
     // The clean networks are checked against the region the zoo's plants use.
     let zoo_plant = zoo::zoo_backdoor();
-    let abs = Abstraction { method: Abstract::MeanUnit, sigma: 0.0 };
+    let abs = Abstraction { method: PatternMethod::MeanUnit, sigma: 0.0 };
     let t0 = Instant::now();
     let mut md = String::new();
     let _ = writeln!(md, "# Planted features: does the attack find them?\n");
@@ -145,9 +145,9 @@ pub fn cmd_plant_check(a: &PlantCheckArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn write_section(md: &mut String, method: Method, cfg: &AttackConfig, rows: &[Row]) {
+fn write_section(md: &mut String, method: AttackMethod, cfg: &AttackConfig, rows: &[Row]) {
     let _ = writeln!(md, "## {}\n", method.label());
-    if method == Method::Evolve {
+    if method == AttackMethod::Evolve {
         let _ = writeln!(md, "Minimal evolution: L2 steps of {}, at most {} steps, stop at target confidence κ = {}.\n", cfg.step_size, cfg.max_steps, cfg.kappa);
     } else {
         let _ = writeln!(md, "{} with the page's default parameters (seed {}).\n", method.label(), cfg.suite.seed);

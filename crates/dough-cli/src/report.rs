@@ -16,7 +16,7 @@ use dough_core::export::{heatmap_sheet, tile_sheet};
 use dough_core::idx::{self, Split};
 use dough_core::manifest::{DatasetId, ModelEntry};
 use dough_core::model::CLASSES;
-use dough_core::study::abstraction::{Abstraction, Method};
+use dough_core::study::abstraction::{Abstraction, PatternMethod};
 use dough_core::study::metrics::Comparison;
 use dough_core::study::overview::{MIN_MODELS_FOR_MANTEL, Overview, family};
 use dough_core::study::pairs::Persistence;
@@ -494,12 +494,12 @@ pub fn cmd_report(a: &ReportArgs) -> Result<(), String> {
 
         // Persistence across abstraction parameters (first model, first seed).
         let variants = [
-            Abstraction { method: Method::MeanUnit, sigma: 0.0 },
-            Abstraction { method: Method::MeanUnit, sigma: 1.0 },
-            Abstraction { method: Method::TopMask { percent: 10.0 }, sigma: 0.0 },
-            Abstraction { method: Method::TopMask { percent: 10.0 }, sigma: 1.0 },
-            Abstraction { method: Method::Sign, sigma: 0.0 },
-            Abstraction { method: Method::Sign, sigma: 1.0 },
+            Abstraction { method: PatternMethod::MeanUnit, sigma: 0.0 },
+            Abstraction { method: PatternMethod::MeanUnit, sigma: 1.0 },
+            Abstraction { method: PatternMethod::TopMask { percent: 10.0 }, sigma: 0.0 },
+            Abstraction { method: PatternMethod::TopMask { percent: 10.0 }, sigma: 1.0 },
+            Abstraction { method: PatternMethod::Sign, sigma: 0.0 },
+            Abstraction { method: PatternMethod::Sign, sigma: 1.0 },
         ];
         let pats: Vec<Vec<Vec<f32>>> = variants.iter().map(|v| runs[0].evolved[0].patterns(v)).collect();
         let labels: Vec<String> = variants.iter().map(|v| format!("{} σ{}", v.method.slug(), v.sigma)).collect();

@@ -9,14 +9,14 @@ use std::time::Instant;
 
 use dough_compute::local::evolve;
 use dough_compute::network::Network;
-use dough_compute::suite::{Goal, Job};
+use dough_compute::suite::{Goal, Attack};
 use dough_compute::{Device, eval};
 use dough_core::attack::{AttackConfig, SampleOutcome, StepNorm};
 use dough_core::idx::{self, Split};
 use dough_core::model::PIXELS;
 use dough_core::study::metrics::identification_matrix;
 use dough_core::study::pipeline::{self, StudyResult};
-use dough_core::suite::{Method, MinimalitySummary, SuiteParams};
+use dough_core::suite::{AttackMethod, MinimalitySummary, SuiteParams};
 
 use crate::cli::{AttacksArgs, MinimalArgs};
 use crate::report::{StudySettings, load_templates, matrix_md, pct};
@@ -24,23 +24,23 @@ use crate::{device, load_model};
 
 /// Each method's settings in the minimality benchmark (untargeted). Minimal evolution takes small
 /// L2 steps and stops as soon as another class passes 0.51.
-pub fn minimal_config(method: Method) -> AttackConfig {
+pub fn minimal_config(method: AttackMethod) -> AttackConfig {
     let base = AttackConfig { method, suite: SuiteParams::default(), ..AttackConfig::default() };
     match method {
-        Method::Evolve => AttackConfig { norm: StepNorm::L2, step_size: 0.02, max_steps: 1000, kappa: 0.51, ..base },
-        Method::Deepfool => AttackConfig { suite: SuiteParams { iters: 50, overshoot: 0.02, ..base.suite.clone() }, ..base },
-        Method::Cw => AttackConfig { suite: SuiteParams { cw_search: 5, iters: 100, cw_lr: 0.05, cw_c: 1.0, ..base.suite.clone() }, ..base },
-        Method::Ddn => AttackConfig { suite: SuiteParams { iters: 100, ddn_gamma: 0.05, ddn_init: 1.0, ..base.suite.clone() }, ..base },
+        AttackMethod::Evolve => AttackConfig { norm: StepNorm::L2, step_size: 0.02, max_steps: 1000, kappa: 0.51, ..base },
+        AttackMethod::Deepfool => AttackConfig { suite: SuiteParams { iters: 50, overshoot: 0.02, ..base.suite.clone() }, ..base },
+        AttackMethod::Cw => AttackConfig { suite: SuiteParams { cw_search: 5, iters: 100, cw_lr: 0.05, cw_c: 1.0, ..base.suite.clone() }, ..base },
+        AttackMethod::Ddn => AttackConfig { suite: SuiteParams { iters: 100, ddn_gamma: 0.05, ddn_init: 1.0, ..base.suite.clone() }, ..base },
         _ => base,
     }
 }
 
-fn settings_line(method: Method, cfg: &AttackConfig) -> String {
+fn settings_line(method: AttackMethod, cfg: &AttackConfig) -> String {
     match method {
-        Method::Evolve => format!("L2 steps of {}, stop when another class reaches κ = {}, at most {} steps", cfg.step_size, cfg.kappa, cfg.max_steps),
-        Method::Deepfool => format!("at most {} iterations, overshoot {}", cfg.suite.iters, cfg.suite.overshoot),
-        Method::Cw => format!("{} binary-search steps x {} Adam iterations, lr {}, c0 {}, k {}", cfg.suite.cw_search, cfg.suite.iters, cfg.suite.cw_lr, cfg.suite.cw_c, cfg.suite.cw_conf),
-        Method::Ddn => format!("{} steps, gamma {}, initial norm {}", cfg.suite.iters, cfg.suite.ddn_gamma, cfg.suite.ddn_init),
+        AttackMethod::Evolve => format!("L2 steps of {}, stop when another class reaches κ = {}, at most {} steps", cfg.step_size, cfg.kappa, cfg.max_steps),
+        AttackMethod::Deepfool => format!("at most {} iterations, overshoot {}", cfg.suite.iters, cfg.suite.overshoot),
+        AttackMethod::Cw => format!("{} binary-search steps x {} Adam iterations, lr {}, c0 {}, k {}", cfg.suite.cw_search, cfg.suite.iters, cfg.suite.cw_lr, cfg.suite.cw_c, cfg.suite.cw_conf),
+        AttackMethod::Ddn => format!("{} steps, gamma {}, initial norm {}", cfg.suite.iters, cfg.suite.ddn_gamma, cfg.suite.ddn_init),
         m => format!("{:?}", cfg.suite.max_iterations(m)),
     }
 }
@@ -49,7 +49,7 @@ fn run_batches(spec: &dough_core::model::ArchSpec, w: &dough_core::weights::Weig
     let mut out = Vec::with_capacity(images.len());
     for (imgs, labs) in images.chunks(batch.max(1)).zip(labels.chunks(batch.max(1))) {
         let goals: Vec<Goal> = labs.iter().map(|&l| Goal::AwayFrom(l)).collect();
-        let job = Job::new(spec, w, device, imgs, &goals, cfg).map_err(|e| e.to_string())?;
+        let job = Attack::new(spec, w, device, imgs, &goals, cfg).map_err(|e| e.to_string())?;
         out.extend(pollster::block_on(job.run()).map_err(|e| e.to_string())?);
     }
     Ok(out)
@@ -114,7 +114,7 @@ pub fn cmd_minimal(a: &MinimalArgs) -> Result<(), String> {
 }
 
 /// The study's settings for `method` (its defaults, PGD seeded with the study's seed).
-fn study_config(method: Method, s: &StudySettings) -> AttackConfig {
+fn study_config(method: AttackMethod, s: &StudySettings) -> AttackConfig {
     AttackConfig { method, suite: SuiteParams { seed: s.seed, ..SuiteParams::default() }, ..s.attack.clone() }
 }
 

@@ -6,7 +6,7 @@ use dough_core::attack::StepNorm;
 use dough_core::inputs::ControlledInput;
 use dough_core::manifest::{ArchKind, DatasetId};
 use dough_core::model::ConvSpec;
-use dough_core::study::abstraction::Method;
+use dough_core::study::abstraction::PatternMethod;
 use dough_core::study::templates::TemplateKind;
 
 /// The name a value is written with on the command line (`fashion-mnist`, `t-stat`, ...).
@@ -98,12 +98,12 @@ pub enum Augmentation {
 }
 
 /// `mean`, `sign` or `topP` (P: the percent of pixels kept, e.g. `top10`).
-pub fn parse_method(s: &str) -> Result<Method, String> {
+pub fn parse_method(s: &str) -> Result<PatternMethod, String> {
     match s {
-        "mean" => Ok(Method::MeanUnit),
-        "sign" => Ok(Method::Sign),
+        "mean" => Ok(PatternMethod::MeanUnit),
+        "sign" => Ok(PatternMethod::Sign),
         m if m.starts_with("top") => {
-            Ok(Method::TopMask { percent: m[3..].parse().map_err(|_| format!("bad method \"{m}\" (e.g. top10)"))? })
+            Ok(PatternMethod::TopMask { percent: m[3..].parse().map_err(|_| format!("bad method \"{m}\" (e.g. top10)"))? })
         }
         m => Err(format!("unknown method \"{m}\" (mean, topP, sign)")),
     }
@@ -168,9 +168,9 @@ pub fn parse_position(s: &str) -> Result<dough_core::plant::Position, String> {
 }
 
 /// An attack method by its page name (`evolve`, `fgsm`, `bim`, `pgd`, `cw`, `deepfool`, `jsma`, `ddn`).
-pub fn parse_attack(s: &str) -> Result<dough_core::suite::Method, String> {
-    dough_core::suite::Method::parse(s).ok_or_else(|| {
-        format!("unknown attack \"{s}\" (one of {})", dough_core::suite::Method::ALL.map(|m| m.slug()).join(", "))
+pub fn parse_attack(s: &str) -> Result<dough_core::suite::AttackMethod, String> {
+    dough_core::suite::AttackMethod::parse(s).ok_or_else(|| {
+        format!("unknown attack \"{s}\" (one of {})", dough_core::suite::AttackMethod::ALL.map(|m| m.slug()).join(", "))
     })
 }
 

@@ -12,7 +12,7 @@
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
-use dough_core::attack::{AttackConfig, AttackError, SampleOutcome, StepNorm, norms};
+use dough_core::attack::{AttackConfig, ComputeError, SampleOutcome, StepNorm, norms};
 use dough_core::model::{ArchSpec, CLASSES, PIXELS};
 use dough_core::weights::Weights;
 
@@ -28,13 +28,13 @@ pub fn target_loss(model: &Classifier, x: &Tensor<2>, onehot: &Tensor<2>) -> (Te
 }
 
 /// d loss / d x, per sample (the weights are never differentiated).
-pub fn input_gradient(loss: &Tensor<1>, x: &Tensor<2>) -> Result<Tensor<2>, AttackError> {
+pub fn input_gradient(loss: &Tensor<1>, x: &Tensor<2>) -> Result<Tensor<2>, ComputeError> {
     let grads = loss.backward();
-    x.grad(&grads).ok_or_else(|| AttackError::Backend("no gradient for the input".into()))
+    x.grad(&grads).ok_or_else(|| ComputeError::Backend("no gradient for the input".into()))
 }
 
 /// The attack in progress.
-pub struct AttackJob {
+pub struct Evolution {
     model: Classifier,
     cfg: AttackConfig,
     device: Device,
@@ -51,11 +51,11 @@ pub struct AttackJob {
     away: bool,
 }
 
-fn backend_err(e: impl std::fmt::Debug) -> AttackError {
-    AttackError::Backend(format!("{e:?}"))
+fn backend_err(e: impl std::fmt::Debug) -> ComputeError {
+    ComputeError::Backend(format!("{e:?}"))
 }
 
-impl AttackJob {
+impl Evolution {
     /// Prepares an attack of `targets[i]` from `starts[i]` on the network `spec` + `weights`,
     /// on `device` (a plain device; autodiff is added here).
     pub fn new(
@@ -65,29 +65,29 @@ impl AttackJob {
         starts: &[Vec<f32>],
         targets: &[usize],
         cfg: AttackConfig,
-    ) -> Result<Self, AttackError> {
+    ) -> Result<Self, ComputeError> {
         Self::on(&Network::new(spec, weights, device)?, starts, targets, cfg)
     }
 
     /// Prepares an attack of `targets[i]` from `starts[i]` on the built network `net`.
-    pub fn on(net: &Network, starts: &[Vec<f32>], targets: &[usize], cfg: AttackConfig) -> Result<Self, AttackError> {
+    pub fn on(net: &Network, starts: &[Vec<f32>], targets: &[usize], cfg: AttackConfig) -> Result<Self, ComputeError> {
         let device = net.device();
         if starts.is_empty() || starts.len() != targets.len() {
-            return Err(AttackError::Empty);
+            return Err(ComputeError::Empty);
         }
         if !(cfg.step_size.is_finite() && cfg.step_size > 0.0) {
-            return Err(AttackError::BadConfig(format!("step size must be positive, got {}", cfg.step_size)));
+            return Err(ComputeError::BadConfig(format!("step size must be positive, got {}", cfg.step_size)));
         }
         if !(cfg.kappa > 0.0 && cfg.kappa <= 1.0) {
-            return Err(AttackError::BadConfig(format!("kappa must lie in (0, 1], got {}", cfg.kappa)));
+            return Err(ComputeError::BadConfig(format!("kappa must lie in (0, 1], got {}", cfg.kappa)));
         }
         for (index, s) in starts.iter().enumerate() {
             if s.len() != PIXELS {
-                return Err(AttackError::BadInput { index, len: s.len() });
+                return Err(ComputeError::BadInput { index, len: s.len() });
             }
         }
         if let Some(&t) = targets.iter().find(|&&t| t >= CLASSES) {
-            return Err(AttackError::BadTarget(t));
+            return Err(ComputeError::BadTarget(t));
         }
         let batch = starts.len();
         let model = net.autodiff();
@@ -154,7 +154,7 @@ impl AttackJob {
 
     /// One step: forward and backward on the current inputs, the stopping check, and the update.
     /// Returns true once the job is finished (every sample stopped, or the step limit reached).
-    pub async fn step(&mut self) -> Result<bool, AttackError> {
+    pub async fn step(&mut self) -> Result<bool, ComputeError> {
         if self.finished {
             return Ok(true);
         }
@@ -198,12 +198,12 @@ impl AttackJob {
     }
 
     /// Reads the current inputs back, `[batch * 784]` (this waits for all queued work).
-    pub async fn current_inputs(&self) -> Result<Vec<f32>, AttackError> {
+    pub async fn current_inputs(&self) -> Result<Vec<f32>, ComputeError> {
         self.x.clone().into_data_async().await.map_err(backend_err)?.try_to_vec::<f32>().map_err(backend_err)
     }
 
     /// Reads the result back. Call once `step` has returned true.
-    pub async fn outcome(&self) -> Result<Vec<SampleOutcome>, AttackError> {
+    pub async fn outcome(&self) -> Result<Vec<SampleOutcome>, ComputeError> {
         let adv = self.current_inputs().await?;
         let mut out = Vec::with_capacity(self.batch());
         for i in 0..self.batch() {
@@ -235,7 +235,7 @@ impl AttackJob {
     }
 
     /// Runs the job to the end.
-    pub async fn run(mut self) -> Result<Vec<SampleOutcome>, AttackError> {
+    pub async fn run(mut self) -> Result<Vec<SampleOutcome>, ComputeError> {
         while !self.step().await? {}
         self.outcome().await
     }
@@ -324,7 +324,7 @@ mod tests {
         let spec = ArchSpec::Mlp { hidden: vec![32] };
         let cfg = AttackConfig { norm: StepNorm::Linf, step_size: 0.01, max_steps: 7, kappa: 1.0, early_stop: false, ..AttackConfig::default() };
         let (starts, targets) = every_target(&[0.5; PIXELS]);
-        let job = AttackJob::new(&spec, &spec.init_weights(2), &Device::flex(), &starts, &targets, cfg).unwrap();
+        let job = Evolution::new(&spec, &spec.init_weights(2), &Device::flex(), &starts, &targets, cfg).unwrap();
         let out = pollster::block_on(job.run()).unwrap();
         for o in out {
             assert_eq!(o.steps, 7);
@@ -339,10 +339,10 @@ mod tests {
         let d = Device::flex();
         let ok = AttackConfig::default();
         let bad_kappa = AttackConfig { kappa: 1.5, ..ok.clone() };
-        assert!(matches!(AttackJob::new(&spec, &w, &d, &[vec![0.0; PIXELS]], &[1], bad_kappa), Err(AttackError::BadConfig(_))));
-        assert!(matches!(AttackJob::new(&spec, &w, &d, &[vec![0.0; 3]], &[1], ok.clone()), Err(AttackError::BadInput { .. })));
-        assert!(matches!(AttackJob::new(&spec, &w, &d, &[vec![0.0; PIXELS]], &[10], ok.clone()), Err(AttackError::BadTarget(10))));
+        assert!(matches!(Evolution::new(&spec, &w, &d, &[vec![0.0; PIXELS]], &[1], bad_kappa), Err(ComputeError::BadConfig(_))));
+        assert!(matches!(Evolution::new(&spec, &w, &d, &[vec![0.0; 3]], &[1], ok.clone()), Err(ComputeError::BadInput { .. })));
+        assert!(matches!(Evolution::new(&spec, &w, &d, &[vec![0.0; PIXELS]], &[10], ok.clone()), Err(ComputeError::BadTarget(10))));
         let other = ArchSpec::Mlp { hidden: vec![9] };
-        assert!(matches!(AttackJob::new(&other, &w, &d, &[vec![0.0; PIXELS]], &[1], ok), Err(AttackError::Weights(_))));
+        assert!(matches!(Evolution::new(&other, &w, &d, &[vec![0.0; PIXELS]], &[1], ok), Err(ComputeError::Weights(_))));
     }
 }

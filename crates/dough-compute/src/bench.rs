@@ -3,20 +3,20 @@
 
 use burn::prelude::Device;
 
-use dough_core::attack::AttackError;
+use dough_core::attack::ComputeError;
 use dough_core::bench::{BATCH, BenchResult, TIMED_STEPS, WARMUP_STEPS, workload};
 
-use crate::attack::AttackJob;
+use crate::attack::Evolution;
 
 /// Runs the workload on `device`. `now_ms` is the caller's clock; `pause` is awaited between
 /// steps (the browser yields to its event loop there; natively it can do nothing).
-pub async fn run<F, P>(name: &str, device: &Device, now_ms: &dyn Fn() -> f64, pause: F) -> Result<BenchResult, AttackError>
+pub async fn run<F, P>(name: &str, device: &Device, now_ms: &dyn Fn() -> f64, pause: F) -> Result<BenchResult, ComputeError>
 where
     F: Fn() -> P,
     P: std::future::Future<Output = ()>,
 {
     let (spec, weights, starts, targets, cfg) = workload(name)?;
-    let mut job = AttackJob::new(&spec, &weights, device, &starts, &targets, cfg)?;
+    let mut job = Evolution::new(&spec, &weights, device, &starts, &targets, cfg)?;
     for _ in 0..WARMUP_STEPS {
         job.step().await?;
         pause().await;

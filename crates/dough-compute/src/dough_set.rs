@@ -5,11 +5,11 @@
 
 use std::future::Future;
 
-use dough_core::attack::{AttackConfig, AttackError};
+use dough_core::attack::{AttackConfig, ComputeError};
 use dough_core::dough_data::{DoughDataError, DoughSet, TargetRule, assemble, start_images, targets};
 use dough_core::idx::Dataset;
 use crate::network::Network;
-use crate::suite::{Goal, Job};
+use crate::suite::{Goal, Attack};
 
 pub use dough_core::dough_data::BATCH;
 
@@ -17,7 +17,7 @@ pub use dough_core::dough_data::BATCH;
 #[derive(Debug, thiserror::Error)]
 pub enum DoughBuildError {
     #[error("the attack failed: {0}")]
-    Attack(#[from] AttackError),
+    Attack(#[from] ComputeError),
     #[error(transparent)]
     Set(#[from] DoughDataError),
 }
@@ -40,7 +40,7 @@ where
         let end = (start + batch).min(n);
         let imgs = &all[start..end];
         let goals: Vec<Goal> = tg[start..end].iter().map(|&t| Goal::Toward(t)).collect();
-        let mut job = Job::on(net, imgs, &goals, cfg)?;
+        let mut job = Attack::on(net, imgs, &goals, cfg)?;
         let mut step = 0;
         while !job.step().await? {
             step += 1;

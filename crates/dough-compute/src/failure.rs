@@ -3,16 +3,16 @@
 //! a diverging run) are never a device loss: a real loss on WebGPU reaches the page on its own,
 //! through the device's lost callback, whatever the worker was doing.
 
-use dough_core::attack::AttackError;
+use dough_core::attack::ComputeError;
 use dough_core::protocol::FailKind;
 
 /// An attack's (or prediction's, or benchmark's) error: a backend error on the GPU means the
 /// device failed (lost, or poisoned after a loss); everything else leaves the worker as it was.
-pub fn of_attack(e: &AttackError, on_gpu: bool) -> FailKind {
+pub fn of_attack(e: &ComputeError, on_gpu: bool) -> FailKind {
     match e {
-        AttackError::Backend(_) if on_gpu => FailKind::DeviceLost,
-        AttackError::Backend(_) => FailKind::Failed,
-        AttackError::Empty | AttackError::BadInput { .. } | AttackError::BadTarget(_) | AttackError::BadConfig(_) | AttackError::Weights(_) | AttackError::Drive(_) => {
+        ComputeError::Backend(_) if on_gpu => FailKind::DeviceLost,
+        ComputeError::Backend(_) => FailKind::Failed,
+        ComputeError::Empty | ComputeError::BadInput { .. } | ComputeError::BadTarget(_) | ComputeError::BadConfig(_) | ComputeError::Weights(_) | ComputeError::Drive(_) => {
             FailKind::BadRequest
         }
     }
@@ -34,10 +34,10 @@ mod tests {
 
     #[test]
     fn only_a_backend_error_on_the_gpu_is_a_device_loss() {
-        let backend = AttackError::Backend("DevicePoisoned".into());
+        let backend = ComputeError::Backend("DevicePoisoned".into());
         assert_eq!(of_attack(&backend, true), FailKind::DeviceLost);
         assert_eq!(of_attack(&backend, false), FailKind::Failed);
-        for e in [AttackError::Empty, AttackError::BadTarget(12), AttackError::BadConfig("x".into()), AttackError::BadInput { index: 0, len: 3 }] {
+        for e in [ComputeError::Empty, ComputeError::BadTarget(12), ComputeError::BadConfig("x".into()), ComputeError::BadInput { index: 0, len: 3 }] {
             assert_eq!(of_attack(&e, true), FailKind::BadRequest, "{e}");
         }
     }
@@ -49,7 +49,7 @@ mod tests {
         let all = [
             TrainError::Unsupported("optimizer".into()),
             TrainError::Backend("DevicePoisoned".into()),
-            TrainError::Attack(AttackError::Backend("DevicePoisoned".into())),
+            TrainError::Attack(ComputeError::Backend("DevicePoisoned".into())),
             TrainError::Weights(dough_core::weights::WeightsError::Format("bad".into())),
             TrainError::Request("no pack".into()),
             TrainError::Plant(dough_core::plant::PlantError::BadClass(12)),

@@ -2,13 +2,13 @@
 //! overview and compare mode through the same drivers as the page, each attack and reading on
 //! the network's own device, one after the other. [`evolve`] is the study's attack on one batch.
 
-use dough_core::attack::{AttackConfig, AttackError, SampleOutcome};
+use dough_core::attack::{AttackConfig, ComputeError, SampleOutcome};
 use dough_core::drive::Compute;
 use dough_core::study::pipeline::{Evolved, batch};
 
 use crate::eval;
 use crate::network::Network;
-use crate::suite::{Goal, Job};
+use crate::suite::{Goal, Attack};
 
 /// Runs every task on the task's network, at once. `lanes` only changes how the drivers cut
 /// their attacks (the tests check that the cutting changes no row).
@@ -36,13 +36,13 @@ impl Local {
 
 impl Compute for Local {
     type Model = Network;
-    type Error = AttackError;
+    type Error = ComputeError;
 
     fn lanes(&self) -> usize {
         self.lanes
     }
 
-    async fn attack(&self, _lane: usize, net: &Network, untrained_seed: Option<u64>, starts: &[Vec<f32>], targets: &[usize], cfg: &AttackConfig) -> Result<Option<Vec<SampleOutcome>>, AttackError> {
+    async fn attack(&self, _lane: usize, net: &Network, untrained_seed: Option<u64>, starts: &[Vec<f32>], targets: &[usize], cfg: &AttackConfig) -> Result<Option<Vec<SampleOutcome>>, ComputeError> {
         let twin;
         let net = match untrained_seed {
             Some(seed) => {
@@ -52,17 +52,17 @@ impl Compute for Local {
             None => net,
         };
         let goals: Vec<Goal> = targets.iter().map(|&t| Goal::Toward(t)).collect();
-        Ok(Some(Job::on(net, starts, &goals, cfg)?.run().await?))
+        Ok(Some(Attack::on(net, starts, &goals, cfg)?.run().await?))
     }
 
-    async fn probabilities(&self, _lane: usize, net: &Network, images: &[f32]) -> Result<Option<Vec<f32>>, AttackError> {
+    async fn probabilities(&self, _lane: usize, net: &Network, images: &[f32]) -> Result<Option<Vec<f32>>, ComputeError> {
         Ok(Some(eval::probabilities_on(net, images).await?))
     }
 }
 
 /// The study's attack on one set of controlled inputs: every start toward every class on `net`.
-pub async fn evolve(net: &Network, starts: &[Vec<f32>], cfg: &AttackConfig) -> Result<Evolved, AttackError> {
+pub async fn evolve(net: &Network, starts: &[Vec<f32>], cfg: &AttackConfig) -> Result<Evolved, ComputeError> {
     let (s, t) = batch(starts);
     let goals: Vec<Goal> = t.into_iter().map(Goal::Toward).collect();
-    Ok(Evolved::from_outcomes(Job::on(net, &s, &goals, cfg)?.run().await?))
+    Ok(Evolved::from_outcomes(Attack::on(net, &s, &goals, cfg)?.run().await?))
 }

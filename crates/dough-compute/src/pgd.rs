@@ -5,7 +5,7 @@
 
 use burn::prelude::*;
 
-use dough_core::attack::AttackError;
+use dough_core::attack::ComputeError;
 use dough_core::manifest::Pgd;
 use dough_core::model::{ArchSpec, CLASSES, PIXELS};
 use dough_core::rng::SeededRng;
@@ -16,7 +16,7 @@ use crate::network::Classifier;
 
 /// PGD adversarial examples for the plain inputs `x` with one-hot true labels `onehot`.
 /// `model` must live on an autodiff device (its weights need not track gradients).
-pub fn perturb(model: &Classifier, x: &Tensor<2>, onehot: &Tensor<2>, pgd: &Pgd, rng: &mut SeededRng) -> Result<Tensor<2>, AttackError> {
+pub fn perturb(model: &Classifier, x: &Tensor<2>, onehot: &Tensor<2>, pgd: &Pgd, rng: &mut SeededRng) -> Result<Tensor<2>, ComputeError> {
     let [b, n] = x.dims();
     let eps = pgd.eps as f32;
     let device = x.device();
@@ -41,7 +41,7 @@ pub async fn robust_accuracy(
     labels: &[u8],
     pgd: &Pgd,
     seed: u64,
-) -> Result<f64, AttackError> {
+) -> Result<f64, ComputeError> {
     let model = Classifier::from_weights(spec, weights, &device.clone().autodiff())?.no_grad();
     let mut rng = SeededRng::new(seed);
     let mut correct = 0usize;
@@ -56,8 +56,8 @@ pub async fn robust_accuracy(
         let onehot = Tensor::<2>::from_data(TensorData::new(oh, [n, CLASSES]), device);
         let adv = perturb(&model, &x, &onehot, pgd, &mut rng)?;
         let logits = model.forward(adv.autodiff()).inner();
-        let v = logits.into_data_async().await.map_err(|e| AttackError::Backend(format!("{e:?}")))?;
-        let v = v.try_to_vec::<f32>().map_err(|e| AttackError::Backend(format!("{e:?}")))?;
+        let v = logits.into_data_async().await.map_err(|e| ComputeError::Backend(format!("{e:?}")))?;
+        let v = v.try_to_vec::<f32>().map_err(|e| ComputeError::Backend(format!("{e:?}")))?;
         for (row, &l) in v.chunks(CLASSES).zip(lab) {
             let best = (0..CLASSES).fold(0, |b, c| if row[c] > row[b] { c } else { b });
             correct += (best == l as usize) as usize;

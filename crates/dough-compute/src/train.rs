@@ -11,7 +11,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
-use dough_core::attack::AttackError;
+use dough_core::attack::ComputeError;
 use dough_core::idx::Dataset;
 use dough_core::manifest::ModelConfig;
 use dough_core::model::{ArchSpec, CLASSES, PIXELS};
@@ -29,7 +29,7 @@ pub enum TrainError {
     #[error(transparent)]
     Weights(#[from] WeightsError),
     #[error("adversarial training failed: {0}")]
-    Attack(#[from] AttackError),
+    Attack(#[from] ComputeError),
     #[error("the backend failed: {0}")]
     Backend(String),
     #[error("the training request is not valid: {0}")]

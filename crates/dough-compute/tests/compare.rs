@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use dough_compute::Device;
 use dough_compute::local::Local;
 use dough_compute::network::Network;
-use dough_compute::suite::{Goal, Job};
+use dough_compute::suite::{Goal, Attack};
 use dough_core::attack::every_target;
 use dough_core::compare::{agreement, pattern_pair};
 use dough_core::drive::compare::{Named, own_run, published, readings};
@@ -36,7 +36,7 @@ fn compare_mode_of_the_standard_and_robust_mlps_is_recorded_for_the_page() {
     let cfg = s.attack_config();
     let (starts, targets) = every_target(&s.controlled_input().pixels(None).unwrap());
     let goals: Vec<Goal> = targets.iter().map(|&t| Goal::Toward(t)).collect();
-    let gallery = |net: &Network| pollster::block_on(Job::on(net, &starts, &goals, &cfg).unwrap().run()).unwrap();
+    let gallery = |net: &Network| pollster::block_on(Attack::on(net, &starts, &goals, &cfg).unwrap().run()).unwrap();
     let a_rows = gallery(&net_a);
     let (a, b) = (Named { name: "mnist-mlp", model: &net_a }, Named { name: "mnist-mlp-robust", model: &net_b });
     let forward = pollster::block_on(readings(&Local::new(), &b, &a_rows, &|| false)).unwrap().unwrap();

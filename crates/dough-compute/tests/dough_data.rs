@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use dough_compute::Device;
-use dough_compute::suite::{Goal, Job};
+use dough_compute::suite::{Goal, Attack};
 use dough_core::attack::AttackConfig;
 use dough_core::dough_data::{TargetRule, assemble, quantise, subset, targets};
 use dough_core::manifest;
@@ -27,7 +27,7 @@ fn d_det_from_the_shipped_mlp_has_shifted_labels_and_an_unperturbed_control() {
     let starts: Vec<Vec<f32>> = (0..src.len()).map(|i| src.image(i).iter().map(|&p| p as f32 / 255.0).collect()).collect();
     let goals: Vec<Goal> = t.iter().map(|&c| Goal::Toward(c)).collect();
     let cfg = AttackConfig { max_steps: 100, ..AttackConfig::default() };
-    let out = pollster::block_on(Job::new(&spec, &w, &Device::flex(), &starts, &goals, &cfg).unwrap().run()).unwrap();
+    let out = pollster::block_on(Attack::new(&spec, &w, &Device::flex(), &starts, &goals, &cfg).unwrap().run()).unwrap();
     let reached: Vec<bool> = out.iter().map(|o| o.reached).collect();
     let adv: Vec<Vec<f32>> = out.iter().map(|o| o.adversarial.clone()).collect();
     let set = assemble(TargetRule::Det, &src, &adv, &t, &reached).unwrap();

@@ -16,7 +16,7 @@ use dough_core::inputs::ControlledInput;
 use dough_core::manifest::ModelConfig;
 use dough_core::pack::SamplePack;
 use dough_core::plant::{Plant, PlantError, PlantKind, Position};
-use dough_core::study::abstraction::{Abstraction, Method};
+use dough_core::study::abstraction::{Abstraction, PatternMethod};
 use dough_core::study::plant_check::{PlantCheck, check, norms};
 use dough_core::train_recipe::{TrainArch, TrainRecipe};
 
@@ -46,7 +46,7 @@ fn planted_check(plant: Plant) -> PlantCheck {
     inputs.extend((0..6).map(|seed| ControlledInput::Noise { seed }));
     let starts: Vec<Vec<f32>> = inputs.iter().map(|i| i.pixels(None).unwrap()).collect();
     let evolved = pollster::block_on(evolve(&Network::new(&spec, &weights, &device).unwrap(), &starts, &AttackConfig::default())).unwrap();
-    let patterns = evolved.patterns(&Abstraction { method: Method::MeanUnit, sigma: 0.0 });
+    let patterns = evolved.patterns(&Abstraction { method: PatternMethod::MeanUnit, sigma: 0.0 });
     let r = check(&norms(&evolved), &patterns, &plant.mask().unwrap(), 0).unwrap();
     eprintln!("{}\nmedians {:?}\nanomaly index {} {:?} flagged {}\nenergy in patch {:?}", plant.describe(), r.medians, r.anomaly_index, r.interval, r.flagged, r.energy_in_patch);
     r

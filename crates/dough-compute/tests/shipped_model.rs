@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use dough_compute::Device;
-use dough_compute::attack::AttackJob;
+use dough_compute::attack::Evolution;
 use dough_compute::{eval, pgd};
 use dough_core::attack::{AttackConfig, every_target};
 use dough_core::zoo;
@@ -167,7 +167,7 @@ fn attack_reaches_every_target_from_black_gray_and_noise() {
     let cfg = AttackConfig::default();
     for input in [ControlledInput::Black, ControlledInput::Gray, ControlledInput::Noise { seed: 0 }] {
         let (starts, targets) = every_target(&input.pixels(None).unwrap());
-        let job = AttackJob::new(&spec, &weights, &Device::flex(), &starts, &targets, cfg.clone()).unwrap();
+        let job = Evolution::new(&spec, &weights, &Device::flex(), &starts, &targets, cfg.clone()).unwrap();
         let out = pollster::block_on(job.run()).unwrap();
         for o in &out {
             assert!(o.reached && o.predicted == o.target, "{}: target {} -> predicted {} ({:.3})", input.describe(), o.target, o.predicted, o.confidence);
@@ -184,7 +184,7 @@ fn a_sample_stops_at_the_first_step_that_crosses_kappa() {
     let device = Device::flex();
     let (starts, targets) = every_target(&ControlledInput::Black.pixels(None).unwrap());
     let cfg = AttackConfig { kappa: 0.8, ..AttackConfig::default() };
-    let out = pollster::block_on(AttackJob::new(&spec, &weights, &device, &starts, &targets, cfg.clone()).unwrap().run()).unwrap();
+    let out = pollster::block_on(Evolution::new(&spec, &weights, &device, &starts, &targets, cfg.clone()).unwrap().run()).unwrap();
     let most = out.iter().map(|o| o.steps).max().unwrap();
     assert!(most < cfg.max_steps, "every sample should stop early");
     for o in &out {
@@ -194,13 +194,13 @@ fn a_sample_stops_at_the_first_step_that_crosses_kappa() {
     // early stop happened at the first crossing and not later.
     for o in out.iter().filter(|o| o.steps > 0) {
         let short = AttackConfig { max_steps: o.steps - 1, early_stop: false, ..cfg.clone() };
-        let job = AttackJob::new(&spec, &weights, &device, &starts[..1], &[o.target], short).unwrap();
+        let job = Evolution::new(&spec, &weights, &device, &starts[..1], &[o.target], short).unwrap();
         let before = pollster::block_on(job.run()).unwrap();
         assert!(before[0].confidence < 0.8, "target {} was already at {:.3} one step earlier", o.target, before[0].confidence);
     }
     // A higher kappa needs at least as many steps.
     let strict = AttackConfig { kappa: 0.99, ..cfg };
-    let out99 = pollster::block_on(AttackJob::new(&spec, &weights, &device, &starts, &targets, strict).unwrap().run()).unwrap();
+    let out99 = pollster::block_on(Evolution::new(&spec, &weights, &device, &starts, &targets, strict).unwrap().run()).unwrap();
     for (a, b) in out.iter().zip(&out99) {
         assert!(b.steps >= a.steps);
     }

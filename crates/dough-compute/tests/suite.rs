@@ -6,12 +6,12 @@ use std::path::PathBuf;
 
 use dough_compute::Device;
 use dough_compute::eval;
-use dough_compute::suite::{Goal, Job};
+use dough_compute::suite::{Goal, Attack};
 use dough_core::attack::{AttackConfig, SampleOutcome};
 use dough_core::manifest;
 use dough_core::model::ArchSpec;
 use dough_core::pack::SamplePack;
-use dough_core::suite::{Method, SuiteParams};
+use dough_core::suite::{AttackMethod, SuiteParams};
 use dough_core::weights::Weights;
 
 fn public() -> PathBuf {
@@ -32,14 +32,14 @@ fn one_per_class() -> (Vec<Vec<f32>>, Vec<usize>) {
     (0..10u8).map(|c| (pack.image_f32(pack.indices_of(c)[0]), c as usize)).unzip()
 }
 
-fn run(spec: &ArchSpec, w: &Weights, starts: &[Vec<f32>], goals: &[Goal], method: Method, p: &SuiteParams) -> Vec<SampleOutcome> {
+fn run(spec: &ArchSpec, w: &Weights, starts: &[Vec<f32>], goals: &[Goal], method: AttackMethod, p: &SuiteParams) -> Vec<SampleOutcome> {
     let cfg = AttackConfig { method, suite: p.clone(), ..AttackConfig::default() };
-    let job = Job::new(spec, w, &Device::flex(), starts, goals, &cfg).unwrap();
+    let job = Attack::new(spec, w, &Device::flex(), starts, goals, &cfg).unwrap();
     pollster::block_on(job.run()).unwrap()
 }
 
 /// Every outcome that says "reached" is classified as it claims by a plain forward pass.
-fn check_reached(spec: &ArchSpec, w: &Weights, out: &[SampleOutcome], method: Method) {
+fn check_reached(spec: &ArchSpec, w: &Weights, out: &[SampleOutcome], method: AttackMethod) {
     for o in out {
         let p = pollster::block_on(eval::probabilities(spec, w, &Device::flex(), &o.adversarial)).unwrap();
         let predicted = (0..10).fold(0, |b, c| if p[c] > p[b] { c } else { b });
@@ -59,10 +59,10 @@ fn cw_finds_smaller_perturbations_than_fgsm_for_the_same_targets() {
     let (spec, w) = mnist_mlp();
     let (starts, labels) = one_per_class();
     let goals: Vec<Goal> = labels.iter().map(|&l| Goal::Toward((l + 1) % 10)).collect();
-    let fgsm = run(&spec, &w, &starts, &goals, Method::Fgsm, &SuiteParams { eps: 0.3, ..SuiteParams::default() });
-    let cw = run(&spec, &w, &starts, &goals, Method::Cw, &SuiteParams { cw_search: 5, iters: 100, cw_lr: 0.05, ..SuiteParams::default() });
-    check_reached(&spec, &w, &fgsm, Method::Fgsm);
-    check_reached(&spec, &w, &cw, Method::Cw);
+    let fgsm = run(&spec, &w, &starts, &goals, AttackMethod::Fgsm, &SuiteParams { eps: 0.3, ..SuiteParams::default() });
+    let cw = run(&spec, &w, &starts, &goals, AttackMethod::Cw, &SuiteParams { cw_search: 5, iters: 100, cw_lr: 0.05, ..SuiteParams::default() });
+    check_reached(&spec, &w, &fgsm, AttackMethod::Fgsm);
+    check_reached(&spec, &w, &cw, AttackMethod::Cw);
     assert!(cw.iter().filter(|o| o.reached).count() >= 9, "C&W reaches the targets");
     let mut both = 0;
     for (f, c) in fgsm.iter().zip(&cw) {
@@ -80,10 +80,10 @@ fn ddn_is_within_ten_percent_of_cw_and_deepfool_is_minimal_too() {
     let (spec, w) = mnist_mlp();
     let (starts, labels) = one_per_class();
     let goals: Vec<Goal> = labels.iter().map(|&l| Goal::AwayFrom(l)).collect();
-    let cw = run(&spec, &w, &starts, &goals, Method::Cw, &SuiteParams { cw_search: 6, iters: 150, cw_lr: 0.05, ..SuiteParams::default() });
-    let ddn = run(&spec, &w, &starts, &goals, Method::Ddn, &SuiteParams { iters: 150, ..SuiteParams::default() });
-    let df = run(&spec, &w, &starts, &goals, Method::Deepfool, &SuiteParams::default());
-    for (m, out) in [(Method::Cw, &cw), (Method::Ddn, &ddn), (Method::Deepfool, &df)] {
+    let cw = run(&spec, &w, &starts, &goals, AttackMethod::Cw, &SuiteParams { cw_search: 6, iters: 150, cw_lr: 0.05, ..SuiteParams::default() });
+    let ddn = run(&spec, &w, &starts, &goals, AttackMethod::Ddn, &SuiteParams { iters: 150, ..SuiteParams::default() });
+    let df = run(&spec, &w, &starts, &goals, AttackMethod::Deepfool, &SuiteParams::default());
+    for (m, out) in [(AttackMethod::Cw, &cw), (AttackMethod::Ddn, &ddn), (AttackMethod::Deepfool, &df)] {
         check_reached(&spec, &w, out, m);
         assert!(out.iter().all(|o| o.reached), "{m:?} succeeds untargeted on every image");
     }
@@ -100,10 +100,10 @@ fn jsma_and_bim_reach_targets_on_real_images() {
     let (spec, w) = mnist_mlp();
     let (starts, labels) = one_per_class();
     let goals: Vec<Goal> = labels.iter().map(|&l| Goal::Toward((l + 3) % 10)).collect();
-    let jsma = run(&spec, &w, &starts, &goals, Method::Jsma, &SuiteParams { jsma_gamma: 0.1, ..SuiteParams::default() });
-    let bim = run(&spec, &w, &starts, &goals, Method::Bim, &SuiteParams { eps: 0.2, alpha: 0.01, iters: 40, ..SuiteParams::default() });
-    check_reached(&spec, &w, &jsma, Method::Jsma);
-    check_reached(&spec, &w, &bim, Method::Bim);
+    let jsma = run(&spec, &w, &starts, &goals, AttackMethod::Jsma, &SuiteParams { jsma_gamma: 0.1, ..SuiteParams::default() });
+    let bim = run(&spec, &w, &starts, &goals, AttackMethod::Bim, &SuiteParams { eps: 0.2, alpha: 0.01, iters: 40, ..SuiteParams::default() });
+    check_reached(&spec, &w, &jsma, AttackMethod::Jsma);
+    check_reached(&spec, &w, &bim, AttackMethod::Bim);
     assert!(jsma.iter().filter(|o| o.reached).count() >= 7, "JSMA with 78 pixels reaches most targets");
     assert!(jsma.iter().all(|o| o.l0 <= 78));
     assert!(bim.iter().filter(|o| o.reached).count() >= 9, "BIM at eps 0.2 reaches the targets");

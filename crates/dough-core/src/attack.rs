@@ -1,5 +1,5 @@
 //! The "minimal evolution" attack's settings and results: targeted, iterative gradient descent
-//! on the input (the attack itself, `AttackJob`, runs on Burn in `dough-compute`).
+//! on the input (the attack itself, `Evolution`, runs on Burn in `dough-compute`).
 //!
 //! Every sample (a start image and a target class) moves along its normalised gradient of the
 //! cross-entropy to its target, is clamped to [0, 1], and stops as soon as the network gives
@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{CLASSES, PIXELS};
-use crate::suite::{Method, SuiteParams};
+use crate::suite::{AttackMethod, SuiteParams};
 use crate::weights::WeightsError;
 
 /// How a step's length is measured.
@@ -32,7 +32,7 @@ pub struct AttackConfig {
     pub early_stop: bool,
     /// The method: minimal evolution reads the fields above, the others read `suite`.
     #[serde(default)]
-    pub method: Method,
+    pub method: AttackMethod,
     /// The other methods' parameters.
     #[serde(default)]
     pub suite: SuiteParams,
@@ -46,7 +46,7 @@ impl Default for AttackConfig {
             max_steps: 500,
             kappa: 0.9,
             early_stop: true,
-            method: Method::Evolve,
+            method: AttackMethod::Evolve,
             suite: SuiteParams::default(),
         }
     }
@@ -56,14 +56,14 @@ impl AttackConfig {
     /// The most iterations a run takes (the progress bar's end).
     pub fn progress_steps(&self) -> usize {
         match self.method {
-            Method::Evolve => self.max_steps,
+            AttackMethod::Evolve => self.max_steps,
             m => self.suite.max_iterations(m),
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum AttackError {
+pub enum ComputeError {
     #[error("the attack needs at least one sample")]
     Empty,
     #[error("start image {index} has {len} pixels, the network takes {PIXELS}")]

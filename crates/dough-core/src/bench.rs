@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::attack::{AttackConfig, AttackError, StepNorm};
+use crate::attack::{AttackConfig, ComputeError, StepNorm};
 use crate::model::{ArchSpec, CLASSES, PIXELS};
 use crate::weights::Weights;
 
@@ -40,8 +40,8 @@ pub type Workload = (ArchSpec, Weights, Vec<Vec<f32>>, Vec<usize>, AttackConfig)
 /// The workload `name` (mlp or cnn): the network, its weights from seed 0, the [`BATCH`] starts
 /// at 0.5, their targets i mod 10 and the attack settings (L2 steps of 0.05, no early stop, one
 /// step more than the warm-up and timed steps together).
-pub fn workload(name: &str) -> Result<Workload, AttackError> {
-    let spec = spec_for(name).ok_or_else(|| AttackError::BadConfig(format!("unknown benchmark \"{name}\" (mlp or cnn)")))?;
+pub fn workload(name: &str) -> Result<Workload, ComputeError> {
+    let spec = spec_for(name).ok_or_else(|| ComputeError::BadConfig(format!("unknown benchmark \"{name}\" (mlp or cnn)")))?;
     let weights = spec.init_weights(0);
     let starts = vec![vec![0.5f32; PIXELS]; BATCH];
     let targets: Vec<usize> = (0..BATCH).map(|i| i % CLASSES).collect();

@@ -7,9 +7,9 @@ use crate::attack::{AttackConfig, StepNorm};
 use crate::backend::BackendPref;
 use crate::inputs::ControlledInput;
 use crate::protocol::Fault;
-use crate::study::abstraction::{Abstraction, Method};
+use crate::study::abstraction::{Abstraction, PatternMethod};
 use crate::study::templates::TemplateKind;
-use crate::suite::{Method as AttackMethod, Param};
+use crate::suite::{AttackMethod, Param};
 use crate::train_recipe::TrainRecipe;
 
 pub const MAX_STEPS_LIMIT: usize = 5000;
@@ -64,7 +64,11 @@ impl InputChoice {
     }
 }
 
+/// Everything the page's URL says. In the page it lives in a reactive store (feature `store`):
+/// a view that reads one field is not redrawn when another changes, and writes are patched
+/// field by field.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "store", derive(reactive_stores::Store, reactive_stores::Patch))]
 pub struct Settings {
     /// Model name from the manifest; `None` means the default model (of `dataset`, if given).
     pub model: Option<String>,
@@ -106,6 +110,37 @@ pub struct Settings {
     pub train: TrainRecipe,
     /// The guided story's step (`story=1` .. `story=8`); `None`: no story.
     pub story: Option<usize>,
+}
+
+/// The store's patch of a field: replaced, and its readers notified, only when it changed.
+#[cfg(feature = "store")]
+mod patch {
+    use reactive_stores::{KeyMap, PatchField, StorePath};
+
+    macro_rules! patch_when_changed {
+        ($($t:ty),*) => {$(
+            impl PatchField for $t {
+                fn patch_field(&mut self, new: Self, path: &StorePath, notify: &mut dyn FnMut(&StorePath), _keys: Option<&KeyMap>) {
+                    if new != *self {
+                        *self = new;
+                        notify(path);
+                    }
+                }
+            }
+        )*};
+    }
+
+    patch_when_changed!(
+        super::InputChoice,
+        super::AttackConfig,
+        super::BackendPref,
+        super::Fault,
+        super::PoolFault,
+        super::Abstraction,
+        super::TemplateKind,
+        super::OverviewModels,
+        super::TrainRecipe
+    );
 }
 
 /// Most CPU workers the page starts (`workers=`).
@@ -281,11 +316,11 @@ impl Settings {
                     _ => notices.push(format!("early=\"{v}\" is not 0 or 1; early stopping stays on")),
                 },
                 "abs" => match v {
-                    "mean" => s.abstraction.method = Method::MeanUnit,
-                    "sign" => s.abstraction.method = Method::Sign,
+                    "mean" => s.abstraction.method = PatternMethod::MeanUnit,
+                    "sign" => s.abstraction.method = PatternMethod::Sign,
                     "top" => {
-                        if !matches!(s.abstraction.method, Method::TopMask { .. }) {
-                            s.abstraction.method = Method::TopMask { percent: DEFAULT_TOP_PERCENT };
+                        if !matches!(s.abstraction.method, PatternMethod::TopMask { .. }) {
+                            s.abstraction.method = PatternMethod::TopMask { percent: DEFAULT_TOP_PERCENT };
                         }
                     }
                     _ => notices.push(format!("abs=\"{v}\" is unknown; using mean (mean, top, sign)")),
@@ -361,7 +396,7 @@ impl Settings {
                 }
             }
         }
-        if let (Method::TopMask { percent }, Some(p)) = (&mut s.abstraction.method, top_percent) {
+        if let (PatternMethod::TopMask { percent }, Some(p)) = (&mut s.abstraction.method, top_percent) {
             *percent = p;
         }
         (s, notices)
@@ -433,9 +468,9 @@ impl Settings {
             put("debug", "calibrate".into());
         }
         match self.abstraction.method {
-            Method::MeanUnit => {}
-            Method::Sign => put("abs", "sign".into()),
-            Method::TopMask { percent } => {
+            PatternMethod::MeanUnit => {}
+            PatternMethod::Sign => put("abs", "sign".into()),
+            PatternMethod::TopMask { percent } => {
                 put("abs", "top".into());
                 put("top", percent.to_string());
             }
@@ -542,7 +577,7 @@ mod tests {
         assert_eq!(s.controlled_input(), ControlledInput::Sample { class: 7, index: 3 });
         assert_eq!((s.seed, s.attack.max_steps, s.attack.norm, s.attack.early_stop), (42, 10, StepNorm::Linf, false));
         assert_eq!((s.dataset.as_deref(), s.model.as_deref()), (Some("fashion-mnist"), Some("fashion-mnist-lenet")));
-        assert_eq!(s.abstraction, Abstraction { method: Method::TopMask { percent: 25.0 }, sigma: 1.5 });
+        assert_eq!(s.abstraction, Abstraction { method: PatternMethod::TopMask { percent: 25.0 }, sigma: 1.5 });
         assert_eq!((s.template, s.analysis, s.target), (TemplateKind::TStat, true, Some(4)));
         assert_eq!(s.compare.as_deref(), Some("fashion-mnist-lenet-robust"));
         let (back, _) = Settings::from_query(&s.to_query());
@@ -620,7 +655,7 @@ mod tests {
         assert_eq!(s.sample_class, 0);
         assert_eq!(s.input, InputChoice::Black);
         assert_eq!(s.seed, 0);
-        assert_eq!(s.abstraction, Abstraction { method: Method::TopMask { percent: 100.0 }, sigma: 0.0 });
+        assert_eq!(s.abstraction, Abstraction { method: PatternMethod::TopMask { percent: 100.0 }, sigma: 0.0 });
         assert_eq!(s.template, TemplateKind::Contrast);
         assert_eq!(n.len(), 9, "{n:?}");
     }

@@ -6,7 +6,7 @@
 
 use crate::manifest::DatasetId;
 use crate::settings::{InputChoice, Settings};
-use crate::suite::Method;
+use crate::suite::AttackMethod;
 
 /// Steps in the story.
 pub const STEPS: usize = 8;
@@ -33,7 +33,7 @@ impl Scene {
         s.input = self.input;
         s.target = self.target;
         s.analysis = self.analysis;
-        s.attack.method = Method::Evolve;
+        s.attack.method = AttackMethod::Evolve;
     }
 
     /// Whether `s` already shows this scene (nothing to rerun).
@@ -43,7 +43,7 @@ impl Scene {
             && s.input == self.input
             && s.target == self.target
             && s.analysis == self.analysis
-            && s.attack.method == Method::Evolve
+            && s.attack.method == AttackMethod::Evolve
     }
 }
 

@@ -10,7 +10,7 @@ use crate::attack::StepNorm;
 /// An attack method.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Method {
+pub enum AttackMethod {
     /// Minimal evolution: normalised gradient steps until the target confidence reaches kappa.
     #[default]
     Evolve,
@@ -30,21 +30,21 @@ pub enum Method {
     Ddn,
 }
 
-impl Method {
-    pub const ALL: [Method; 8] =
-        [Method::Evolve, Method::Fgsm, Method::Bim, Method::Pgd, Method::Cw, Method::Deepfool, Method::Jsma, Method::Ddn];
+impl AttackMethod {
+    pub const ALL: [AttackMethod; 8] =
+        [AttackMethod::Evolve, AttackMethod::Fgsm, AttackMethod::Bim, AttackMethod::Pgd, AttackMethod::Cw, AttackMethod::Deepfool, AttackMethod::Jsma, AttackMethod::Ddn];
 
     /// The URL value (`attack=`).
     pub fn slug(self) -> &'static str {
         match self {
-            Method::Evolve => "evolve",
-            Method::Fgsm => "fgsm",
-            Method::Bim => "bim",
-            Method::Pgd => "pgd",
-            Method::Cw => "cw",
-            Method::Deepfool => "deepfool",
-            Method::Jsma => "jsma",
-            Method::Ddn => "ddn",
+            AttackMethod::Evolve => "evolve",
+            AttackMethod::Fgsm => "fgsm",
+            AttackMethod::Bim => "bim",
+            AttackMethod::Pgd => "pgd",
+            AttackMethod::Cw => "cw",
+            AttackMethod::Deepfool => "deepfool",
+            AttackMethod::Jsma => "jsma",
+            AttackMethod::Ddn => "ddn",
         }
     }
 
@@ -54,14 +54,14 @@ impl Method {
 
     pub fn label(self) -> &'static str {
         match self {
-            Method::Evolve => "minimal evolution",
-            Method::Fgsm => "FGSM",
-            Method::Bim => "BIM (I-FGSM)",
-            Method::Pgd => "PGD",
-            Method::Cw => "C&W L2",
-            Method::Deepfool => "DeepFool",
-            Method::Jsma => "JSMA",
-            Method::Ddn => "DDN",
+            AttackMethod::Evolve => "minimal evolution",
+            AttackMethod::Fgsm => "FGSM",
+            AttackMethod::Bim => "BIM (I-FGSM)",
+            AttackMethod::Pgd => "PGD",
+            AttackMethod::Cw => "C&W L2",
+            AttackMethod::Deepfool => "DeepFool",
+            AttackMethod::Jsma => "JSMA",
+            AttackMethod::Ddn => "DDN",
         }
     }
 
@@ -75,28 +75,28 @@ impl Method {
     pub fn params(self) -> &'static [Param] {
         use Param::*;
         match self {
-            Method::Evolve => &[],
-            Method::Fgsm => &[Eps],
-            Method::Bim => &[Eps, Alpha, Iters],
-            Method::Pgd => &[PgdNorm, Eps, Alpha, Iters, Restarts],
-            Method::Cw => &[CwC, CwSearch, Iters, CwConf, CwLr],
-            Method::Deepfool => &[Iters, Overshoot],
-            Method::Jsma => &[JsmaGamma, JsmaTheta],
-            Method::Ddn => &[Iters, DdnGamma, DdnInit],
+            AttackMethod::Evolve => &[],
+            AttackMethod::Fgsm => &[Eps],
+            AttackMethod::Bim => &[Eps, Alpha, Iters],
+            AttackMethod::Pgd => &[PgdNorm, Eps, Alpha, Iters, Restarts],
+            AttackMethod::Cw => &[CwC, CwSearch, Iters, CwConf, CwLr],
+            AttackMethod::Deepfool => &[Iters, Overshoot],
+            AttackMethod::Jsma => &[JsmaGamma, JsmaTheta],
+            AttackMethod::Ddn => &[Iters, DdnGamma, DdnInit],
         }
     }
 
     /// A one-line description for the page.
     pub fn describe(self) -> &'static str {
         match self {
-            Method::Evolve => "steps along the normalised gradient until the target reaches kappa",
-            Method::Fgsm => "one signed gradient step of size eps",
-            Method::Bim => "signed steps of size alpha, kept inside the eps ball",
-            Method::Pgd => "BIM from a random start in the eps ball (L-inf or L2), best of the restarts",
-            Method::Cw => "Adam on the tanh-space C&W objective, binary search on c (minimal L2)",
-            Method::Deepfool => "linearised steps onto the decision boundary, times (1 + overshoot) (minimal L2)",
-            Method::Jsma => "sets the pixel pairs that the saliency map picks (few pixels, L0)",
-            Method::Ddn => "decoupled direction and norm: a step along the gradient, then the norm shrinks or grows (minimal L2)",
+            AttackMethod::Evolve => "steps along the normalised gradient until the target reaches kappa",
+            AttackMethod::Fgsm => "one signed gradient step of size eps",
+            AttackMethod::Bim => "signed steps of size alpha, kept inside the eps ball",
+            AttackMethod::Pgd => "BIM from a random start in the eps ball (L-inf or L2), best of the restarts",
+            AttackMethod::Cw => "Adam on the tanh-space C&W objective, binary search on c (minimal L2)",
+            AttackMethod::Deepfool => "linearised steps onto the decision boundary, times (1 + overshoot) (minimal L2)",
+            AttackMethod::Jsma => "sets the pixel pairs that the saliency map picks (few pixels, L0)",
+            AttackMethod::Ddn => "decoupled direction and norm: a step along the gradient, then the norm shrinks or grows (minimal L2)",
         }
     }
 }
@@ -186,7 +186,7 @@ impl Param {
     }
 }
 
-/// Every method's parameters (each method reads its own, see [`Method::params`]).
+/// Every method's parameters (each method reads its own, see [`AttackMethod::params`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SuiteParams {
@@ -280,7 +280,7 @@ impl SuiteParams {
     }
 
     /// Checks what `method` reads; the message names the parameter and its range.
-    pub fn validate(&self, method: Method) -> Result<(), String> {
+    pub fn validate(&self, method: AttackMethod) -> Result<(), String> {
         for &p in method.params() {
             if p == Param::PgdNorm {
                 continue;
@@ -291,22 +291,22 @@ impl SuiteParams {
                 return Err(format!("{} ({}) must lie in [{lo}, {hi}], got {v}", p.label(), p.key()));
             }
         }
-        if method == Method::Jsma && self.jsma_theta == 0.0 {
+        if method == AttackMethod::Jsma && self.jsma_theta == 0.0 {
             return Err("JSMA's theta must not be 0 (> 0 raises pixels, < 0 lowers them)".into());
         }
         Ok(())
     }
 
     /// The number of forward-backward passes the method takes at most (for the progress bar).
-    pub fn max_iterations(&self, method: Method) -> usize {
+    pub fn max_iterations(&self, method: AttackMethod) -> usize {
         match method {
-            Method::Evolve => 0,
-            Method::Fgsm => 1,
-            Method::Bim => self.iters,
-            Method::Pgd => self.iters * self.restarts.max(1),
-            Method::Cw => self.iters * self.cw_search.max(1),
-            Method::Deepfool | Method::Ddn => self.iters,
-            Method::Jsma => (self.jsma_gamma * crate::model::PIXELS as f32 / 2.0).floor() as usize,
+            AttackMethod::Evolve => 0,
+            AttackMethod::Fgsm => 1,
+            AttackMethod::Bim => self.iters,
+            AttackMethod::Pgd => self.iters * self.restarts.max(1),
+            AttackMethod::Cw => self.iters * self.cw_search.max(1),
+            AttackMethod::Deepfool | AttackMethod::Ddn => self.iters,
+            AttackMethod::Jsma => (self.jsma_gamma * crate::model::PIXELS as f32 / 2.0).floor() as usize,
         }
     }
 }
@@ -315,7 +315,7 @@ impl SuiteParams {
 /// successful perturbations are (norms over the successful samples only).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MinimalitySummary {
-    pub method: Method,
+    pub method: AttackMethod,
     pub images: usize,
     pub success_rate: f32,
     pub median_l2: f32,
@@ -338,7 +338,7 @@ fn median(mut v: Vec<f32>) -> f32 {
 }
 
 impl MinimalitySummary {
-    pub fn new(method: Method, outcomes: &[crate::attack::SampleOutcome], wall_ms: f64) -> Self {
+    pub fn new(method: AttackMethod, outcomes: &[crate::attack::SampleOutcome], wall_ms: f64) -> Self {
         let ok: Vec<&crate::attack::SampleOutcome> = outcomes.iter().filter(|o| o.reached).collect();
         let n = outcomes.len().max(1);
         Self {
@@ -375,28 +375,28 @@ mod tests {
             reached,
             away: true,
         };
-        let s = MinimalitySummary::new(Method::Ddn, &[o(1.0, true, 10), o(3.0, true, 20), o(100.0, false, 30), o(2.0, true, 40)], 400.0);
+        let s = MinimalitySummary::new(AttackMethod::Ddn, &[o(1.0, true, 10), o(3.0, true, 20), o(100.0, false, 30), o(2.0, true, 40)], 400.0);
         assert_eq!((s.images, s.success_rate), (4, 0.75));
         assert_eq!((s.median_l2, s.mean_l2, s.median_linf, s.median_l0), (2.0, 2.0, 0.5, 10.0));
         assert_eq!((s.mean_iterations, s.ms_per_image), (25.0, 100.0));
-        assert!(MinimalitySummary::new(Method::Cw, &[o(1.0, false, 1)], 1.0).median_l2.is_nan());
+        assert!(MinimalitySummary::new(AttackMethod::Cw, &[o(1.0, false, 1)], 1.0).median_l2.is_nan());
     }
 
     #[test]
     fn slugs_round_trip_and_params_clamp() {
-        for m in Method::ALL {
-            assert_eq!(Method::parse(m.slug()), Some(m));
+        for m in AttackMethod::ALL {
+            assert_eq!(AttackMethod::parse(m.slug()), Some(m));
             assert!(SuiteParams::default().validate(m).is_ok(), "{m:?} defaults invalid");
         }
-        assert_eq!(Method::parse("cwl2"), None);
+        assert_eq!(AttackMethod::parse("cwl2"), None);
         let mut p = SuiteParams::default();
         p.set(Param::Iters, 1e9);
         assert_eq!(p.iters, 2000);
         p.set(Param::JsmaGamma, -1.0);
         assert_eq!(p.jsma_gamma, 0.0);
         p.eps = f32::NAN;
-        assert!(p.validate(Method::Fgsm).unwrap_err().contains("eps"));
-        assert!(p.validate(Method::Cw).is_ok(), "C&W does not read eps");
+        assert!(p.validate(AttackMethod::Fgsm).unwrap_err().contains("eps"));
+        assert!(p.validate(AttackMethod::Cw).is_ok(), "C&W does not read eps");
         p.set(Param::PgdNorm, 0.0);
         assert_eq!(p.pgd_norm, StepNorm::L2);
     }

@@ -15,13 +15,13 @@ use wasm_bindgen::prelude::Closure;
 use wasm_bindgen_futures::{JsFuture, spawn_local};
 use web_sys::MessageEvent;
 
-use dough_compute::attack::AttackJob;
+use dough_compute::attack::Evolution;
 use dough_compute::dough_set::{self, DoughBuildError};
 use dough_compute::network::Network;
-use dough_compute::suite::{Goal, Job};
+use dough_compute::suite::{Goal, Attack};
 use dough_compute::train::{TrainError, Trainer};
 use dough_compute::{bench, eval, failure};
-use dough_core::attack::{AttackConfig, AttackError, SampleOutcome, StepNorm, every_target};
+use dough_core::attack::{AttackConfig, ComputeError, SampleOutcome, StepNorm, every_target};
 use dough_core::compare::pattern_pair;
 use dough_core::dough_data::{DoughSet, TargetRule, assemble, subset, targets};
 use dough_core::drive::study::{StudyRun, StudyStats, statistics};
@@ -138,7 +138,7 @@ fn is_cancelled(id: u32) -> bool {
     with(|s| s.cancelled.contains(&id))
 }
 
-fn failed(id: u32, e: AttackError) {
+fn failed(id: u32, e: ComputeError) {
     // On WebGPU a backend error means the device failed (lost or poisoned): the page moves the
     // run to a fresh worker on the CPU.
     let on_gpu = with(|s| s.engine.as_ref().is_some_and(|c| c.kind == BackendKind::Webgpu));
@@ -230,7 +230,7 @@ async fn handle(p: Packet<Request>) {
         }
         Request::Bench { id, name } => {
             let Some(device) = with(|s| s.engine.as_ref().map(|c| c.device.clone())) else {
-                return failed(id, AttackError::BadConfig("the worker has no backend yet".into()));
+                return failed(id, ComputeError::BadConfig("the worker has no backend yet".into()));
             };
             // Yield only when a step took long, to keep the timing honest.
             let last = std::rc::Rc::new(std::cell::Cell::new(now_ms()));
@@ -263,14 +263,14 @@ async fn handle(p: Packet<Request>) {
 }
 
 /// The built network `sha256` (the current model when `None`) from the cache.
-fn model(sha256: Option<&str>) -> Result<Network, AttackError> {
+fn model(sha256: Option<&str>) -> Result<Network, ComputeError> {
     with(|s| {
-        let key = sha256.map(str::to_string).or_else(|| s.current.clone()).ok_or_else(|| AttackError::BadConfig("no model is loaded in the worker".into()))?;
-        s.models.get(&key).cloned().ok_or_else(|| AttackError::BadConfig(format!("the model {} is not in the worker's cache", &key[..key.len().min(12)])))
+        let key = sha256.map(str::to_string).or_else(|| s.current.clone()).ok_or_else(|| ComputeError::BadConfig("no model is loaded in the worker".into()))?;
+        s.models.get(&key).cloned().ok_or_else(|| ComputeError::BadConfig(format!("the model {} is not in the worker's cache", &key[..key.len().min(12)])))
     })
 }
 
-fn current() -> Result<Network, AttackError> {
+fn current() -> Result<Network, ComputeError> {
     model(None)
 }
 
@@ -308,15 +308,15 @@ async fn attack(
     untrained_seed: Option<u64>,
     record_frames: bool,
     sha256: Option<&str>,
-) -> Result<Option<Packet<Reply>>, AttackError> {
+) -> Result<Option<Packet<Reply>>, ComputeError> {
     let trained = model(sha256)?;
-    let starts = unpack_images(flat, targets.len()).map_err(|e| AttackError::BadConfig(e.to_string()))?;
+    let starts = unpack_images(flat, targets.len()).map_err(|e| ComputeError::BadConfig(e.to_string()))?;
     let net = match untrained_seed {
         Some(seed) => trained.untrained(seed)?,
         None => trained,
     };
     let goals: Vec<Goal> = targets.iter().map(|&t| Goal::Toward(t)).collect();
-    let mut job = Job::on(&net, &starts, &goals, &cfg)?;
+    let mut job = Attack::on(&net, &starts, &goals, &cfg)?;
     let stride = job.max_steps().div_ceil(MAX_FRAMES).max(1);
     let mut frames: Vec<(usize, Vec<f32>)> = Vec::new();
     if record_frames {
@@ -366,21 +366,21 @@ async fn attack(
     Ok(Some(pack_done(id, rows, &frames)))
 }
 
-async fn predict(image: &[f32]) -> Result<Vec<f32>, AttackError> {
+async fn predict(image: &[f32]) -> Result<Vec<f32>, ComputeError> {
     if image.len() != PIXELS {
-        return Err(AttackError::BadInput { index: 0, len: image.len() });
+        return Err(ComputeError::BadInput { index: 0, len: image.len() });
     }
     eval::probabilities_on(&current()?, image).await
 }
 
-fn current_device() -> Result<dough_compute::Device, AttackError> {
-    with(|s| s.engine.as_ref().map(|c| c.device.clone())).ok_or_else(|| AttackError::BadConfig("the worker has no backend yet".into()))
+fn current_device() -> Result<dough_compute::Device, ComputeError> {
+    with(|s| s.engine.as_ref().map(|c| c.device.clone())).ok_or_else(|| ComputeError::BadConfig("the worker has no backend yet".into()))
 }
 
 /// `count` images through a cached model other than the current one (compare mode, overview).
-async fn predict_with(sha256: &str, count: usize, images: &[f32]) -> Result<Vec<f32>, AttackError> {
+async fn predict_with(sha256: &str, count: usize, images: &[f32]) -> Result<Vec<f32>, ComputeError> {
     if images.len() != count * PIXELS {
-        return Err(AttackError::BadConfig(format!("{} image values for {count} images", images.len())));
+        return Err(ComputeError::BadConfig(format!("{} image values for {count} images", images.len())));
     }
     eval::probabilities_on(&model(Some(sha256))?, images).await
 }
@@ -392,11 +392,11 @@ const CALIBRATION_STEPS: usize = 8;
 
 /// Times the real workload: the current model, a gallery batch (mid-gray toward every class),
 /// L2 steps without early stopping, with a read at the end as a gallery has.
-async fn calibrate() -> Result<(f64, usize), AttackError> {
+async fn calibrate() -> Result<(f64, usize), ComputeError> {
     let net = current()?;
     let (starts, targets) = every_target(&[0.5; PIXELS]);
     let cfg = AttackConfig { norm: StepNorm::L2, step_size: 0.01, max_steps: CALIBRATION_WARMUP + CALIBRATION_STEPS + 1, kappa: 1.0, early_stop: false, ..AttackConfig::default() };
-    let mut job = AttackJob::on(&net, &starts, &targets, cfg)?;
+    let mut job = Evolution::on(&net, &starts, &targets, cfg)?;
     for _ in 0..CALIBRATION_WARMUP {
         job.step().await?;
     }
@@ -419,9 +419,9 @@ async fn go_on(id: u32) -> bool {
 }
 
 /// Runs an attack batch to its end, yielding now and then; `None` when cancelled.
-async fn attack_batch(id: u32, spec: &ArchSpec, weights: &Weights, device: &dough_compute::Device, starts: &[Vec<f32>], targets: &[usize], cfg: &AttackConfig) -> Result<Option<Vec<SampleOutcome>>, AttackError> {
+async fn attack_batch(id: u32, spec: &ArchSpec, weights: &Weights, device: &dough_compute::Device, starts: &[Vec<f32>], targets: &[usize], cfg: &AttackConfig) -> Result<Option<Vec<SampleOutcome>>, ComputeError> {
     let goals: Vec<Goal> = targets.iter().map(|&t| Goal::Toward(t)).collect();
-    let mut job = Job::new(spec, weights, device, starts, &goals, cfg)?;
+    let mut job = Attack::new(spec, weights, device, starts, &goals, cfg)?;
     let mut last_yield = now_ms();
     while !job.step().await? {
         if now_ms() - last_yield >= YIELD_EVERY_MS {

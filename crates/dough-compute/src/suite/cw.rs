@@ -6,7 +6,7 @@
 //! found at any iteration is returned; a sample that never succeeded returns the last image
 //! (its outcome then says "not reached").
 
-use dough_core::attack::AttackError;
+use dough_core::attack::ComputeError;
 use dough_core::model::{CLASSES, PIXELS};
 
 use super::{Ctx, Goal, best_other};
@@ -68,7 +68,7 @@ impl Cw {
         (w.tanh() + 1.0) / 2.0
     }
 
-    pub async fn step(&mut self, ctx: &mut Ctx) -> Result<bool, AttackError> {
+    pub async fn step(&mut self, ctx: &mut Ctx) -> Result<bool, ComputeError> {
         let batch = ctx.batch();
         let p = ctx.params.clone();
         if self.k == 0 {

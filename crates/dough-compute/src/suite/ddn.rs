@@ -4,7 +4,7 @@
 //! is adversarial and grows by (1 + gamma) while it is not. The smallest adversarial image seen
 //! is returned.
 
-use dough_core::attack::AttackError;
+use dough_core::attack::ComputeError;
 use dough_core::model::{CLASSES, PIXELS};
 
 use super::{Ctx, l2};
@@ -30,7 +30,7 @@ impl Ddn {
         }
     }
 
-    pub async fn step(&mut self, ctx: &mut Ctx) -> Result<bool, AttackError> {
+    pub async fn step(&mut self, ctx: &mut Ctx) -> Result<bool, ComputeError> {
         let steps = ctx.params.iters.max(1);
         if self.k >= steps {
             // The last iterate counts too.

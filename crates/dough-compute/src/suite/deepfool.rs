@@ -4,7 +4,7 @@
 //! against any other; targeted, it is the boundary of the target against the class the network
 //! currently predicts. Each iteration stops the samples that already meet their goal.
 
-use dough_core::attack::AttackError;
+use dough_core::attack::ComputeError;
 use dough_core::model::{CLASSES, PIXELS};
 
 use super::{Ctx, Goal, argmax};
@@ -35,7 +35,7 @@ impl Deepfool {
         self.active.iter().filter(|&&a| a).count()
     }
 
-    pub async fn step(&mut self, ctx: &mut Ctx) -> Result<bool, AttackError> {
+    pub async fn step(&mut self, ctx: &mut Ctx) -> Result<bool, ComputeError> {
         let batch = ctx.batch();
         let logits = ctx.net.logits(&ctx.x).await?;
         for i in 0..batch {

@@ -6,7 +6,7 @@
 //! another pair would change more than gamma x 784 pixels. Untargeted, the target is the
 //! class the network ranks second on the start image.
 
-use dough_core::attack::AttackError;
+use dough_core::attack::ComputeError;
 use dough_core::model::{CLASSES, PIXELS};
 
 use super::{Ctx, Goal, best_other};
@@ -64,7 +64,7 @@ impl Jsma {
         self.active.iter().filter(|&&a| a).count()
     }
 
-    pub async fn step(&mut self, ctx: &mut Ctx) -> Result<bool, AttackError> {
+    pub async fn step(&mut self, ctx: &mut Ctx) -> Result<bool, ComputeError> {
         let batch = ctx.batch();
         let probe_x: Vec<f32> = ctx.x.iter().chain(ctx.x.iter()).copied().collect();
         let probe = ctx.net.probe(&probe_x).await?;

@@ -1,5 +1,5 @@
 //! The attack suite on Burn: minimal evolution (`crate::attack`) and the classic attacks FGSM,
-//! BIM, PGD, C&W L2, DeepFool, JSMA and DDN behind one step-wise [`Job`], so the worker, the
+//! BIM, PGD, C&W L2, DeepFool, JSMA and DDN behind one step-wise [`Attack`], so the worker, the
 //! study and the CLI drive every method the same way (progress, cancel, frames).
 //!
 //! Every method is batched over samples (start image x goal). Each iteration is one forward
@@ -17,12 +17,12 @@ mod projected;
 
 use burn::prelude::*;
 
-use dough_core::attack::{AttackConfig, AttackError, SampleOutcome, norms};
+use dough_core::attack::{AttackConfig, ComputeError, SampleOutcome, norms};
 use dough_core::model::{ArchSpec, CLASSES, PIXELS};
-use dough_core::suite::{Method, SuiteParams};
+use dough_core::suite::{AttackMethod, SuiteParams};
 use dough_core::weights::Weights;
 
-use crate::attack::AttackJob;
+use crate::attack::Evolution;
 use crate::network::{Classifier, Network};
 
 /// What one sample's attack aims at.
@@ -91,8 +91,8 @@ pub(crate) fn l2(v: &[f32]) -> f32 {
     v.iter().map(|x| x * x).sum::<f32>().sqrt()
 }
 
-fn backend_err(e: impl std::fmt::Debug) -> AttackError {
-    AttackError::Backend(format!("{e:?}"))
+fn backend_err(e: impl std::fmt::Debug) -> ComputeError {
+    ComputeError::Backend(format!("{e:?}"))
 }
 
 /// The network on an autodiff device (weights frozen): logits and input gradients of host
@@ -121,13 +121,13 @@ impl Net {
     }
 
     /// Logits `[rows * 10]` of `x` (`[rows * 784]`).
-    pub async fn logits(&self, x: &[f32]) -> Result<Vec<f32>, AttackError> {
+    pub async fn logits(&self, x: &[f32]) -> Result<Vec<f32>, ComputeError> {
         let out = self.model.forward(self.input(x).autodiff()).inner();
         out.into_data_async().await.map_err(backend_err)?.try_to_vec::<f32>().map_err(backend_err)
     }
 
     /// A forward pass of `x` that can be differentiated afterwards.
-    pub async fn probe(&self, x: &[f32]) -> Result<Probe, AttackError> {
+    pub async fn probe(&self, x: &[f32]) -> Result<Probe, ComputeError> {
         let rows = x.len() / PIXELS;
         let xt = self.input(x).autodiff().require_grad();
         let out = self.model.forward(xt.clone());
@@ -138,11 +138,11 @@ impl Net {
 
 impl Probe {
     /// d/dx of sum over rows and classes of `coef * logits` (`coef`: `[rows * 10]`), `[rows * 784]`.
-    pub async fn grad(self, coef: &[f32]) -> Result<Vec<f32>, AttackError> {
+    pub async fn grad(self, coef: &[f32]) -> Result<Vec<f32>, ComputeError> {
         let c = Tensor::<2>::from_data(TensorData::new(coef.to_vec(), [self.rows, CLASSES]), &self.device).autodiff();
         let loss = (self.out * c).sum();
         let grads = loss.backward();
-        let g = self.x.grad(&grads).ok_or_else(|| AttackError::Backend("no gradient for the input".into()))?;
+        let g = self.x.grad(&grads).ok_or_else(|| ComputeError::Backend("no gradient for the input".into()))?;
         g.into_data_async().await.map_err(backend_err)?.try_to_vec::<f32>().map_err(backend_err)
     }
 }
@@ -190,7 +190,7 @@ enum Classic {
 }
 
 /// A classic (non-evolution) attack in progress.
-pub struct ClassicJob {
+pub struct ClassicAttack {
     ctx: Ctx,
     state: Classic,
     done: usize,
@@ -199,49 +199,49 @@ pub struct ClassicJob {
 }
 
 /// An attack of any method in progress.
-pub enum Job {
-    Evolve(AttackJob),
-    Classic(ClassicJob),
+pub enum Attack {
+    Evolve(Evolution),
+    Classic(ClassicAttack),
 }
 
-fn check_inputs(starts: &[Vec<f32>], goals: &[Goal]) -> Result<(), AttackError> {
+fn check_inputs(starts: &[Vec<f32>], goals: &[Goal]) -> Result<(), ComputeError> {
     if starts.is_empty() || starts.len() != goals.len() {
-        return Err(AttackError::Empty);
+        return Err(ComputeError::Empty);
     }
     for (index, s) in starts.iter().enumerate() {
         if s.len() != PIXELS {
-            return Err(AttackError::BadInput { index, len: s.len() });
+            return Err(ComputeError::BadInput { index, len: s.len() });
         }
     }
     if let Some(g) = goals.iter().find(|g| g.class() >= CLASSES) {
-        return Err(AttackError::BadTarget(g.class()));
+        return Err(ComputeError::BadTarget(g.class()));
     }
     Ok(())
 }
 
-impl Job {
+impl Attack {
     /// Prepares `cfg.method` from `starts[i]` toward (or away from) `goals[i]` on the network
     /// `spec` + `weights` on `device`. Minimal evolution reads `cfg`'s own fields, the other
     /// methods `cfg.suite`.
-    pub fn new(spec: &ArchSpec, weights: &Weights, device: &Device, starts: &[Vec<f32>], goals: &[Goal], cfg: &AttackConfig) -> Result<Self, AttackError> {
+    pub fn new(spec: &ArchSpec, weights: &Weights, device: &Device, starts: &[Vec<f32>], goals: &[Goal], cfg: &AttackConfig) -> Result<Self, ComputeError> {
         check_inputs(starts, goals)?;
         Self::on(&Network::new(spec, weights, device)?, starts, goals, cfg)
     }
 
-    /// [`Job::new`] on a built network.
-    pub fn on(net: &Network, starts: &[Vec<f32>], goals: &[Goal], cfg: &AttackConfig) -> Result<Self, AttackError> {
+    /// [`Attack::new`] on a built network.
+    pub fn on(net: &Network, starts: &[Vec<f32>], goals: &[Goal], cfg: &AttackConfig) -> Result<Self, ComputeError> {
         check_inputs(starts, goals)?;
         let (method, params) = (cfg.method, &cfg.suite);
-        if method == Method::Evolve {
+        if method == AttackMethod::Evolve {
             let away = matches!(goals[0], Goal::AwayFrom(_));
             if goals.iter().any(|g| matches!(g, Goal::AwayFrom(_)) != away) {
-                return Err(AttackError::BadConfig("minimal evolution runs all samples targeted or all untargeted".into()));
+                return Err(ComputeError::BadConfig("minimal evolution runs all samples targeted or all untargeted".into()));
             }
             let classes: Vec<usize> = goals.iter().map(|g| g.class()).collect();
-            let job = AttackJob::on(net, starts, &classes, cfg.clone())?;
-            return Ok(Job::Evolve(if away { job.away() } else { job }));
+            let job = Evolution::on(net, starts, &classes, cfg.clone())?;
+            return Ok(Attack::Evolve(if away { job.away() } else { job }));
         }
-        params.validate(method).map_err(AttackError::BadConfig)?;
+        params.validate(method).map_err(ComputeError::BadConfig)?;
         let flat: Vec<f32> = starts.iter().flatten().copied().collect();
         let ctx = Ctx {
             net: Net::on(net),
@@ -252,45 +252,45 @@ impl Job {
             iters: vec![0; goals.len()],
         };
         let state = match method {
-            Method::Fgsm | Method::Bim | Method::Pgd => Classic::Projected(projected::Projected::new(method, &ctx)),
-            Method::Cw => Classic::Cw(cw::Cw::new(&ctx)),
-            Method::Deepfool => Classic::Deepfool(deepfool::Deepfool::new(&ctx)),
-            Method::Jsma => Classic::Jsma(jsma::Jsma::new(&ctx)),
-            Method::Ddn => Classic::Ddn(ddn::Ddn::new(&ctx)),
-            Method::Evolve => unreachable!("handled above"),
+            AttackMethod::Fgsm | AttackMethod::Bim | AttackMethod::Pgd => Classic::Projected(projected::Projected::new(method, &ctx)),
+            AttackMethod::Cw => Classic::Cw(cw::Cw::new(&ctx)),
+            AttackMethod::Deepfool => Classic::Deepfool(deepfool::Deepfool::new(&ctx)),
+            AttackMethod::Jsma => Classic::Jsma(jsma::Jsma::new(&ctx)),
+            AttackMethod::Ddn => Classic::Ddn(ddn::Ddn::new(&ctx)),
+            AttackMethod::Evolve => unreachable!("handled above"),
         };
         let max = params.max_iterations(method).max(1);
-        Ok(Job::Classic(ClassicJob { ctx, state, done: 0, max, finished: false }))
+        Ok(Attack::Classic(ClassicAttack { ctx, state, done: 0, max, finished: false }))
     }
 
     /// One iteration; true once the job is finished.
-    pub async fn step(&mut self) -> Result<bool, AttackError> {
+    pub async fn step(&mut self) -> Result<bool, ComputeError> {
         match self {
-            Job::Evolve(j) => j.step().await,
-            Job::Classic(j) => j.step().await,
+            Attack::Evolve(j) => j.step().await,
+            Attack::Classic(j) => j.step().await,
         }
     }
 
     pub fn batch(&self) -> usize {
         match self {
-            Job::Evolve(j) => j.batch(),
-            Job::Classic(j) => j.ctx.batch(),
+            Attack::Evolve(j) => j.batch(),
+            Attack::Classic(j) => j.ctx.batch(),
         }
     }
 
     pub fn steps_done(&self) -> usize {
         match self {
-            Job::Evolve(j) => j.steps_done(),
-            Job::Classic(j) => j.done,
+            Attack::Evolve(j) => j.steps_done(),
+            Attack::Classic(j) => j.done,
         }
     }
 
     /// Samples still moving.
     pub fn active_count(&self) -> usize {
         match self {
-            Job::Evolve(j) => j.active_count(),
-            Job::Classic(j) if j.finished => 0,
-            Job::Classic(j) => match &j.state {
+            Attack::Evolve(j) => j.active_count(),
+            Attack::Classic(j) if j.finished => 0,
+            Attack::Classic(j) => match &j.state {
                 Classic::Deepfool(s) => s.active(),
                 Classic::Jsma(s) => s.active(),
                 _ => j.ctx.batch(),
@@ -301,35 +301,35 @@ impl Job {
     /// The most iterations the job can take (the progress bar's end).
     pub fn max_steps(&self) -> usize {
         match self {
-            Job::Evolve(j) => j.max_steps(),
-            Job::Classic(j) => j.max,
+            Attack::Evolve(j) => j.max_steps(),
+            Attack::Classic(j) => j.max,
         }
     }
 
     /// The current images, `[batch * 784]` (frames for the step playback).
-    pub async fn current_inputs(&self) -> Result<Vec<f32>, AttackError> {
+    pub async fn current_inputs(&self) -> Result<Vec<f32>, ComputeError> {
         match self {
-            Job::Evolve(j) => j.current_inputs().await,
-            Job::Classic(j) => Ok(j.result_images()),
+            Attack::Evolve(j) => j.current_inputs().await,
+            Attack::Classic(j) => Ok(j.result_images()),
         }
     }
 
     /// The result; call once `step` has returned true.
-    pub async fn outcome(&self) -> Result<Vec<SampleOutcome>, AttackError> {
+    pub async fn outcome(&self) -> Result<Vec<SampleOutcome>, ComputeError> {
         match self {
-            Job::Evolve(j) => j.outcome().await,
-            Job::Classic(j) => j.outcome().await,
+            Attack::Evolve(j) => j.outcome().await,
+            Attack::Classic(j) => j.outcome().await,
         }
     }
 
-    pub async fn run(mut self) -> Result<Vec<SampleOutcome>, AttackError> {
+    pub async fn run(mut self) -> Result<Vec<SampleOutcome>, ComputeError> {
         while !self.step().await? {}
         self.outcome().await
     }
 }
 
-impl ClassicJob {
-    async fn step(&mut self) -> Result<bool, AttackError> {
+impl ClassicAttack {
+    async fn step(&mut self) -> Result<bool, ComputeError> {
         if self.finished {
             return Ok(true);
         }
@@ -357,7 +357,7 @@ impl ClassicJob {
         }
     }
 
-    async fn outcome(&self) -> Result<Vec<SampleOutcome>, AttackError> {
+    async fn outcome(&self) -> Result<Vec<SampleOutcome>, ComputeError> {
         let adv = self.result_images();
         let logits = self.ctx.net.logits(&adv).await?;
         Ok((0..self.ctx.batch())

@@ -3,10 +3,10 @@
 //! FGSM is one step of size eps; BIM starts at the start image; PGD starts at a seeded random
 //! point of the ball and keeps, per sample, the best of its restarts.
 
-use dough_core::attack::{AttackError, StepNorm};
+use dough_core::attack::{ComputeError, StepNorm};
 use dough_core::model::{CLASSES, PIXELS};
 use dough_core::rng::SeededRng;
-use dough_core::suite::Method;
+use dough_core::suite::AttackMethod;
 
 use super::{Ctx, l2, softmax};
 
@@ -27,11 +27,11 @@ pub(crate) struct Projected {
 }
 
 impl Projected {
-    pub fn new(method: Method, ctx: &Ctx) -> Self {
+    pub fn new(method: AttackMethod, ctx: &Ctx) -> Self {
         let p = &ctx.params;
         let (norm, alpha, iters, restarts, random_start) = match method {
-            Method::Fgsm => (StepNorm::Linf, p.eps, 1, 1, false),
-            Method::Bim => (StepNorm::Linf, p.alpha, p.iters, 1, false),
+            AttackMethod::Fgsm => (StepNorm::Linf, p.eps, 1, 1, false),
+            AttackMethod::Bim => (StepNorm::Linf, p.alpha, p.iters, 1, false),
             _ => (p.pgd_norm, p.alpha, p.iters, p.restarts.max(1), true),
         };
         Self {
@@ -77,7 +77,7 @@ impl Projected {
         }
     }
 
-    pub async fn step(&mut self, ctx: &mut Ctx) -> Result<bool, AttackError> {
+    pub async fn step(&mut self, ctx: &mut Ctx) -> Result<bool, ComputeError> {
         if self.k == 0 {
             ctx.x = self.initial(&ctx.starts, &ctx.goals);
         }

@@ -11,7 +11,7 @@ use crate::model::SIDE;
 /// How to turn a set of perturbations into one pattern.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "kebab-case")]
-pub enum Method {
+pub enum PatternMethod {
     /// Mean of the perturbations, each first scaled to unit L2 norm.
     MeanUnit,
     /// The unit-norm mean, keeping only the `percent` % of pixels of largest magnitude.
@@ -20,12 +20,12 @@ pub enum Method {
     Sign,
 }
 
-impl Method {
+impl PatternMethod {
     pub fn slug(&self) -> String {
         match self {
-            Method::MeanUnit => "mean".into(),
-            Method::TopMask { percent } => format!("top{percent}"),
-            Method::Sign => "sign".into(),
+            PatternMethod::MeanUnit => "mean".into(),
+            PatternMethod::TopMask { percent } => format!("top{percent}"),
+            PatternMethod::Sign => "sign".into(),
         }
     }
 }
@@ -34,22 +34,22 @@ impl Method {
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Abstraction {
     #[serde(flatten)]
-    pub method: Method,
+    pub method: PatternMethod,
     pub sigma: f32,
 }
 
 impl Default for Abstraction {
     fn default() -> Self {
-        Self { method: Method::MeanUnit, sigma: 0.0 }
+        Self { method: PatternMethod::MeanUnit, sigma: 0.0 }
     }
 }
 
 impl Abstraction {
     pub fn describe(&self) -> String {
         let m = match self.method {
-            Method::MeanUnit => "mean of unit-norm perturbations".to_string(),
-            Method::TopMask { percent } => format!("top {percent}% magnitude mask"),
-            Method::Sign => "majority sign with agreement".to_string(),
+            PatternMethod::MeanUnit => "mean of unit-norm perturbations".to_string(),
+            PatternMethod::TopMask { percent } => format!("top {percent}% magnitude mask"),
+            PatternMethod::Sign => "majority sign with agreement".to_string(),
         };
         if self.sigma > 0.0 { format!("{m}, Gaussian smoothing σ = {}", self.sigma) } else { m }
     }
@@ -57,9 +57,9 @@ impl Abstraction {
     /// The pattern of one target from its perturbations (each of 784 pixels).
     pub fn pattern(&self, perturbations: &[Vec<f32>]) -> Vec<f32> {
         let p = match self.method {
-            Method::MeanUnit => mean_unit(perturbations),
-            Method::TopMask { percent } => top_mask(&mean_unit(perturbations), percent).signed(),
-            Method::Sign => sign_agreement(perturbations),
+            PatternMethod::MeanUnit => mean_unit(perturbations),
+            PatternMethod::TopMask { percent } => top_mask(&mean_unit(perturbations), percent).signed(),
+            PatternMethod::Sign => sign_agreement(perturbations),
         };
         if self.sigma > 0.0 { gaussian_smooth(&p, self.sigma) } else { p }
     }
@@ -216,7 +216,7 @@ mod tests {
         // A 1-D Gaussian with sigma 1: neighbour / centre = exp(-1/2).
         assert!((at(14, 15) / at(14, 14) - (-0.5f32).exp()).abs() < 1e-4);
         assert_eq!(gaussian_smooth(&point, 0.0), point);
-        let abs = Abstraction { method: Method::MeanUnit, sigma: 1.0 };
+        let abs = Abstraction { method: PatternMethod::MeanUnit, sigma: 1.0 };
         assert_eq!(abs.pattern(&[point.clone()]), s);
     }
 }

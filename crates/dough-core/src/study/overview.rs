@@ -186,7 +186,7 @@ mod tests {
     /// The worker's overview from flat perturbations equals the one from the runs' patterns.
     #[test]
     fn from_perturbations_equals_the_overview_of_the_runs() {
-        use crate::study::abstraction::{Abstraction, Method};
+        use crate::study::abstraction::{Abstraction, PatternMethod};
         let mut rng = crate::rng::SeededRng::new(5);
         let run = |rng: &mut crate::rng::SeededRng| Evolved {
             per_input: (0..3)
@@ -202,7 +202,7 @@ mod tests {
                 .collect(),
         };
         let runs: Vec<Vec<Evolved>> = (0..3).map(|_| (0..2).map(|_| run(&mut rng)).collect()).collect();
-        let abs = Abstraction { method: Method::MeanUnit, sigma: 1.0 };
+        let abs = Abstraction { method: PatternMethod::MeanUnit, sigma: 1.0 };
         let transfer = vec![vec![vec![0.5, 0.2, 0.1], vec![0.3, 0.6, 0.2], vec![0.1, 0.4, 0.9]]; 2];
         let names: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
         let patterns: Vec<Vec<Vec<Vec<f32>>>> = runs.iter().map(|r| r.iter().map(|e| e.patterns(&abs)).collect()).collect();

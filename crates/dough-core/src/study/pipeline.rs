@@ -158,7 +158,7 @@ pub fn study(evolved: &Evolved, untrained: Option<&Evolved>, abs: &Abstraction, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::study::abstraction::Method;
+    use crate::study::abstraction::PatternMethod;
 
     fn outcome(target: usize, start: f32, pert: impl Fn(usize) -> f32) -> SampleOutcome {
         let start = vec![start; 784];
@@ -180,7 +180,7 @@ mod tests {
             .collect();
         let evolved = Evolved::from_outcomes(outcomes);
         assert_eq!((evolved.per_input.len(), evolved.per_input[1][4].target), (3, 4));
-        let abs = Abstraction { method: Method::MeanUnit, sigma: 0.0 };
+        let abs = Abstraction { method: PatternMethod::MeanUnit, sigma: 0.0 };
         let r = study(&evolved, None, &abs, &templates, 7);
         assert_eq!(r.model.vs_dataset.identification, 1.0);
         assert!((r.p_values.model - 1.0 / (PERMUTATIONS + 1) as f32).abs() < 1e-9, "all ten identified: p at its floor");
