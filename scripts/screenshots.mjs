@@ -95,6 +95,17 @@ const doughDone = async (page) => {
   await page.locator('#train-dough-result').scrollIntoViewIfNeeded();
 };
 await shot('laptop-1280x800-train-on-dough', { w: 1280, h: 800, query: '?model=mnist-mlp-robust&train=run&train-arch=mlp:64&train-epochs=3&train-batch=32&train-shift=0&train-seed=3&train-dough=500', act: doughDone });
+const comparePatterns = async (page) => {
+  await page.waitForSelector('#compare-patterns[data-status="done"]', { timeout: 240000 });
+  await page.waitForFunction(() => window.__dough?.compare_patterns, null, { timeout: 60000 });
+  await page.locator('#compare-patterns').scrollIntoViewIfNeeded();
+};
+await shot('laptop-1280x800-compare', { w: 1280, h: 800, query: '?compare=mnist-mlp-robust', act: comparePatterns });
+const overviewDone = async (page) => {
+  await page.waitForSelector('#overview[data-overview="done"]', { timeout: 600000 });
+  await page.locator('#overview-persistence').scrollIntoViewIfNeeded();
+};
+await shot('laptop-1280x800-overview', { w: 1280, h: 800, query: '?overview=mnist-mlp,mnist-mlp-robust,mnist-mlp-s2,mnist-lenet&target=3', act: overviewDone });
 await shot('phone-390x844', { kind: 'phone' });
 await shot('phone-390x844-full', { kind: 'phone', full: true });
 await shot('phone-390x844-draw', { kind: 'phone', act: draw });

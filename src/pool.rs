@@ -16,7 +16,7 @@ use futures::future::join_all;
 
 use dough_core::attack::{AttackConfig, SampleOutcome};
 use dough_core::drive::Compute;
-use dough_core::model::PIXELS;
+use dough_core::model::{CLASSES, PIXELS};
 use dough_core::protocol::JobProgress;
 use dough_core::slicing::{combine_progress, merge_frames, slices};
 
@@ -74,6 +74,8 @@ pub type Replace = Rc<dyn Fn(usize) -> std::pin::Pin<Box<dyn Future<Output = Res
 #[derive(Clone)]
 pub struct Crew {
     pub workers: Vec<WorkerHandle>,
+    /// They run on the CPU (else the one GPU worker).
+    pub on_cpu: bool,
     /// Replaces a dead worker (index >= 1); `None`: no replacement, the error stands.
     pub replace: Option<Replace>,
 }
@@ -220,6 +222,7 @@ where
 pub struct PoolCompute {
     workers: RefCell<Vec<WorkerHandle>>,
     replace: Option<Replace>,
+    on_cpu: bool,
     slot: JobSlot,
     ticket: Ticket,
     step: Option<Rc<dyn Fn(JobProgress)>>,
@@ -227,7 +230,7 @@ pub struct PoolCompute {
 
 impl PoolCompute {
     pub fn new(crew: &Crew, slot: JobSlot, ticket: Ticket) -> Self {
-        Self { workers: RefCell::new(crew.workers.clone()), replace: crew.replace.clone(), slot, ticket, step: None }
+        Self { workers: RefCell::new(crew.workers.clone()), replace: crew.replace.clone(), on_cpu: crew.on_cpu, slot, ticket, step: None }
     }
 
     /// Hears the step progress of every attack as its worker reports it.
@@ -270,6 +273,11 @@ impl Compute for PoolCompute {
 
     fn lanes(&self) -> usize {
         self.workers.borrow().len()
+    }
+
+    /// One controlled input (ten rows) a piece on the CPU; whole on WebGPU.
+    fn piece_rows(&self) -> Option<usize> {
+        self.on_cpu.then_some(CLASSES)
     }
 
     async fn attack(&self, lane: usize, m: &LoadedModel, untrained_seed: Option<u64>, starts: &[Vec<f32>], targets: &[usize], cfg: &AttackConfig) -> Result<Option<Vec<SampleOutcome>>, ClientError> {

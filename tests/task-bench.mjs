@@ -1,9 +1,11 @@
 // The main thread's longest tasks during a gallery, from a Chrome trace (not a test: numbers
 // only). The `longtask` observer of the browser test sees tasks over 50 ms only; this sees every
 // task, script and rendering alike, and names what filled the longest ones.
-//   node tests/task-bench.mjs [cpu|webgpu] [runs] [throttle]     (after scripts/build-site.sh)
+//   node tests/task-bench.mjs [cpu|webgpu|analysis] [runs] [throttle]     (after scripts/build-site.sh)
 // throttle: slow the page's main thread down that many times (CDP), to see a slower machine's tasks.
-// cpu: a mnist-cnn gallery on the CPU worker; webgpu: a mnist-mlp gallery on SwiftShader.
+// cpu: a mnist-cnn gallery on the CPU worker; webgpu: a mnist-mlp gallery on SwiftShader;
+// analysis: after a study of mnist-mlp with 5 seeds, the smoothing changed twice (the statistics
+// recompute in a worker and the analysis view redraws), then a training-recipe field changed.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +15,8 @@ import { serve } from './serve.mjs';
 const backend = process.argv[2] || 'cpu';
 const runs = Number(process.argv[3] || 1);
 const throttle = Number(process.argv[4] || 1);
-const model = backend === 'webgpu' ? 'mnist-mlp' : 'mnist-cnn';
+const model = backend === 'cpu' ? 'mnist-cnn' : 'mnist-mlp';
+const analysis = backend === 'analysis';
 const server = await serve(path.resolve(import.meta.dirname, '..', 'dist'), 0);
 const origin = `http://127.0.0.1:${server.address().port}`;
 const LONG = 600_000;
@@ -26,16 +29,35 @@ for (let run = 1; run <= runs; run++) {
   });
   const page = await browser.newPage();
   if (throttle > 1) await (await page.context().newCDPSession(page)).send('Emulation.setCPUThrottlingRate', { rate: throttle });
-  await page.goto(`${origin}/?backend=${backend}&model=${model}&input=noise&seed=1`);
-  await page.waitForSelector('#app[data-status="done"]', { timeout: LONG });
-  await page.waitForTimeout(500);
-  // Trace a second gallery, from the change of seed to its last row.
-  await browser.startTracing(page, { path: traceFile, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8.execute', 'blink', 'cc'] });
-  await page.fill('#seed-input', '2');
-  await page.dispatchEvent('#seed-input', 'change');
-  await page.waitForFunction(() => window.__dough?.seed === 2, null, { timeout: LONG });
-  await page.waitForSelector('#app[data-status="done"]', { timeout: LONG });
-  await page.waitForTimeout(300);
+  if (analysis) {
+    await page.goto(`${origin}/?backend=cpu&model=${model}&analysis=1&seeds=5`);
+    await page.waitForSelector('#analysis[data-study="done"]', { timeout: LONG });
+    await page.waitForFunction(() => window.__dough?.analysis, null, { timeout: LONG });
+    await page.waitForTimeout(500);
+    await browser.startTracing(page, { path: traceFile, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8.execute', 'blink', 'cc'] });
+    for (const sigma of ['1', '2']) {
+      await page.fill('#sigma-input', sigma);
+      await page.dispatchEvent('#sigma-input', 'change');
+      await page.waitForFunction((v) => window.__dough.analysis.abstraction.sigma === Number(v), sigma, { timeout: LONG });
+      await page.waitForTimeout(300);
+    }
+    await page.evaluate(() => { document.querySelector('#train-panel').open = true; });
+    await page.fill('#train-epochs', '3');
+    await page.dispatchEvent('#train-epochs', 'change');
+    await page.waitForFunction(() => location.search.includes('train-epochs=3'), null, { timeout: LONG });
+    await page.waitForTimeout(300);
+  } else {
+    await page.goto(`${origin}/?backend=${backend}&model=${model}&input=noise&seed=1`);
+    await page.waitForSelector('#app[data-status="done"]', { timeout: LONG });
+    await page.waitForTimeout(500);
+    // Trace a second gallery, from the change of seed to its last row.
+    await browser.startTracing(page, { path: traceFile, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8.execute', 'blink', 'cc'] });
+    await page.fill('#seed-input', '2');
+    await page.dispatchEvent('#seed-input', 'change');
+    await page.waitForFunction(() => window.__dough?.seed === 2, null, { timeout: LONG });
+    await page.waitForSelector('#app[data-status="done"]', { timeout: LONG });
+    await page.waitForTimeout(300);
+  }
   await browser.stopTracing();
   await browser.close();
 
@@ -45,7 +67,7 @@ for (let run = 1; run <= runs; run++) {
   const onMain = events.filter((e) => main.has(`${e.pid}:${e.tid}`) && e.ph === 'X');
   const tasks = onMain.filter((e) => e.name === 'RunTask' || e.name === 'ThreadControllerImpl::RunTask').sort((a, b) => b.dur - a.dur);
   const over = (ms) => tasks.filter((t) => t.dur > ms * 1000).length;
-  console.log(`[${backend}] ${model} gallery, run ${run}${throttle > 1 ? ` (main thread ${throttle}x slower)` : ''}: ${tasks.length} main-thread tasks, longest ${(tasks[0].dur / 1000).toFixed(1)} ms, ${over(16)} over 16 ms, ${over(12)} over 12 ms`);
+  console.log(`[${backend}] ${model} ${analysis ? 'analysis recomputed twice, then a recipe change' : 'gallery'}, run ${run}${throttle > 1 ? ` (main thread ${throttle}x slower)` : ''}: ${tasks.length} main-thread tasks, longest ${(tasks[0].dur / 1000).toFixed(1)} ms, ${over(16)} over 16 ms, ${over(12)} over 12 ms`);
   for (const t of tasks.slice(0, 3)) {
     const inside = {};
     for (const e of onMain) {

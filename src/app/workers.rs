@@ -30,7 +30,8 @@ impl Page {
         let mut workers = vec![main];
         workers.extend(self.engine.extra.get_value());
         let replace: pool::Replace = std::rc::Rc::new(move |i| Box::pin(self.replace_extra(i)));
-        Some(Crew { workers, replace: Some(replace) })
+        let on_cpu = self.engine.backend.get_untracked().is_none_or(|b| b.choice.kind == BackendKind::Cpu);
+        Some(Crew { workers, on_cpu, replace: Some(replace) })
     }
 
     /// Starts (or stops) the pool's other CPU workers to match `workers=` while the main worker

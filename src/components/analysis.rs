@@ -14,7 +14,7 @@ use dough_core::study::templates::{TemplateKind, Templates};
 use dough_core::settings::{DEFAULT_TOP_PERCENT, MAX_PAGE_SEEDS, SIGMA_RANGE, Settings, SettingsStoreFields, TOP_PERCENT_RANGE};
 
 use super::controls::FloatField;
-use super::heatmap::heat_cell;
+use super::heatmap::{MapLegend, heat_cell};
 use super::pixels::PixelImage;
 
 /// Where the study stands (`data-study` on the analysis section).
@@ -236,7 +236,10 @@ pub fn AnalysisView(
                         </tbody>
                     </table>
                     <div class="analysis-grid">
-                        <Heatmap matrix=m.vs_dataset.matrix.clone() names=n template=template/>
+                        <div class="heatmap-block">
+                            <Heatmap matrix=m.vs_dataset.matrix.clone() names=n template=template/>
+                            <MapLegend low="−1" mid="correlation, 0 white" high="+1" about="heatmap colours: blue is a correlation of −1, white 0, orange +1"/>
+                        </div>
                         <table class="patterns" id="study-patterns" aria-label="each class's pattern, its own template, and the template it matches best">
                             <thead><tr><th></th>{(0..10).map(|c| view! { <th scope="col">{n[c]}</th> }).collect_view()}</tr></thead>
                             <tbody>
@@ -273,6 +276,7 @@ pub fn AnalysisView(
                                 </tr>
                             </tbody>
                         </table>
+                        <MapLegend low="ink removed" mid="patterns: each tile to its own ±max" high="ink added" about="pattern colours: orange adds ink, blue removes it, each tile scaled to its own largest value"/>
                     </div>
                 }
             })}

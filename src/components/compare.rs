@@ -14,7 +14,7 @@ use dough_core::compare::{self, ModelReadings, PatternPair};
 use dough_core::manifest::ModelEntry;
 use dough_core::settings::{Settings, SettingsStoreFields};
 
-use super::heatmap::heat_cell;
+use super::heatmap::{MapLegend, heat_cell};
 use super::pixels::PixelImage;
 use crate::platform::download_png;
 
@@ -118,6 +118,8 @@ fn pattern_heatmap(matrix: &[Vec<f32>], names: [&'static str; 10]) -> impl IntoV
                 }).collect_view()}
             </tbody>
         </table>
+        <MapLegend low="−1" mid="correlation, 0 white; patterns: orange adds ink, blue removes it" high="+1"
+            about="colours: heatmap blue is a correlation of −1, white 0, orange +1; in the patterns orange adds ink and blue removes it"/>
     }
 }
 

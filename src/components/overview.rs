@@ -11,7 +11,7 @@ use dough_core::settings::{MAX_PAGE_SEEDS, OverviewModels};
 use dough_core::study::overview::Overview;
 use dough_core::study::stats::{Interval, Mantel, p_label};
 
-use super::heatmap::heat_cell;
+use super::heatmap::{MapLegend, heat_cell};
 use crate::platform::{download_png, download_text};
 
 /// Where the overview stands (`data-overview` on its section).
@@ -260,6 +260,7 @@ pub fn OverviewView(
                             <RateHeatmap id="overview-persistence" caption="Persistence: row network's patterns identified among the column network's (%)" models=ov.models.clone() cells=persistence/>
                             <RateHeatmap id="overview-transfer" caption="Transfer: share of the row network's adversarial examples that the column network assigns to their targets (%)" models=ov.models.clone() cells=transfer/>
                         </div>
+                        <MapLegend low="0%" mid="50% white" high="100%" about="heatmap colours: blue is 0%, white 50%, orange 100%"/>
                         {match ov.explained.clone() {
                             Some(ex) => view! {
                                 <div class="overview-grid">

@@ -4,33 +4,49 @@
 
 use dough_core::attack::{AttackConfig, ComputeError, SampleOutcome};
 use dough_core::drive::Compute;
+use dough_core::model::CLASSES;
 use dough_core::study::pipeline::{Evolved, batch};
 
+use crate::Device;
 use crate::eval;
 use crate::network::Network;
 use crate::suite::{Goal, Attack};
 
-/// Runs every task on the task's network, at once. `lanes` only changes how the drivers cut
-/// their attacks (the tests check that the cutting changes no row).
+/// Runs every task on the task's network, one at a time. On the CPU the drivers cut their
+/// attacks into pieces of one controlled input (as the page's CPU workers do; a step costs every
+/// row of its batch); on a GPU they keep them whole. `lanes` only lets the tests run the drivers
+/// as a pool of that many workers would (out of order; the rows must not change).
 #[derive(Clone, Copy, Debug)]
 pub struct Local {
     lanes: usize,
+    piece_rows: Option<usize>,
 }
 
 impl Default for Local {
     fn default() -> Self {
-        Self { lanes: 1 }
+        Self { lanes: 1, piece_rows: Some(CLASSES) }
     }
 }
 
 impl Local {
+    /// On the CPU (Burn's flex backend).
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// As if `lanes` tasks could run at once: the drivers cut every attack into pieces.
+    /// For networks on `device`: attacks cut into pieces on the CPU, whole on a GPU.
+    pub fn for_device(device: &Device) -> Self {
+        Self { piece_rows: (*device == Device::flex()).then_some(CLASSES), ..Self::default() }
+    }
+
+    /// As if `lanes` tasks could run at once.
     pub fn with_lanes(lanes: usize) -> Self {
-        Self { lanes: lanes.max(1) }
+        Self { lanes: lanes.max(1), ..Self::default() }
+    }
+
+    /// Attacks kept whole, as on a GPU.
+    pub fn whole(self) -> Self {
+        Self { piece_rows: None, ..self }
     }
 }
 
@@ -40,6 +56,10 @@ impl Compute for Local {
 
     fn lanes(&self) -> usize {
         self.lanes
+    }
+
+    fn piece_rows(&self) -> Option<usize> {
+        self.piece_rows
     }
 
     async fn attack(&self, _lane: usize, net: &Network, untrained_seed: Option<u64>, starts: &[Vec<f32>], targets: &[usize], cfg: &AttackConfig) -> Result<Option<Vec<SampleOutcome>>, ComputeError> {

@@ -133,3 +133,28 @@ fn overview_of_three_mlps_is_recorded_for_the_page() {
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     std::fs::write(&out, serde_json::to_string(&ov).unwrap()).unwrap();
 }
+
+/// On the CPU the drivers cut the study's batch into pieces of one controlled input; for the
+/// convolutional network too, the pieces give the rows of the whole batch: the same targets
+/// reached in the same steps, the images equal up to the rounding of a smaller batch.
+#[test]
+fn a_lenet_study_cut_into_pieces_gives_the_rows_of_the_whole_batch() {
+    let entries = manifest::parse(&std::fs::read_to_string(root().join("public/models/manifest.json")).unwrap()).unwrap();
+    let e = entries.iter().find(|e| e.name == "mnist-lenet").unwrap();
+    let bytes = std::fs::read(root().join("public/models").join(&e.file)).unwrap();
+    let net = Network::new(&e.arch_spec().unwrap(), &Weights::from_safetensors(&bytes).unwrap(), &Device::flex()).unwrap();
+    let cfg = AttackConfig::default();
+    let run = |c: &Local| pollster::block_on(study(c, &net, "mnist-lenet", &[0], &cfg, true, &|_| {}, &|| false)).unwrap().unwrap().remove(0);
+    let t = std::time::Instant::now();
+    let whole = run(&Local::new().whole());
+    let whole_s = t.elapsed().as_secs_f64();
+    let cut = run(&Local::new());
+    eprintln!("mnist-lenet study, one seed with its twin: {whole_s:.1} s whole, {:.1} s in pieces", t.elapsed().as_secs_f64() - whole_s);
+    let mut worst = 0.0f32;
+    for (a, b) in whole.trained.iter().chain(&whole.untrained).zip(cut.trained.iter().chain(&cut.untrained)) {
+        assert_eq!((a.target, a.reached, a.predicted, a.steps), (b.target, b.reached, b.predicted, b.steps));
+        worst = a.adversarial.iter().zip(&b.adversarial).map(|(x, y)| (x - y).abs()).fold(worst, f32::max);
+    }
+    eprintln!("mnist-lenet, whole batch vs pieces of ten rows: largest pixel difference {worst:e}");
+    assert!(worst < 1e-4, "{worst}");
+}

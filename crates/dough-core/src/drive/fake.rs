@@ -33,6 +33,7 @@ pub struct Fake {
     fail_at: Option<usize>,
     fail_readings: bool,
     short: bool,
+    whole: bool,
 }
 
 /// Returns `Pending` `n` times (waking itself), then `Ready`.
@@ -73,6 +74,11 @@ impl Fake {
     }
     pub fn fail_readings(mut self) -> Self {
         self.fail_readings = true;
+        self
+    }
+    /// Keeps attacks whole (as a GPU would).
+    pub fn whole(mut self) -> Self {
+        self.whole = true;
         self
     }
     pub fn short_answers(mut self) -> Self {
@@ -129,6 +135,10 @@ impl Compute for Fake {
 
     fn lanes(&self) -> usize {
         self.lanes.max(1)
+    }
+
+    fn piece_rows(&self) -> Option<usize> {
+        (!self.whole).then_some(CLASSES)
     }
 
     async fn attack(&self, lane: usize, model: &u64, twin: Option<u64>, starts: &[Vec<f32>], targets: &[usize], _cfg: &AttackConfig) -> Result<Option<Vec<SampleOutcome>>, String> {

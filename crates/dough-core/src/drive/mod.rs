@@ -39,12 +39,18 @@ pub trait Compute {
     type Error: From<DriveError> + std::fmt::Display;
 
     /// How many tasks can run at once (the page: its workers). A driver runs at most this many
-    /// at a time and hands each the index of its lane, `0..lanes()`. With more than one lane,
-    /// the drivers cut every attack into pieces of one controlled input (ten rows) so that the
-    /// lanes share the work evenly; every row moves on its own, so the pieces give the rows of
-    /// the whole.
+    /// at a time and hands each the index of its lane, `0..lanes()`.
     fn lanes(&self) -> usize {
         1
+    }
+
+    /// How the drivers cut an attack: `None` keeps it whole (a GPU, whose step costs about as
+    /// much for ten rows as for fifty); `Some(n)` cuts it into pieces of `n` rows (a CPU, whose
+    /// step costs every row of the batch until the last one stops, so small pieces waste less on
+    /// rows that have already stopped, and the lanes share them). Every row moves on its own, so
+    /// the pieces give the rows of the whole.
+    fn piece_rows(&self) -> Option<usize> {
+        None
     }
 
     /// On lane `lane`: the attack `cfg` from `starts[i]` toward `targets[i]` on `model`, or on
@@ -151,13 +157,13 @@ impl<'a> Run<'a> {
     }
 }
 
-/// The pieces an attack of `rows` rows is cut into on `lanes` lanes: the whole with one lane,
-/// else one piece per controlled input (`CLASSES` rows), never an empty one.
-pub fn pieces(rows: usize, lanes: usize) -> Vec<Range<usize>> {
-    if lanes <= 1 || rows <= CLASSES {
-        return slices(rows, 1);
+/// The pieces an attack of `rows` rows is cut into (see [`Compute::piece_rows`]): the whole, or
+/// pieces of about `n` rows (as even as they come), never an empty one.
+pub fn pieces(rows: usize, piece_rows: Option<usize>) -> Vec<Range<usize>> {
+    match piece_rows {
+        Some(n) if n > 0 && rows > n => slices(rows, rows.div_ceil(n)),
+        _ => slices(rows, 1),
     }
-    slices(rows, rows.div_ceil(CLASSES))
 }
 
 /// An attack cut into [`pieces`] (each one task on a lane of the compute), its rows put back in
@@ -173,7 +179,7 @@ pub(crate) async fn attack_in_pieces<C: Compute>(
     cfg: &AttackConfig,
     label: &str,
 ) -> Result<Option<Vec<SampleOutcome>>, C::Error> {
-    let parts = pieces(starts.len(), c.lanes());
+    let parts = pieces(starts.len(), c.piece_rows());
     let tasks = parts.iter().map(|r| async move {
         let Some(lane) = run.lane(label).await else { return Ok(None) };
         let out = c.attack(lane.index, model, untrained_seed, &starts[r.clone()], &targets[r.clone()], cfg).await?;
@@ -212,7 +218,7 @@ pub(crate) async fn read<C: Compute>(c: &C, run: &Run<'_>, model: &C::Model, ima
 
 /// How many attack pieces a run of `rows` rows makes on `c`.
 pub(crate) fn piece_count<C: Compute>(c: &C, rows: usize) -> usize {
-    pieces(rows, c.lanes()).len()
+    pieces(rows, c.piece_rows()).len()
 }
 
 #[cfg(test)]
@@ -223,11 +229,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_lane_keeps_an_attack_whole_and_more_lanes_cut_it_per_input() {
-        assert_eq!(pieces(50, 1), vec![0..50]);
-        assert_eq!(pieces(50, 2), vec![0..10, 10..20, 20..30, 30..40, 40..50]);
-        assert_eq!(pieces(10, 4), vec![0..10]);
-        assert_eq!(pieces(25, 3), vec![0..9, 9..17, 17..25]);
-        assert_eq!(pieces(0, 3), Vec::<Range<usize>>::new());
+    fn an_attack_is_kept_whole_or_cut_into_even_pieces() {
+        assert_eq!(pieces(50, None), vec![0..50]);
+        assert_eq!(pieces(50, Some(10)), vec![0..10, 10..20, 20..30, 30..40, 40..50]);
+        assert_eq!(pieces(10, Some(10)), vec![0..10]);
+        assert_eq!(pieces(25, Some(10)), vec![0..9, 9..17, 17..25]);
+        assert_eq!(pieces(0, Some(10)), Vec::<Range<usize>>::new());
+        assert_eq!(pieces(7, Some(0)), vec![0..7]);
     }
 }

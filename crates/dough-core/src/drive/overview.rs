@@ -141,7 +141,7 @@ mod tests {
         let models = [0u64, 1, 2];
         let seeds = replicate_seeds(0, 2);
         let cfg = AttackConfig::default();
-        let one = Fake::new(1);
+        let one = Fake::new(1).whole();
         let four = Fake::new(4);
         let a = block_on(overview(&one, &nets(&models), &seeds, &cfg, 5, &|_| {}, &|| false)).unwrap().unwrap();
         let b = block_on(overview(&four, &nets(&models), &seeds, &cfg, 5, &|_| {}, &|| false)).unwrap().unwrap();

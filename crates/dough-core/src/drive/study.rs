@@ -110,11 +110,12 @@ mod tests {
     fn the_runs_are_the_same_on_one_lane_and_on_three_and_come_back_in_seed_order() {
         let seeds = replicate_seeds(4, 3);
         let cfg = AttackConfig::default();
-        let one = Fake::new(1);
+        let one = Fake::new(1).whole();
         let three = Fake::new(3);
         let a = block_on(study(&one, &7, "m", &seeds, &cfg, true, &|_| {}, &|| false)).unwrap().unwrap();
         let b = block_on(study(&three, &7, "m", &seeds, &cfg, true, &|_| {}, &|| false)).unwrap().unwrap();
         assert_eq!(a, b);
+        assert_eq!(a, block_on(study(&Fake::new(1), &7, "m", &seeds, &cfg, true, &|_| {}, &|| false)).unwrap().unwrap());
         assert_eq!(a.iter().map(|r| r.seed).collect::<Vec<_>>(), seeds);
         // Each seed's rows are its own batch, the twin's from the twin's weights.
         for r in &a {
@@ -123,7 +124,7 @@ mod tests {
             assert_eq!(r.trained.iter().map(|o| o.start.clone()).collect::<Vec<_>>(), starts);
             assert!(r.untrained.iter().zip(&r.trained).all(|(u, t)| u.adversarial != t.adversarial));
         }
-        // One lane: one task per run; three lanes: one per controlled input (5 per run).
+        // Whole: one task per run; cut: one per controlled input (5 per run).
         assert_eq!(one.attacks(), 6);
         assert_eq!(three.attacks(), 30);
         assert!(three.max_in_flight() > 1, "the pieces run side by side");
@@ -138,7 +139,7 @@ mod tests {
         let last = seen.borrow().last().cloned().unwrap();
         assert_eq!((last.attacks_done, last.attacks), (10, 10));
         // Cancelled once two pieces are done: no more attacks start, and the answer is None.
-        let c = Fake::new(1);
+        let c = Fake::new(1).whole();
         let stop = || c.attacks() >= 2;
         let out = block_on(study(&c, &1, "m", &replicate_seeds(0, 4), &AttackConfig::default(), true, &|_| {}, &stop)).unwrap();
         assert!(out.is_none());
@@ -152,7 +153,7 @@ mod tests {
     fn a_failed_attack_is_the_drivers_error_and_a_short_answer_is_one_too() {
         let c = Fake::new(2).fail_at(2);
         assert_eq!(block_on(study(&c, &1, "m", &[0], &AttackConfig::default(), true, &|_| {}, &|| false)).unwrap_err(), "attack 2 failed");
-        let c = Fake::new(1).short_answers();
+        let c = Fake::new(1).whole().short_answers();
         let e = block_on(study(&c, &1, "m", &[0], &AttackConfig::default(), true, &|_| {}, &|| false)).unwrap_err();
         assert!(e.contains("answered 49"), "{e}");
     }
