@@ -5,7 +5,6 @@
 
 use std::time::Instant;
 
-use dough_compute::local::Local;
 use dough_compute::network::Network;
 use dough_compute::suite::{Goal, Attack};
 use dough_core::attack::every_target;
@@ -34,8 +33,8 @@ pub fn cmd_compare(a: &CompareArgs) -> Result<(), String> {
     let goals: Vec<Goal> = targets.into_iter().map(Goal::Toward).collect();
     let a_rows = pollster::block_on(Attack::on(&net_a, &starts, &goals, &cfg).map_err(|e| e.to_string())?.run()).map_err(|e| e.to_string())?;
     let (na, nb) = (Named { name: &a_entry.name, model: &net_a }, Named { name: &b_entry.name, model: &net_b });
-    let forward = pollster::block_on(readings(&Local::for_device(&device), &nb, &a_rows, &|| false)).map_err(|e| e.to_string())?;
-    let own = pollster::block_on(own_run(&Local::for_device(&device), &na, &nb, &a_rows, &cfg, a.attack.seed, &|_| {}, &|| false)).map_err(|e| e.to_string())?.ok_or("compare mode was cancelled")?;
+    let forward = pollster::block_on(readings(&crate::device::local(), &nb, &a_rows, &|| false)).map_err(|e| e.to_string())?;
+    let own = pollster::block_on(own_run(&crate::device::local(), &na, &nb, &a_rows, &cfg, a.attack.seed, &|_| {}, &|| false)).map_err(|e| e.to_string())?.ok_or("compare mode was cancelled")?;
     for n in &own.notes {
         eprintln!("note: {n}");
     }

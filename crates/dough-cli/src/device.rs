@@ -7,6 +7,7 @@
 use std::sync::OnceLock;
 
 use dough_compute::Device;
+use dough_compute::local::Local;
 
 use crate::cli::DeviceOptions;
 #[cfg(feature = "wgpu")]
@@ -50,6 +51,12 @@ fn cpu() -> Started {
 /// The started device; Burn's CPU backend when none was started.
 pub fn device() -> Device {
     STARTED.get().map_or_else(Device::flex, |s| s.device.clone())
+}
+
+/// The drivers' compute on the started device: attacks cut into pieces on the CPU, whole on a
+/// GPU (as the page's workers run them).
+pub fn local() -> Local {
+    if STARTED.get().is_some_and(|s| s.device != Device::flex()) { Local::new().whole() } else { Local::new() }
 }
 
 /// What the started device is, e.g. `cpu, flex` or `wgpu/vulkan, NVIDIA H200, DiscreteGpu, driver

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use dough_compute::Device;
-use dough_compute::local::Local;
 use dough_compute::network::Network;
 use dough_core::drive::overview::{Net, overview, transfer_of};
 use dough_core::drive::study::{StudyRun, study};
@@ -84,7 +83,7 @@ pub struct ModelRun {
 pub fn run_model(models: &Path, name: &str, s: &StudySettings, seeds: &[u64], device: &Device) -> Result<ModelRun, String> {
     let (entry, spec, weights) = load_model(models, name)?;
     let net = Network::new(&spec, &weights, device).map_err(|e| e.to_string())?;
-    let runs: Vec<StudyRun> = pollster::block_on(study(&Local::for_device(device), &net, name, seeds, &s.attack, true, &|_| {}, &|| false))
+    let runs: Vec<StudyRun> = pollster::block_on(study(&crate::device::local(), &net, name, seeds, &s.attack, true, &|_| {}, &|| false))
         .map_err(|e| e.to_string())?
         .ok_or("the study was cancelled")?;
     let evolved = runs.iter().map(|r| Evolved::from_outcomes(r.trained.clone())).collect();
@@ -110,7 +109,7 @@ pub fn cmd_overview(a: &OverviewArgs) -> Result<(), String> {
     let built = loaded.iter().map(|(e, spec, w)| Network::new(spec, w, &device).map(|n| (e, n)).map_err(|err| format!("{}: {err}", e.name))).collect::<Result<Vec<_>, _>>()?;
     let nets: Vec<Net<Network>> = built.iter().map(|(e, net)| Net { name: &e.name, family: family(e.arch), model: net }).collect();
     let t = Instant::now();
-    let runs = pollster::block_on(overview(&Local::for_device(&device), &nets, &seeds, &s.attack, s.seed, &|_| {}, &|| false)).map_err(|e| e.to_string())?.ok_or("the overview was cancelled")?;
+    let runs = pollster::block_on(overview(&crate::device::local(), &nets, &seeds, &s.attack, s.seed, &|_| {}, &|| false)).map_err(|e| e.to_string())?.ok_or("the overview was cancelled")?;
     let ov = runs.statistics(&s.abstraction, PERMUTATIONS)?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&ov).map_err(|e| e.to_string())?);
@@ -412,7 +411,7 @@ pub fn cmd_report(a: &ReportArgs) -> Result<(), String> {
         // overview the page computes).
         let nets: Vec<Net<Network>> = runs.iter().map(|r| Net { name: &r.entry.name, family: family(r.entry.arch), model: &r.net }).collect();
         let evolved: Vec<Vec<&Evolved>> = runs.iter().map(|r| r.evolved.iter().collect()).collect();
-        let per_seed = pollster::block_on(transfer_of(&Local::for_device(&device), &nets, &evolved, &|_| {}, &|| false)).map_err(|e| e.to_string())?.ok_or("the overview was cancelled")?;
+        let per_seed = pollster::block_on(transfer_of(&crate::device::local(), &nets, &evolved, &|_| {}, &|| false)).map_err(|e| e.to_string())?.ok_or("the overview was cancelled")?;
         let families: Vec<usize> = runs.iter().map(|r| family(r.entry.arch)).collect();
         let ov = Overview::new(names.clone(), families, seeds.clone(), &patterns, &per_seed, PERMUTATIONS, s.seed).map_err(|e| e.to_string())?;
         let pm = &ov.persistence;

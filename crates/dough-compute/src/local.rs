@@ -7,7 +7,6 @@ use dough_core::drive::Compute;
 use dough_core::model::CLASSES;
 use dough_core::study::pipeline::{Evolved, batch};
 
-use crate::Device;
 use crate::eval;
 use crate::network::Network;
 use crate::suite::{Goal, Attack};
@@ -32,11 +31,6 @@ impl Local {
     /// On the CPU (Burn's flex backend).
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// For networks on `device`: attacks cut into pieces on the CPU, whole on a GPU.
-    pub fn for_device(device: &Device) -> Self {
-        Self { piece_rows: (*device == Device::flex()).then_some(CLASSES), ..Self::default() }
     }
 
     /// As if `lanes` tasks could run at once.

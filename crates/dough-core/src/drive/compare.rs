@@ -78,28 +78,26 @@ pub async fn own_run<C: Compute>(
     let (own, twin) = futures::future::join(own, twin).await;
     let Some((rows, reverse)) = own? else { return Ok(None) };
     let mut notes = Vec::new();
-    let reverse = match reverse {
-        Ok(Some(r)) => Some(r),
-        Ok(None) => return Ok(None),
-        Err(e) if c.can_leave_out(&e) => {
-            notes.push(format!("Model A ({}) could not read B's examples: {}", a.name, e));
-            None
-        }
-        Err(e) => return Err(e),
-    };
-    let untrained = match twin {
-        Ok(Some(u)) => Some(u),
-        Ok(None) => return Ok(None),
-        Err(e) if c.can_leave_out(&e) => {
-            notes.push(format!("The untrained null of model B ({}) failed: {}; its row is left out.", b.name, e));
-            None
-        }
-        Err(e) => return Err(e),
-    };
+    let Some(reverse) = optional(c, reverse, &mut notes, |e| format!("Model A ({}) could not read B's examples: {e}", a.name))? else { return Ok(None) };
+    let Some(untrained) = optional(c, twin, &mut notes, |e| format!("The untrained null of model B ({}) failed: {e}; its row is left out.", b.name))? else { return Ok(None) };
     if run.cancelled() {
         return Ok(None);
     }
     Ok(Some(OwnRun { model: b.name.to_string(), rows, reverse, untrained, notes }))
+}
+
+/// An optional part's answer: `Some(Some(value))`; `Some(None)` (with a note) when it failed in a
+/// way the compute can carry on from; the error when it cannot; `None` when cancelled.
+fn optional<C: Compute, T>(c: &C, r: Result<Option<T>, C::Error>, notes: &mut Vec<String>, note: impl FnOnce(&C::Error) -> String) -> Result<Option<Option<T>>, C::Error> {
+    match r {
+        Ok(Some(v)) => Ok(Some(Some(v))),
+        Ok(None) => Ok(None),
+        Err(e) if c.can_leave_out(&e) => {
+            notes.push(note(&e));
+            Ok(Some(None))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Compare mode's numbers as the page publishes them (`window.__dough.compare_patterns`) and
