@@ -559,10 +559,19 @@ pub fn App() -> impl IntoView {
     tour::apply_on_load(&mut settings);
     let page = Page::new(settings, notices);
     spawn_local(page.start());
-    // The URL follows the settings: one effect writes it, whoever changed them.
+    // The URL follows the settings: one effect writes it, whoever changed them, in a task of its
+    // own (`replaceState` costs milliseconds; the views redraw first), the latest query only.
+    let latest_query = StoredValue::new(None::<Vec<(String, String)>>);
     Effect::new(move |_| {
         let query = page.run.settings.with(|s| s.to_query());
-        platform::replace_query(&query);
+        if latest_query.try_update_value(|q| q.replace(query)).flatten().is_none() {
+            spawn_local(async move {
+                platform::yield_now().await;
+                if let Some(q) = latest_query.try_update_value(Option::take).flatten() {
+                    platform::replace_query(&q);
+                }
+            });
+        }
     });
 
     let names = Signal::derive(move || page.models.entry.get().map(|e| e.dataset).unwrap_or(DatasetId::Mnist).class_names());
@@ -607,8 +616,8 @@ pub fn App() -> impl IntoView {
     Effect::new(move |_| {
         let (abs, template) = analysis_settings.get();
         let _ = page.study.templates.with(|t| t.as_ref().map(|t| t.dataset.clone()));
-        let runs = page.study.evolved.get();
-        page.request_stats(runs, abs, template);
+        page.study.evolved.track();
+        page.request_stats(abs, template);
     });
     let result = Memo::new(move |_| page.study.result.get());
     let replicated = Memo::new(move |_| page.study.replicated.get());

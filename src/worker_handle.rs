@@ -536,15 +536,16 @@ impl WorkerHandle {
     /// dataset's templates (their encoded bytes); returns the id (to cancel) and the future.
     pub fn analyse(
         &self,
+        key: u64,
         runs: Vec<StudyRunRows>,
         images: Vec<f32>,
         templates: &[u8],
         abstraction: Abstraction,
         template: TemplateKind,
         plant: Option<dough_core::plant::Plant>,
-    ) -> (u32, impl std::future::Future<Output = Result<Option<StudyStats>, ClientError>> + 'static) {
+    ) -> (u32, impl std::future::Future<Output = Result<Option<StudyStats>, ClientError>> + 'static + use<>) {
         let id = self.new_id();
-        let p = Packet { msg: Request::Analyse { id, runs, abstraction, template, plant }, f32: images, u8: templates.to_vec() };
+        let p = Packet { msg: Request::Analyse { id, key, runs, abstraction, template, plant }, f32: images, u8: templates.to_vec() };
         let this = self.clone();
         let fut = async move {
             let answer = this.request(p, id, None).await?;
@@ -587,7 +588,7 @@ impl WorkerHandle {
     }
 
     /// The overview's statistics (see `Request::Overview`); `None` when cancelled.
-    pub fn overview_stats(&self, msg: impl FnOnce(u32) -> Request, perturbations: Vec<f32>) -> (u32, impl std::future::Future<Output = Result<Option<Result<Overview, String>>, ClientError>> + 'static) {
+    pub fn overview_stats<M: FnOnce(u32) -> Request>(&self, msg: M, perturbations: Vec<f32>) -> (u32, impl std::future::Future<Output = Result<Option<Result<Overview, String>>, ClientError>> + 'static + use<M>) {
         let id = self.new_id();
         let p = Packet::with_f32(msg(id), perturbations);
         let this = self.clone();

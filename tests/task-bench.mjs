@@ -34,18 +34,29 @@ for (let run = 1; run <= runs; run++) {
     await page.waitForSelector('#analysis[data-study="done"]', { timeout: LONG });
     await page.waitForFunction(() => window.__dough?.analysis, null, { timeout: LONG });
     await page.waitForTimeout(500);
-    await browser.startTracing(page, { path: traceFile, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8.execute', 'blink', 'cc'] });
-    for (const sigma of ['1', '2']) {
-      await page.fill('#sigma-input', sigma);
-      await page.dispatchEvent('#sigma-input', 'change');
-      await page.waitForFunction((v) => window.__dough.analysis.abstraction.sigma === Number(v), sigma, { timeout: LONG });
+    const traced = async (what, act) => {
+      await browser.startTracing(page, { path: traceFile, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8.execute', 'blink', 'cc'] });
+      await act();
       await page.waitForTimeout(300);
+      await browser.stopTracing();
+      report(`${model}, run ${run}: ${what}`);
+    };
+    for (const sigma of ['1', '2']) {
+      await traced(`smoothing set to ${sigma} (statistics in a worker, the analysis view redrawn)`, async () => {
+        await page.fill('#sigma-input', sigma);
+        await page.dispatchEvent('#sigma-input', 'change');
+        await page.waitForFunction((v) => window.__dough.analysis.abstraction.sigma === Number(v), sigma, { timeout: LONG });
+      });
     }
     await page.evaluate(() => { document.querySelector('#train-panel').open = true; });
-    await page.fill('#train-epochs', '3');
-    await page.dispatchEvent('#train-epochs', 'change');
-    await page.waitForFunction(() => location.search.includes('train-epochs=3'), null, { timeout: LONG });
     await page.waitForTimeout(300);
+    await traced('a training-recipe field changed', async () => {
+      await page.fill('#train-epochs', '3');
+      await page.dispatchEvent('#train-epochs', 'change');
+      await page.waitForFunction(() => location.search.includes('train-epochs=3'), null, { timeout: LONG });
+    });
+    await browser.close();
+    continue;
   } else {
     await page.goto(`${origin}/?backend=${backend}&model=${model}&input=noise&seed=1`);
     await page.waitForSelector('#app[data-status="done"]', { timeout: LONG });
@@ -60,14 +71,18 @@ for (let run = 1; run <= runs; run++) {
   }
   await browser.stopTracing();
   await browser.close();
+  report(`${model} gallery, run ${run}${throttle > 1 ? ` (main thread ${throttle}x slower)` : ''}`);
+}
 
+/// The main thread's longest tasks in the trace just written, and what filled them.
+function report(what) {
   const trace = JSON.parse(fs.readFileSync(traceFile, 'utf8'));
   const events = trace.traceEvents || trace;
   const main = new Set(events.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
   const onMain = events.filter((e) => main.has(`${e.pid}:${e.tid}`) && e.ph === 'X');
   const tasks = onMain.filter((e) => e.name === 'RunTask' || e.name === 'ThreadControllerImpl::RunTask').sort((a, b) => b.dur - a.dur);
   const over = (ms) => tasks.filter((t) => t.dur > ms * 1000).length;
-  console.log(`[${backend}] ${model} ${analysis ? 'analysis recomputed twice, then a recipe change' : 'gallery'}, run ${run}${throttle > 1 ? ` (main thread ${throttle}x slower)` : ''}: ${tasks.length} main-thread tasks, longest ${(tasks[0].dur / 1000).toFixed(1)} ms, ${over(16)} over 16 ms, ${over(12)} over 12 ms`);
+  console.log(`[${backend}] ${what}: ${tasks.length} main-thread tasks, longest ${(tasks[0].dur / 1000).toFixed(1)} ms, ${over(16)} over 16 ms, ${over(12)} over 12 ms`);
   for (const t of tasks.slice(0, 3)) {
     const inside = {};
     for (const e of onMain) {

@@ -22,7 +22,7 @@ use crate::components::analysis::StudyStatus;
 use crate::job_slot::JobSlot;
 use crate::platform;
 use crate::pool::PoolCompute;
-use crate::worker_handle::ClientError;
+use crate::worker_handle::{ClientError, WorkerHandle};
 
 /// The study: its attacks' outcomes (model, untrained twin), status, progress, templates, and
 /// the statistics the worker computed from them.
@@ -45,6 +45,10 @@ pub(super) struct StudyStore {
     pub(super) plant: RwSignal<Option<PlantCheck>>,
     /// The statistics' request (superseded by every analysis-settings change).
     pub(super) stats_slot: JobSlot,
+    /// The key of the runs in `evolved` (a new one with every new set of runs), and the worker
+    /// that holds them with the templates (an abstraction change then sends only its settings).
+    pub(super) runs_key: StoredValue<u64>,
+    pub(super) runs_held: StoredValue<Option<(u64, WorkerHandle)>, LocalStorage>,
     /// The analysis settings of `result`.
     pub(super) stats_for: StoredValue<Option<(dough_core::study::abstraction::Abstraction, dough_core::study::templates::TemplateKind)>>,
 }
@@ -62,6 +66,8 @@ impl StudyStore {
             replicated: RwSignal::new(None),
             plant: RwSignal::new(None),
             stats_slot: JobSlot::new(),
+            runs_key: StoredValue::new(0),
+            runs_held: StoredValue::new_local(None),
             stats_for: StoredValue::new(None),
         }
     }
@@ -119,32 +125,54 @@ impl Page {
                 Err(ClientError::Failed(e)) => return self.study_failed(e),
             };
             // Done once the worker's statistics for these runs are in (`request_stats`).
+            self.study.runs_key.update_value(|k| *k += 1);
             self.study.evolved.set(Some(runs));
         });
     }
 
     /// The study's statistics for the runs shown, computed in a worker (the last of the pool,
-    /// which a gallery needs least); a newer request supersedes an older one.
-    pub(super) fn request_stats(self, runs: Option<Vec<StudyRun>>, abstraction: Abstraction, template: TemplateKind) {
+    /// which a gallery needs least); a newer request supersedes an older one. The runs and the
+    /// templates travel to that worker once; a new abstraction sends only its settings (and the
+    /// runs again if the worker no longer holds them).
+    pub(super) fn request_stats(self, abstraction: Abstraction, template: TemplateKind) {
         let slot = self.study.stats_slot;
         let ticket = slot.begin();
         let dataset = self.models.entry.with_untracked(|e| e.as_ref().map(|e| e.dataset.slug()));
         let templates_fit = self.study.templates.with_untracked(|t| t.as_ref().is_some_and(|t| Some(t.dataset.as_str()) == dataset));
-        let (Some(runs), true) = (runs.filter(|r| !r.is_empty()), templates_fit) else {
+        let has_runs = self.study.evolved.with_untracked(|r| r.as_ref().is_some_and(|r| !r.is_empty()));
+        if !has_runs || !templates_fit {
             self.study.result.set(None);
             self.study.replicated.set(None);
             self.study.plant.set(None);
             return;
-        };
+        }
         let Some(w) = self.crew().and_then(|c| c.workers.last().cloned()) else { return };
-        let (meta, images) = pack_runs(runs.into_iter().map(|r| (r.seed, r.trained, r.untrained)).collect());
-        let bytes = self.study.template_bytes.get_value();
+        let key = self.study.runs_key.get_value();
+        let held = self.study.runs_held.with_value(|h| h.as_ref().is_some_and(|(k, hw)| *k == key && *hw == w));
         let plant = self.models.entry.with_untracked(|e| e.as_ref().and_then(|e| e.plant().copied()));
-        let (id, done) = w.analyse(meta, images, &bytes, abstraction, template, plant);
+        let to = w.clone();
+        let send = move |with_runs: bool| {
+            let w = &to;
+            if with_runs {
+                let runs = self.study.evolved.get_untracked().unwrap_or_default();
+                let (meta, images) = pack_runs(runs.into_iter().map(|r| (r.seed, r.trained, r.untrained)).collect());
+                w.analyse(key, meta, images, &self.study.template_bytes.get_value(), abstraction, template, plant)
+            } else {
+                w.analyse(key, Vec::new(), Vec::new(), &[], abstraction, template, plant)
+            }
+        };
+        let (id, done) = send(!held);
         spawn_local(async move {
-            let Some(r) = slot.follow(ticket, &w, id, done).await else { return };
+            let Some(mut r) = slot.follow(ticket, &w, id, done).await else { return };
+            if held && matches!(r, Err(ClientError::Failed(_))) {
+                // The worker no longer holds the runs: send them.
+                let (id, done) = send(true);
+                let Some(again) = slot.follow(ticket, &w, id, done).await else { return };
+                r = again;
+            }
             match r {
                 Ok(Some(StudyStats { result, replicated, plant })) => {
+                    self.study.runs_held.set_value(Some((key, w.clone())));
                     self.study.stats_for.set_value(Some((abstraction, template)));
                     self.study.result.set(Some(result));
                     self.study.replicated.set(replicated);

@@ -168,9 +168,13 @@ pub enum Request {
     /// `runs` (their images in `f32`, see [`pack_runs`]) with the dataset's templates (their
     /// [`crate::study::templates::Templates::encode`] bytes in `u8`). Answered by `Analysed`,
     /// with the planted-feature check of the runs (the patch of `plant`, the model's own, or the
-    /// default patch for a clean network).
+    /// default patch for a clean network). The worker keeps the runs and templates under `key`:
+    /// a later request with the same key and no runs (a new abstraction) reuses them; one whose
+    /// key the worker does not hold fails with [`FailKind::BadRequest`] (the page sends them).
     Analyse {
         id: u32,
+        #[serde(default)]
+        key: u64,
         runs: Vec<StudyRunRows>,
         abstraction: Abstraction,
         template: TemplateKind,
@@ -184,8 +188,20 @@ pub enum Request {
     /// The zoo overview's statistics (patterns, persistence, transfer, the Mantel test) from
     /// every model's study perturbations (`f32`: `[model][seed][row]`, 784 values each, rows
     /// start-major as `pipeline::batch` lays them) and the transfer matrices. Answered by
-    /// `OverviewStats`.
-    Overview { id: u32, models: Vec<String>, families: Vec<usize>, seeds: Vec<u64>, rows: usize, transfer: Vec<Vec<Vec<f32>>>, abstraction: Abstraction, seed: u64 },
+    /// `OverviewStats`. The worker keeps the perturbations under `key`; an empty buffer with a key
+    /// it holds reuses them (a new abstraction).
+    Overview {
+        id: u32,
+        #[serde(default)]
+        key: u64,
+        models: Vec<String>,
+        families: Vec<usize>,
+        seeds: Vec<u64>,
+        rows: usize,
+        transfer: Vec<Vec<Vec<f32>>>,
+        abstraction: Abstraction,
+        seed: u64,
+    },
 }
 
 /// "Train on dough": which network's D_det, from how many training-pack images, with which
@@ -629,13 +645,13 @@ mod tests {
     /// A request from a page that knows nothing of plants still reads, as nothing planted.
     #[test]
     fn an_analyse_request_without_a_plant_reads() {
-        let r = Request::Analyse { id: 2, runs: vec![], abstraction: Abstraction::default(), template: TemplateKind::Contrast, plant: None };
+        let r = Request::Analyse { id: 2, key: 0, runs: vec![], abstraction: Abstraction::default(), template: TemplateKind::Contrast, plant: None };
         let mut v = serde_json::to_value(&r).unwrap();
         v.as_object_mut().unwrap().remove("plant");
         let back: Request = serde_json::from_value(v).unwrap();
         assert_eq!(back, r);
         let plant = Some(crate::plant::Plant { kind: crate::plant::PlantKind::Backdoor, ..Default::default() });
-        let planted = Request::Analyse { id: 2, runs: vec![], abstraction: Abstraction::default(), template: TemplateKind::Contrast, plant };
+        let planted = Request::Analyse { id: 2, key: 0, runs: vec![], abstraction: Abstraction::default(), template: TemplateKind::Contrast, plant };
         assert_eq!(serde_json::from_str::<Request>(&serde_json::to_string(&planted).unwrap()).unwrap(), planted);
     }
 

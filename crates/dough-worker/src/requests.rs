@@ -68,6 +68,10 @@ struct State {
     queue: VecDeque<Packet<Request>>,
     cancelled: HashSet<u32>,
     paused: HashSet<u32>,
+    /// The study's runs and templates of the last `Analyse` that sent them, by its key.
+    analysed: Option<(u64, Vec<StudyRun>, Templates)>,
+    /// The overview's perturbations of the last `Overview` that sent them, by its key.
+    overviewed: Option<(u64, Vec<f32>)>,
     wake: Option<Function>,
 }
 
@@ -206,7 +210,7 @@ async fn handle(p: Packet<Request>) {
             Ok((ms_per_step, steps)) => reply(Reply::Calibrated { id, ms_per_step, steps }),
             Err(e) => failed(id, e),
         },
-        Request::Analyse { id, runs, abstraction, template, plant } => match analyse(runs, &p.f32, &p.u8, &abstraction, template, plant) {
+        Request::Analyse { id, key, runs, abstraction, template, plant } => match analyse(key, runs, &p.f32, &p.u8, &abstraction, template, plant) {
             // The patterns (10 x 784 values) travel as a transferable buffer, not as JSON.
             Ok(StudyStats { mut result, replicated, plant }) => {
                 let patterns: Vec<f32> = std::mem::take(&mut result.patterns).into_iter().flatten().collect();
@@ -224,9 +228,18 @@ async fn handle(p: Packet<Request>) {
             Ok(sets) => bad_request(id, format!("compare mode's statistics take two or three sets of rows, not {}", sets.len())),
             Err(e) => bad_request(id, e.to_string()),
         },
-        Request::Overview { id, models, families, seeds, rows, transfer, abstraction, seed } => {
-            let overview = Overview::from_perturbations(models, families, seeds, &p.f32, rows, &transfer, &abstraction, PERMUTATIONS, seed);
-            reply(Reply::OverviewStats { id, overview });
+        Request::Overview { id, key, models, families, seeds, rows, transfer, abstraction, seed } => {
+            if !p.f32.is_empty() {
+                with(|s| s.overviewed = Some((key, p.f32)));
+            }
+            let overview = with(|s| match &s.overviewed {
+                Some((k, perturbations)) if *k == key => Some(Overview::from_perturbations(models, families, seeds, perturbations, rows, &transfer, &abstraction, PERMUTATIONS, seed)),
+                _ => None,
+            });
+            match overview {
+                Some(overview) => reply(Reply::OverviewStats { id, overview }),
+                None => bad_request(id, format!("the overview's runs {key} are not in this worker; they are sent again")),
+            }
         }
         Request::Bench { id, name } => {
             let Some(device) = with(|s| s.engine.as_ref().map(|c| c.device.clone())) else {
@@ -277,10 +290,17 @@ fn current() -> Result<Network, ComputeError> {
 /// The study's statistics of the page's runs (`Request::Analyse`), and the planted-feature check
 /// over every seed's controlled inputs with `plant`'s patch (the default patch when none): the
 /// study driver's [`statistics`], as the CLI computes them.
-fn analyse(runs: Vec<StudyRunRows>, flat: &[f32], templates: &[u8], abs: &Abstraction, kind: TemplateKind, plant: Option<Plant>) -> Result<StudyStats, String> {
-    let runs: Vec<StudyRun> = unpack_runs(runs, flat).map_err(|e| e.to_string())?.into_iter().map(|r| StudyRun { seed: r.seed, trained: r.trained, untrained: r.untrained }).collect();
-    let templates = Templates::decode(templates).map_err(|e| format!("the templates: {e}"))?;
-    statistics(&runs, abs, templates.get(kind), plant).ok_or_else(|| "the study has no runs".to_string())
+/// The runs and templates travel once per `key` and stay in the worker.
+fn analyse(key: u64, runs: Vec<StudyRunRows>, flat: &[f32], templates: &[u8], abs: &Abstraction, kind: TemplateKind, plant: Option<Plant>) -> Result<StudyStats, String> {
+    if !runs.is_empty() {
+        let runs: Vec<StudyRun> = unpack_runs(runs, flat).map_err(|e| e.to_string())?.into_iter().map(|r| StudyRun { seed: r.seed, trained: r.trained, untrained: r.untrained }).collect();
+        let templates = Templates::decode(templates).map_err(|e| format!("the templates: {e}"))?;
+        with(|s| s.analysed = Some((key, runs, templates)));
+    }
+    with(|s| match &s.analysed {
+        Some((k, runs, templates)) if *k == key => statistics(runs, abs, templates.get(kind), plant).ok_or_else(|| "the study has no runs".to_string()),
+        _ => Err(format!("the study's runs {key} are not in this worker; they are sent again")),
+    })
 }
 
 /// Strikes the test-only fault once, on the first run that reaches its step.
