@@ -559,19 +559,10 @@ pub fn App() -> impl IntoView {
     tour::apply_on_load(&mut settings);
     let page = Page::new(settings, notices);
     spawn_local(page.start());
-    // The URL follows the settings: one effect writes it, whoever changed them, in a task of its
-    // own (`replaceState` costs milliseconds; the views redraw first), the latest query only.
-    let latest_query = StoredValue::new(None::<Vec<(String, String)>>);
+    // The URL follows the settings: one effect writes it, whoever changed them.
     Effect::new(move |_| {
         let query = page.run.settings.with(|s| s.to_query());
-        if latest_query.try_update_value(|q| q.replace(query)).flatten().is_none() {
-            spawn_local(async move {
-                platform::yield_now().await;
-                if let Some(q) = latest_query.try_update_value(Option::take).flatten() {
-                    platform::replace_query(&q);
-                }
-            });
-        }
+        platform::replace_query(&query);
     });
 
     let names = Signal::derive(move || page.models.entry.get().map(|e| e.dataset).unwrap_or(DatasetId::Mnist).class_names());
