@@ -3,9 +3,11 @@
 //! reached through [`WorkerHandle`]s and shared out by [`crate::pool`]. The page's state is a
 //! few stores named after what they hold; each feature's job is a [`JobSlot`].
 
+mod commands;
 mod compare;
 mod overview;
 mod study;
+mod sync;
 mod tour;
 mod train;
 mod upload;
@@ -37,10 +39,10 @@ use crate::components::story::StoryPanel;
 use crate::components::plant_check::{PlantCheckView, flagged_slug};
 use crate::components::export::ExportBar;
 use crate::components::gallery::{Gallery, Shown};
-use crate::components::overview::{OverviewStatus, OverviewView};
+use crate::components::overview::OverviewView;
 use crate::components::train::TrainStatus;
 use crate::components::model_card::{ModelCard, ModelPicker, SaveOffline};
-use crate::components::shortcuts::{self, Command, ShortcutHelp, fullscreen};
+use crate::components::shortcuts::{self, Command, ShortcutHelp};
 use crate::components::status::{BackendLine, Messages, Progress};
 use crate::components::upload::UploadForm;
 use crate::batches::gallery_batch;
@@ -49,7 +51,9 @@ use crate::platform;
 use crate::pool::{self, AttackAsk};
 use crate::worker_handle::{AttackEnd, ClientError, Crash, WorkerHandle};
 use crate::state::Status;
+use commands::Chrome;
 use compare::CompareStore;
+use sync::Synced;
 use overview::OverviewStore;
 use study::StudyStore;
 use train::TrainStore;
@@ -578,62 +582,10 @@ pub fn App() -> impl IntoView {
         // The overview's networks: the clean zoo (and the session's own) of model A's dataset.
         page.models.entries.get().into_iter().filter(|e| Some(e.dataset) == d && e.plant().is_none()).collect::<Vec<_>>()
     });
-    // The overview's statistics, computed in a worker when its runs or the abstraction change.
-    let abstraction = Memo::new(move |_| page.run.settings.abstraction().get());
-    Effect::new(move |_| {
-        let abs = abstraction.get();
-        page.overview.runs.track();
-        page.request_overview_stats(abs);
-    });
-    let overview_result = Memo::new(move |_| {
-        let d = page.models.entry.with(|e| e.as_ref().map(|e| e.dataset));
-        let names: Vec<String> = page.models.entries.with(|es| es.iter().filter(|e| Some(e.dataset) == d).map(|e| e.name.clone()).collect());
-        // Only an overview of the dataset shown.
-        page.overview.result.get().filter(|r| r.as_ref().map_or(true, |o| o.models.iter().all(|m| names.contains(m))))
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(ov)) = overview_result.get()
-            && let Ok(json) = serde_json::to_string(&ov)
-        {
-            platform::publish_field("overview", &json);
-        }
-    });
+    let Synced { result, replicated, overview_result } = page.sync();
     let on_overview_choice = Callback::new(move |(c, k): (Option<dough_core::settings::OverviewModels>, usize)| page.set_overview_choice(c, k));
     let on_overview_run = Callback::new(move |_| page.run_overview());
     let on_overview_cancel = Callback::new(move |_| page.stop_overview());
-    // The study's statistics, computed in a worker whenever the runs or the analysis settings
-    // change (and only then: the Memo keeps other settings' writes from reaching the Effect).
-    let analysis_settings = Memo::new(move |_| (page.run.settings.abstraction().get(), page.run.settings.template().get()));
-    Effect::new(move |_| {
-        let (abs, template) = analysis_settings.get();
-        let _ = page.study.templates.with(|t| t.as_ref().map(|t| t.dataset.clone()));
-        page.study.evolved.track();
-        page.request_stats(abs, template);
-    });
-    let result = Memo::new(move |_| page.study.result.get());
-    let replicated = Memo::new(move |_| page.study.replicated.get());
-    // `window.__dough.analysis`, for tests and tools: a frame after the views redraw (its JSON
-    // is large), so that the two are two short tasks, not one long one.
-    Effect::new(move |_| {
-        let Some(r) = result.get() else { return };
-        spawn_local(async move {
-            platform::next_frame().await;
-            if result.with_untracked(|now| now.as_ref() != Some(&r)) {
-                return;
-            }
-            let s = page.run.settings.get_untracked();
-            let (abstraction, template) = page.study.stats_for.get_value().unwrap_or((s.abstraction, s.template));
-            let published = serde_json::json!({
-                "model": page.models.entry.get_untracked().map(|e| e.name),
-                "abstraction": abstraction,
-                "template": template,
-                "seed": s.seed,
-                "result": r,
-                "replicated": replicated.get_untracked(),
-            });
-            platform::publish_field("analysis", &published.to_string());
-        });
-    });
     let on_cancel = Callback::new(move |_| page.cancel_run());
 
     let draw_open = RwSignal::new(page.run.settings.with_untracked(|s| s.input == InputChoice::Custom));
@@ -665,75 +617,7 @@ pub fn App() -> impl IntoView {
     let story_go = Callback::new(move |n: usize| page.go_story(n));
     let story_leave = Callback::new(move |_| page.leave_story());
     let current_row = RwSignal::new(None::<usize>);
-    let on_command = Callback::new(move |c: Command| match c {
-        Command::TogglePresentation => {
-            let on = !presenting.get_untracked();
-            presenting.set(on);
-            fullscreen(on);
-        }
-        Command::ToggleHelp => help.update(|h| *h = !*h),
-        Command::Run => page.run(page.run.settings.get_untracked()),
-        Command::Cancel => {
-            if help.get_untracked() {
-                help.set(false);
-            } else if page.story_step().is_some() {
-                page.leave_story();
-            } else {
-                page.cancel_run();
-            }
-        }
-        Command::Play => knead.toggle(),
-        Command::Tour => match page.story_step() {
-            Some(_) => page.leave_story(),
-            None => page.go_story(1),
-        },
-        Command::ToggleTheme => {
-            let now = dark.get_untracked().unwrap_or_else(platform::prefers_dark);
-            dark.set(Some(!now));
-        }
-        Command::Forward | Command::Back if page.story_step().is_some() => {
-            let n = page.story_step().unwrap_or(1);
-            let next = if c == Command::Forward { n + 1 } else { n.saturating_sub(1) };
-            if (1..=dough_core::story::STEPS).contains(&next) {
-                page.go_story(next);
-            }
-        }
-        Command::Forward | Command::Back => {
-            let step = if c == Command::Forward { 1 } else { 9 };
-            current_row.update(|r| *r = Some(r.map_or(0, |r| (r + step) % 10)));
-        }
-        Command::NextClass | Command::PreviousClass => {
-            let step = if c == Command::NextClass { 1 } else { 9 };
-            current_row.update(|r| *r = Some(r.map_or(0, |r| (r + step) % 10)));
-        }
-        Command::NextModel => {
-            let next = page.models.entry.with_untracked(|cur| {
-                let cur = cur.as_ref()?;
-                page.models.entries.with_untracked(|es| {
-                    let same: Vec<&ModelEntry> = es.iter().filter(|e| e.dataset == cur.dataset).collect();
-                    let i = same.iter().position(|e| e.name == cur.name)?;
-                    Some(same[(i + 1) % same.len()].name.clone())
-                })
-            });
-            if let Some(n) = next {
-                page.select_model(n);
-            }
-        }
-        Command::SwitchDataset => {
-            let other = match page.models.entry.with_untracked(|e| e.as_ref().map(|e| e.dataset)) {
-                Some(DatasetId::Mnist) => DatasetId::FashionMnist,
-                _ => DatasetId::Mnist,
-            };
-            page.select_dataset(other);
-        }
-        Command::Study => page.run_study(),
-        Command::SwapModels => page.swap_models(),
-        Command::Overview => {
-            if page.overview.status.get_untracked() != OverviewStatus::Running {
-                page.run_overview();
-            }
-        }
-    });
+    let chrome = Chrome { presenting, dark, help, current_row, knead };
     let on_compare = Callback::new(move |b: Option<String>| {
         if let Some(a) = page.models.entry.get_untracked() {
             page.set_pair(a.name, b);
@@ -743,26 +627,8 @@ pub fn App() -> impl IntoView {
     let on_swap = Callback::new(move |_| page.swap_models());
     let on_upload = Callback::new(move |req| page.load_uploaded(req));
     let train_view = page.train_view(names, busy);
-    // Compare mode: A's and B's patterns side by side (from A's gallery and B's own run), their
-    // statistics computed in a worker whenever the runs or the abstraction change.
-    let compare_inputs = Memo::new(move |_| {
-        let (abs, seed) = (page.run.settings.abstraction().get(), page.run.settings.seed().get());
-        (page.compare.own.get(), abs, seed)
-    });
-    Effect::new(move |_| {
-        let (own, abs, seed) = compare_inputs.get();
-        page.request_compare_stats(page.run.rows.get_untracked(), own, abs, seed);
-    });
     let pair = page.compare.pair;
-    Effect::new(move |_| {
-        if let Some((b, p)) = pair.get() {
-            let reverse = page.compare.own.with_untracked(|o| o.as_ref().and_then(|o| o.reverse.clone()));
-            let forward = page.compare.readings.get_untracked();
-            let a = page.models.entry.get_untracked().map(|e| e.name).unwrap_or_default();
-            let published = dough_core::drive::compare::published(&a, &b, &p, forward.as_ref(), reverse.as_ref());
-            platform::publish_field("compare_patterns", &published.to_string());
-        }
-    });
+    let on_command = Callback::new(move |c: Command| page.command(chrome, c));
     let a_name = Signal::derive(move || page.models.entry.with(|e| e.as_ref().map(|e| e.name.clone()).unwrap_or_default()));
     shortcuts::listen(on_command);
 
