@@ -15,7 +15,7 @@ use dough_core::settings::{DEFAULT_TOP_PERCENT, MAX_PAGE_SEEDS, SIGMA_RANGE, Set
 
 use super::controls::FloatField;
 use super::heatmap::{MapLegend, heat_cell};
-use super::pixels::PixelImage;
+use super::pixels::LivePixels;
 
 /// Where the study stands (`data-study` on the analysis section).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +98,49 @@ fn Heatmap(matrix: Vec<Vec<f32>>, names: [&'static str; 10], template: TemplateK
                         }).collect_view()}
                     </tr>
                 }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// Each class's pattern, its own template and the template it matches best: 30 canvases made
+/// once, redrawn in place when the study's statistics change.
+#[component]
+fn PatternsTable(result: Memo<Option<StudyResult>>, templates: RwSignal<Option<Templates>>, template: Signal<TemplateKind>, names: Signal<[&'static str; 10]>) -> impl IntoView {
+    let best = move |c: usize| result.with(|r| r.as_ref().and_then(|r| r.model.vs_dataset.best_match(c)).unwrap_or(c));
+    let template_tile = move |c: usize| {
+        let kind = template.get();
+        templates.with(|t| t.as_ref().and_then(|t| t.get(kind).get(c).map(|v| tile(v, kind != TemplateKind::ClassMean)))).unwrap_or_default()
+    };
+    view! {
+        <table class="patterns" id="study-patterns" aria-label="each class's pattern, its own template, and the template it matches best">
+            <thead><tr><th></th>{(0..10).map(|c| view! { <th scope="col">{move || names.get()[c]}</th> }).collect_view()}</tr></thead>
+            <tbody>
+                <tr>
+                    <th scope="row">"pattern"</th>
+                    {(0..10).map(|c| view! {
+                        <td class="pattern-cell" data-class=c data-best=move || best(c)>
+                            <LivePixels rgba=Signal::derive(move || result.with(|r| r.as_ref().and_then(|r| r.patterns.get(c)).map(|p| tile(p, true)).unwrap_or_default()))
+                                alt=Signal::derive(move || format!("pattern of class {}", names.get()[c])) tile="study-pattern"/>
+                        </td>
+                    }).collect_view()}
+                </tr>
+                <tr>
+                    <th scope="row">"its template"</th>
+                    {(0..10).map(|c| view! {
+                        <td><LivePixels rgba=Signal::derive(move || template_tile(c)) alt=Signal::derive(move || format!("{} template of class {}", template.get().label(), names.get()[c])) tile="study-template"/></td>
+                    }).collect_view()}
+                </tr>
+                <tr>
+                    <th scope="row">"best match"</th>
+                    {(0..10).map(|c| view! {
+                        <td class:mismatch=move || best(c) != c>
+                            <LivePixels rgba=Signal::derive(move || template_tile(best(c)))
+                                alt=Signal::derive(move || format!("best-matching template of class {}'s pattern: class {}", names.get()[c], names.get()[best(c)])) tile="study-best"/>
+                            <div class="best-label" class:bad=move || best(c) != c>{move || names.get()[best(c)]}</div>
+                        </td>
+                    }).collect_view()}
+                </tr>
             </tbody>
         </table>
     }
@@ -190,13 +233,10 @@ pub fn AnalysisView(
                 </Show>
             </div>
             {move || result.get().map(|r| {
-                let n = names.get();
                 let template = settings.template().get();
                 let method = settings.attack().with(|a| a.method);
                 let abstraction = settings.abstraction().get();
                 let seed = settings.seed().get();
-                let signed_template = template != TemplateKind::ClassMean;
-                let tpl = templates.get().map(|t| t.get(template).to_vec()).unwrap_or_default();
                 let m = r.model.clone();
                 let untrained = r.untrained_null.clone();
                 let rep = replicated.get();
@@ -235,51 +275,19 @@ pub fn AnalysisView(
                                 model_margin=m.vs_dataset.margin model_ident=m.vs_dataset.identification is_model=false/> })}
                         </tbody>
                     </table>
-                    <div class="analysis-grid">
-                        <div class="heatmap-block">
-                            <Heatmap matrix=m.vs_dataset.matrix.clone() names=n template=template/>
-                            <MapLegend low="−1" mid="correlation, 0 white" high="+1" about="heatmap colours: blue is a correlation of −1, white 0, orange +1"/>
-                        </div>
-                        <table class="patterns" id="study-patterns" aria-label="each class's pattern, its own template, and the template it matches best">
-                            <thead><tr><th></th>{(0..10).map(|c| view! { <th scope="col">{n[c]}</th> }).collect_view()}</tr></thead>
-                            <tbody>
-                                <tr>
-                                    <th scope="row">"pattern"</th>
-                                    {(0..10).map(|c| {
-                                        let best = m.vs_dataset.best_match(c).unwrap_or(c);
-                                        view! {
-                                            <td class="pattern-cell" data-class=c data-best=best>
-                                                <PixelImage rgba=tile(&r.patterns[c], true) alt=format!("pattern of class {}", n[c])/>
-                                            </td>
-                                        }
-                                    }).collect_view()}
-                                </tr>
-                                <tr>
-                                    <th scope="row">"its template"</th>
-                                    {(0..10).map(|c| {
-                                        let own = tpl.get(c).cloned().unwrap_or_default();
-                                        view! { <td><PixelImage rgba=tile(&own, signed_template) alt=format!("{} template of class {}", template.label(), n[c])/></td> }
-                                    }).collect_view()}
-                                </tr>
-                                <tr>
-                                    <th scope="row">"best match"</th>
-                                    {(0..10).map(|c| {
-                                        let best = m.vs_dataset.best_match(c).unwrap_or(c);
-                                        let bt = tpl.get(best).cloned().unwrap_or_default();
-                                        view! {
-                                            <td class:mismatch=best != c>
-                                                <PixelImage rgba=tile(&bt, signed_template) alt=format!("best-matching template of class {}'s pattern: class {}", n[c], n[best])/>
-                                                <div class="best-label" class:bad=best != c>{n[best]}</div>
-                                            </td>
-                                        }
-                                    }).collect_view()}
-                                </tr>
-                            </tbody>
-                        </table>
-                        <MapLegend low="ink removed" mid="patterns: each tile to its own ±max" high="ink added" about="pattern colours: orange adds ink, blue removes it, each tile scaled to its own largest value"/>
-                    </div>
                 }
             })}
+            // The heatmap follows each result; the pattern tiles stay and redraw in place.
+            <Show when=move || result.with(|r| r.is_some())>
+                <div class="analysis-grid">
+                    <div class="heatmap-block">
+                        {move || result.with(|r| r.as_ref().map(|r| view! { <Heatmap matrix=r.model.vs_dataset.matrix.clone() names=names.get() template=settings.template().get()/> }))}
+                        <MapLegend low="−1" mid="correlation, 0 white" high="+1" about="heatmap colours: blue is a correlation of −1, white 0, orange +1"/>
+                    </div>
+                    <PatternsTable result=result templates=templates template=Signal::derive(move || settings.template().get()) names=names/>
+                    <MapLegend low="ink removed" mid="patterns: each tile to its own ±max" high="ink added" about="pattern colours: orange adds ink, blue removes it, each tile scaled to its own largest value"/>
+                </div>
+            </Show>
         </section>
     }
 }

@@ -64,12 +64,13 @@ fn Column(
             data-reached=o.reached.to_string() data-l2=format!("{:.4}", o.l2)
             on:click=move |_| current.set(Some(o.target))>
             <figcaption class="col-name" title=target>{target}</figcaption>
-            <div class="cell">{move || view! { <PixelImage rgba=gray_rgba(&shown()) alt=format!("adversarial example for class {target}") tile="adversarial"/> }}</div>
+            // One canvas each for the column's life: a step of the playback redraws it in place.
+            <div class="cell"><LivePixels rgba=Signal::derive(move || gray_rgba(&shown())) alt=format!("adversarial example for class {target}") tile="adversarial"/></div>
             <div class="cell">
-                {move || {
+                <LivePixels rgba=Signal::derive(move || {
                     let d: Vec<f32> = start.with_value(|s| shown().iter().zip(s).map(|(a, s)| a - s).collect());
-                    view! { <PixelImage rgba=diverging_rgba(&d, scale) alt=format!("perturbation toward class {target}, scale ±{scale:.2}") tile="perturbation"/> }
-                }}
+                    diverging_rgba(&d, scale)
+                }) alt=format!("perturbation toward class {target}, scale ±{scale:.2}") tile="perturbation"/>
             </div>
             <div class="col-scale">{format!("±{scale:.2}")}</div>
             <div class="col-nums" aria-label=numbers.clone()>
@@ -78,18 +79,23 @@ fn Column(
                 <span>{format!("L2 {:.2}", o.l2)}</span>
                 {(!ok).then(|| view! { <span class="bad">{format!("→ {predicted}")}</span> })}
             </div>
-            {move || patterns.get().map(|p| view! {
-                <div class="cell pattern-tile" data-best=p.best>
-                    <PixelImage rgba=signed_tile(&p.pattern) alt=format!("pattern of class {target}") tile="pattern"/>
+            // The pattern and template canvases stay while the analysis is on; a new abstraction
+            // redraws them in place.
+            <Show when=move || patterns.with(|p| p.is_some())>
+                <div class="cell pattern-tile" data-best=move || patterns.with(|p| p.as_ref().map(|p| p.best))>
+                    <LivePixels rgba=Signal::derive(move || patterns.with(|p| p.as_ref().map(|p| signed_tile(&p.pattern)).unwrap_or_default())) alt=format!("pattern of class {target}") tile="pattern"/>
                 </div>
                 <div class="cell">
-                    <PixelImage rgba=if p.signed_template { signed_tile(&p.template) } else { gray_rgba(&p.template) } alt=format!("dataset template of class {target}") tile="template"/>
+                    <LivePixels rgba=Signal::derive(move || patterns.with(|p| p.as_ref().map(|p| if p.signed_template { signed_tile(&p.template) } else { gray_rgba(&p.template) }).unwrap_or_default()))
+                        alt=format!("dataset template of class {target}") tile="template"/>
                 </div>
-                <div class="col-match" class:bad=p.best != o.target
-                    title=if p.best == o.target { format!("matches its own template best, r {:+.2}", p.own_r) } else { format!("matches the template of {} best (r {:+.2}; its own: r {:+.2})", names[p.best], p.best_r, p.own_r) }>
-                    {if p.best == o.target { format!("✔ r {:+.2}", p.own_r) } else { format!("✘ → {}", names[p.best]) }}
-                </div>
-            })}
+                {move || patterns.get().map(|p| view! {
+                    <div class="col-match" class:bad=p.best != o.target
+                        title=if p.best == o.target { format!("matches its own template best, r {:+.2}", p.own_r) } else { format!("matches the template of {} best (r {:+.2}; its own: r {:+.2})", names[p.best], p.best_r, p.own_r) }>
+                        {if p.best == o.target { format!("✔ r {:+.2}", p.own_r) } else { format!("✘ → {}", names[p.best]) }}
+                    </div>
+                })}
+            </Show>
         </figure>
     }
 }
