@@ -594,9 +594,14 @@ pub struct DoughDataArgs {
     /// Most attack steps per image
     #[arg(long, default_value_t = AttackConfig::default().max_steps)]
     pub steps: usize,
-    /// Target confidence at which an image counts as reached
+    /// Target confidence at which an image counts as reached (minimal evolution)
     #[arg(long, default_value_t = AttackConfig::default().kappa)]
     pub kappa: f32,
+    /// The attack that builds the sets: evolve (minimal evolution to kappa, the default) or,
+    /// as Ilyas et al. did, `--attack pgd --param pgd-norm=l2,eps=2,alpha=0.1,iters=100`
+    /// (kept when the network's top class is the target); the seed of PGD's random starts is --seed
+    #[command(flatten)]
+    pub attack: SuiteOptions,
     /// Images per attack batch
     #[arg(long, default_value_t = 500, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
     pub batch: usize,
