@@ -1,6 +1,7 @@
 //! D_det from a real attack: the shipped mnist-mlp attacks 60 test-pack images toward
 //! (label + 1) mod 10; every kept image is one that reached its target, labelled with it, and
-//! its control is the same clean image with the same label.
+//! its control is the same clean image with the same label. And D_det by targeted PGD in an L2
+//! ball, as Ilyas et al. built theirs.
 
 use std::path::PathBuf;
 
@@ -9,6 +10,7 @@ use dough_compute::suite::{Goal, Attack};
 use dough_core::attack::AttackConfig;
 use dough_core::dough_data::{TargetRule, assemble, quantise, subset, targets};
 use dough_core::manifest;
+use dough_core::model::ArchSpec;
 use dough_core::pack::SamplePack;
 use dough_core::weights::Weights;
 
@@ -16,12 +18,17 @@ fn public() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../public")
 }
 
-#[test]
-fn d_det_from_the_shipped_mlp_has_shifted_labels_and_an_unperturbed_control() {
+/// The shipped mnist-mlp and the MNIST sample pack.
+fn shipped_mlp() -> (ArchSpec, Weights, SamplePack) {
     let entries = manifest::parse(&std::fs::read_to_string(public().join("models/manifest.json")).unwrap()).unwrap();
     let e = entries.iter().find(|e| e.name == "mnist-mlp").unwrap();
     let (spec, w) = (e.arch_spec().unwrap(), Weights::from_safetensors(&std::fs::read(public().join("models").join(&e.file)).unwrap()).unwrap());
-    let pack = SamplePack::decode(&std::fs::read(public().join("data/mnist-samples.dspk")).unwrap()).unwrap();
+    (spec, w, SamplePack::decode(&std::fs::read(public().join("data/mnist-samples.dspk")).unwrap()).unwrap())
+}
+
+#[test]
+fn d_det_from_the_shipped_mlp_has_shifted_labels_and_an_unperturbed_control() {
+    let (spec, w, pack) = shipped_mlp();
     let src = subset(&pack.to_dataset(), 60, 1);
     let t = targets(&src.labels, TargetRule::Det, 1);
     let starts: Vec<Vec<f32>> = (0..src.len()).map(|i| src.image(i).iter().map(|&p| p as f32 / 255.0).collect()).collect();
@@ -50,10 +57,7 @@ fn pgd_l2_dough_keeps_exactly_the_images_that_reached_their_target_inside_the_ba
     use dough_core::attack::StepNorm;
     use dough_core::suite::{AttackMethod, SuiteParams};
 
-    let entries = manifest::parse(&std::fs::read_to_string(public().join("models/manifest.json")).unwrap()).unwrap();
-    let e = entries.iter().find(|e| e.name == "mnist-mlp").unwrap();
-    let (spec, w) = (e.arch_spec().unwrap(), Weights::from_safetensors(&std::fs::read(public().join("models").join(&e.file)).unwrap()).unwrap());
-    let pack = SamplePack::decode(&std::fs::read(public().join("data/mnist-samples.dspk")).unwrap()).unwrap();
+    let (spec, w, pack) = shipped_mlp();
     let src = subset(&pack.to_dataset(), 80, 2);
     let eps = 1.5;
     let cfg = AttackConfig {

@@ -31,7 +31,7 @@ impl TargetRule {
 pub enum DoughDataError {
     #[error(
         "{name}: the source network reached only {kept} of {attempted} targets (fewer than {min}): nothing would train on so few \
-         images; give the attack more steps or a lower kappa, or use a less robust source"
+         images; give the attack more room (more steps or a lower kappa; for PGD a larger eps or more iterations), or use a less robust source"
     )]
     NearlyEmpty { name: &'static str, kept: usize, attempted: usize, min: usize },
     #[error("{images} adversarial images, {targets} targets and {reached} flags for {sources} source images: the attack's output does not match its batch")]
