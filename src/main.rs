@@ -7,6 +7,7 @@ mod backend_state;
 mod bench_view;
 mod components;
 mod batches;
+mod held;
 mod job_slot;
 mod platform;
 mod pool;

@@ -21,7 +21,7 @@ use dough_core::protocol::web::{from_js, to_js};
 use dough_core::compare::PatternPair;
 use dough_core::drive::DriveError;
 use dough_core::drive::study::StudyStats;
-use dough_core::protocol::{AdapterReport, BackendKind, DoughPhase, DoughRequest, Fault, JobProgress, Packet, Reply, Request, StudyRunRows, pack_images, pack_rows, unpack_done};
+use dough_core::protocol::{AdapterReport, BackendKind, DoughPhase, DoughRequest, FailKind, Fault, JobProgress, Packet, Reply, Request, StudyRunRows, pack_images, pack_rows, unpack_done};
 pub use dough_core::routing::Crash;
 use dough_core::routing::{Routed, Router};
 use dough_core::study::abstraction::Abstraction;
@@ -52,6 +52,13 @@ impl std::fmt::Display for ClientError {
             ClientError::Crashed(c) => f.write_str(&c.describe()),
         }
     }
+}
+
+/// The answer to a request that names its inputs by a key (`Request::Analyse`,
+/// `Request::Overview`): the answer, or word that the worker no longer holds the inputs.
+pub enum Keyed<T> {
+    Answer(T),
+    NotHeld,
 }
 
 /// How an attack ended.
@@ -341,17 +348,33 @@ impl WorkerHandle {
     }
 
     async fn request_with(&self, p: Packet<Request>, id: u32, listen: Listeners) -> Result<Packet<Reply>, ClientError> {
+        let answer = self.request_raw(p, id, listen).await?;
+        match answer.msg {
+            Reply::Failed { message, .. } => Err(ClientError::Failed(message)),
+            _ => Ok(answer),
+        }
+    }
+
+    /// The answer to a request whose inputs stay in the worker under a key: `NotHeld` when the
+    /// worker no longer holds them.
+    async fn request_keyed(&self, p: Packet<Request>, id: u32) -> Result<Keyed<Packet<Reply>>, ClientError> {
+        let answer = self.request_raw(p, id, Listeners::default()).await?;
+        match answer.msg {
+            Reply::Failed { kind: FailKind::NotHeld, .. } => Ok(Keyed::NotHeld),
+            Reply::Failed { message, .. } => Err(ClientError::Failed(message)),
+            _ => Ok(Keyed::Answer(answer)),
+        }
+    }
+
+    /// The worker's answer to request `id`, a failure included.
+    async fn request_raw(&self, p: Packet<Request>, id: u32, listen: Listeners) -> Result<Packet<Reply>, ClientError> {
         let (tx, rx) = oneshot::channel();
         self.inner.router.borrow_mut().open(id, Pending { answer: tx, listen });
         if let Err(e) = self.send(&p) {
             self.inner.router.borrow_mut().forget(id);
             return Err(e);
         }
-        let answer = rx.await.unwrap_or_else(|_| Err(ClientError::Failed("the compute worker went away".into())))?;
-        match answer.msg {
-            Reply::Failed { message, .. } => Err(ClientError::Failed(message)),
-            _ => Ok(answer),
-        }
+        rx.await.unwrap_or_else(|_| Err(ClientError::Failed("the compute worker went away".into())))
     }
 
     pub async fn init(&self, backend: BackendKind, fault: Option<Fault>) -> Result<Started, ClientError> {
@@ -543,16 +566,16 @@ impl WorkerHandle {
         abstraction: Abstraction,
         template: TemplateKind,
         plant: Option<dough_core::plant::Plant>,
-    ) -> (u32, impl std::future::Future<Output = Result<Option<StudyStats>, ClientError>> + 'static + use<>) {
+    ) -> (u32, impl std::future::Future<Output = Result<Option<Keyed<StudyStats>>, ClientError>> + 'static + use<>) {
         let id = self.new_id();
         let p = Packet { msg: Request::Analyse { id, key, runs, abstraction, template, plant }, f32: images, u8: templates.to_vec() };
         let this = self.clone();
         let fut = async move {
-            let answer = this.request(p, id, None).await?;
+            let Keyed::Answer(answer) = this.request_keyed(p, id).await? else { return Ok(Some(Keyed::NotHeld)) };
             match answer.msg {
                 Reply::Analysed { mut result, replicated, plant, .. } => {
                     result.patterns = answer.f32.chunks(dough_core::model::PIXELS).map(|c| c.to_vec()).collect();
-                    Ok(Some(StudyStats { result, replicated, plant }))
+                    Ok(Some(Keyed::Answer(StudyStats { result, replicated, plant })))
                 }
                 Reply::Cancelled { .. } => Ok(None),
                 other => Err(ClientError::Failed(format!("unexpected reply {other:?}"))),
@@ -588,13 +611,14 @@ impl WorkerHandle {
     }
 
     /// The overview's statistics (see `Request::Overview`); `None` when cancelled.
-    pub fn overview_stats<M: FnOnce(u32) -> Request>(&self, msg: M, perturbations: Vec<f32>) -> (u32, impl std::future::Future<Output = Result<Option<Result<Overview, String>>, ClientError>> + 'static + use<M>) {
+    pub fn overview_stats<M: FnOnce(u32) -> Request>(&self, msg: M, perturbations: Vec<f32>) -> (u32, impl std::future::Future<Output = Result<Option<Keyed<Result<Overview, String>>>, ClientError>> + 'static + use<M>) {
         let id = self.new_id();
         let p = Packet::with_f32(msg(id), perturbations);
         let this = self.clone();
         let fut = async move {
-            match this.request(p, id, None).await?.msg {
-                Reply::OverviewStats { overview, .. } => Ok(Some(overview)),
+            let Keyed::Answer(answer) = this.request_keyed(p, id).await? else { return Ok(Some(Keyed::NotHeld)) };
+            match answer.msg {
+                Reply::OverviewStats { overview, .. } => Ok(Some(Keyed::Answer(overview))),
                 Reply::Cancelled { .. } => Ok(None),
                 other => Err(ClientError::Failed(format!("unexpected reply {other:?}"))),
             }

@@ -22,7 +22,8 @@ use crate::assets::LoadedModel;
 use crate::components::overview::{OverviewProgress, OverviewStatus};
 use crate::job_slot::JobSlot;
 use crate::pool::PoolCompute;
-use crate::worker_handle::{ClientError, WorkerHandle};
+use crate::held::Held;
+use crate::worker_handle::ClientError;
 
 /// The request for the overview's statistics of `runs` with `abstraction` (the perturbations
 /// travel beside it).
@@ -51,10 +52,9 @@ pub(super) struct OverviewStore {
     /// The statistics (computed in a worker) of `runs` with the analysis settings.
     pub result: RwSignal<Option<Result<Overview, String>>>,
     pub stats_slot: JobSlot,
-    /// The key of `runs` (a new one with every new overview), and the worker that holds their
-    /// perturbations.
-    pub runs_key: StoredValue<u64>,
-    pub runs_held: StoredValue<Option<(u64, WorkerHandle)>, LocalStorage>,
+    /// The perturbations of `runs` as a worker holds them (an abstraction change then sends
+    /// only its settings).
+    pub held: Held,
     /// The runs just finished: the overview is done when their statistics are in.
     pub awaiting_stats: StoredValue<bool>,
     /// The URL's `overview=` has been started once (on load).
@@ -71,8 +71,7 @@ impl OverviewStore {
             slot: JobSlot::new(),
             result: RwSignal::new(None),
             stats_slot: JobSlot::new(),
-            runs_key: StoredValue::new(0),
-            runs_held: StoredValue::new_local(None),
+            held: Held::new(),
             awaiting_stats: StoredValue::new(false),
             started_from_url: StoredValue::new(false),
         }
@@ -186,7 +185,7 @@ impl Page {
             };
             // Done once the worker's statistics for these runs are in.
             self.overview.awaiting_stats.set_value(true);
-            self.overview.runs_key.update_value(|k| *k += 1);
+            self.overview.held.renew();
             self.overview.runs.set(Some(runs));
         });
     }
@@ -201,27 +200,16 @@ impl Page {
             return self.overview.result.set(None);
         };
         let Some(w) = self.crew().and_then(|c| c.workers.last().cloned()) else { return };
-        let key = self.overview.runs_key.get_value();
-        let held = self.overview.runs_held.with_value(|h| h.as_ref().is_some_and(|(k, hw)| *k == key && *hw == w));
         let to = w.clone();
-        let send = move |with_runs: bool| {
+        let send = move |key: u64, with_runs: bool| {
             let perturbations = if with_runs { self.overview.runs.with_untracked(|r| r.as_ref().map(|r| r.perturbations.clone()).unwrap_or_default()) } else { Vec::new() };
             let runs = runs.clone();
             to.overview_stats(move |id| stats_request(&runs, id, key, abstraction), perturbations)
         };
-        let (id, done) = send(!held);
         spawn_local(async move {
-            let Some(mut r) = slot.follow(ticket, &w, id, done).await else { return };
-            if held && matches!(r, Err(ClientError::Failed(_))) {
-                let (id, done) = send(true);
-                let Some(again) = slot.follow(ticket, &w, id, done).await else { return };
-                r = again;
-            }
+            let Some(r) = self.overview.held.follow(slot, ticket, &w, send).await else { return };
             match r {
-                Ok(Some(ov)) => {
-                    self.overview.runs_held.set_value(Some((key, w.clone())));
-                    self.overview.result.set(Some(ov));
-                }
+                Ok(Some(ov)) => self.overview.result.set(Some(ov)),
                 Ok(None) | Err(ClientError::Crashed(_)) => return,
                 Err(ClientError::Failed(e)) => self.overview.result.set(Some(Err(e))),
             }

@@ -22,7 +22,8 @@ use crate::components::analysis::StudyStatus;
 use crate::job_slot::JobSlot;
 use crate::platform;
 use crate::pool::PoolCompute;
-use crate::worker_handle::{ClientError, WorkerHandle};
+use crate::held::Held;
+use crate::worker_handle::ClientError;
 
 /// The study: its attacks' outcomes (model, untrained twin), status, progress, templates, and
 /// the statistics the worker computed from them.
@@ -45,10 +46,9 @@ pub(super) struct StudyStore {
     pub(super) plant: RwSignal<Option<PlantCheck>>,
     /// The statistics' request (superseded by every analysis-settings change).
     pub(super) stats_slot: JobSlot,
-    /// The key of the runs in `evolved` (a new one with every new set of runs), and the worker
-    /// that holds them with the templates (an abstraction change then sends only its settings).
-    pub(super) runs_key: StoredValue<u64>,
-    pub(super) runs_held: StoredValue<Option<(u64, WorkerHandle)>, LocalStorage>,
+    /// The runs in `evolved` and the templates as a worker holds them (an abstraction change
+    /// then sends only its settings).
+    pub(super) held: Held,
     /// The analysis settings of `result`.
     pub(super) stats_for: StoredValue<Option<(dough_core::study::abstraction::Abstraction, dough_core::study::templates::TemplateKind)>>,
 }
@@ -66,8 +66,7 @@ impl StudyStore {
             replicated: RwSignal::new(None),
             plant: RwSignal::new(None),
             stats_slot: JobSlot::new(),
-            runs_key: StoredValue::new(0),
-            runs_held: StoredValue::new_local(None),
+            held: Held::new(),
             stats_for: StoredValue::new(None),
         }
     }
@@ -125,7 +124,7 @@ impl Page {
                 Err(ClientError::Failed(e)) => return self.study_failed(e),
             };
             // Done once the worker's statistics for these runs are in (`request_stats`).
-            self.study.runs_key.update_value(|k| *k += 1);
+            self.study.held.renew();
             self.study.evolved.set(Some(runs));
         });
     }
@@ -147,11 +146,9 @@ impl Page {
             return;
         }
         let Some(w) = self.crew().and_then(|c| c.workers.last().cloned()) else { return };
-        let key = self.study.runs_key.get_value();
-        let held = self.study.runs_held.with_value(|h| h.as_ref().is_some_and(|(k, hw)| *k == key && *hw == w));
         let plant = self.models.entry.with_untracked(|e| e.as_ref().and_then(|e| e.plant().copied()));
         let to = w.clone();
-        let send = move |with_runs: bool| {
+        let send = move |key: u64, with_runs: bool| {
             let w = &to;
             if with_runs {
                 let runs = self.study.evolved.get_untracked().unwrap_or_default();
@@ -161,18 +158,10 @@ impl Page {
                 w.analyse(key, Vec::new(), Vec::new(), &[], abstraction, template, plant)
             }
         };
-        let (id, done) = send(!held);
         spawn_local(async move {
-            let Some(mut r) = slot.follow(ticket, &w, id, done).await else { return };
-            if held && matches!(r, Err(ClientError::Failed(_))) {
-                // The worker no longer holds the runs: send them.
-                let (id, done) = send(true);
-                let Some(again) = slot.follow(ticket, &w, id, done).await else { return };
-                r = again;
-            }
+            let Some(r) = self.study.held.follow(slot, ticket, &w, send).await else { return };
             match r {
                 Ok(Some(StudyStats { result, replicated, plant })) => {
-                    self.study.runs_held.set_value(Some((key, w.clone())));
                     self.study.stats_for.set_value(Some((abstraction, template)));
                     self.study.result.set(Some(result));
                     self.study.replicated.set(replicated);

@@ -170,7 +170,7 @@ pub enum Request {
     /// with the planted-feature check of the runs (the patch of `plant`, the model's own, or the
     /// default patch for a clean network). The worker keeps the runs and templates under `key`:
     /// a later request with the same key and no runs (a new abstraction) reuses them; one whose
-    /// key the worker does not hold fails with [`FailKind::BadRequest`] (the page sends them).
+    /// key the worker does not hold fails with [`FailKind::NotHeld`] (the page sends them).
     Analyse {
         id: u32,
         #[serde(default)]
@@ -189,7 +189,8 @@ pub enum Request {
     /// every model's study perturbations (`f32`: `[model][seed][row]`, 784 values each, rows
     /// start-major as `pipeline::batch` lays them) and the transfer matrices. Answered by
     /// `OverviewStats`. The worker keeps the perturbations under `key`; an empty buffer with a key
-    /// it holds reuses them (a new abstraction).
+    /// it holds reuses them (a new abstraction), one it does not hold fails with
+    /// [`FailKind::NotHeld`].
     Overview {
         id: u32,
         #[serde(default)]
@@ -259,6 +260,9 @@ pub enum FailKind {
     BadRequest,
     /// The computation failed (a training run that diverged, an attack error).
     Failed,
+    /// The request named inputs by their key that this worker does not hold (it was replaced,
+    /// or another key came since): send them with the request.
+    NotHeld,
 }
 
 /// Worker -> page.

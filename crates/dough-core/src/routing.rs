@@ -236,7 +236,7 @@ mod tests {
     fn only_a_device_loss_or_a_panic_is_a_crash() {
         let mut port = FakePort::new();
         let a = port.send(|id| Request::Predict { id }, "a");
-        for kind in [FailKind::BadRequest, FailKind::Failed] {
+        for kind in [FailKind::BadRequest, FailKind::Failed, FailKind::NotHeld] {
             let mut r: Router<()> = Router::new();
             let id = r.next_id();
             r.open(id, ());

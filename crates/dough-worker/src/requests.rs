@@ -153,6 +153,11 @@ fn bad_request(id: u32, message: String) {
     reply(Reply::Failed { id: Some(id), message, kind: FailKind::BadRequest });
 }
 
+/// Request `id` named inputs by a key this worker does not hold: the page sends them again.
+fn not_held(id: u32, what: &str, key: u64) {
+    reply(Reply::Failed { id: Some(id), message: format!("{what} {key} are not in this worker"), kind: FailKind::NotHeld });
+}
+
 async fn handle(p: Packet<Request>) {
     match p.msg {
         Request::Init { id, backend: want, fault } => {
@@ -212,10 +217,11 @@ async fn handle(p: Packet<Request>) {
         },
         Request::Analyse { id, key, runs, abstraction, template, plant } => match analyse(key, runs, &p.f32, &p.u8, &abstraction, template, plant) {
             // The patterns (10 x 784 values) travel as a transferable buffer, not as JSON.
-            Ok(StudyStats { mut result, replicated, plant }) => {
+            Ok(Some(StudyStats { mut result, replicated, plant })) => {
                 let patterns: Vec<f32> = std::mem::take(&mut result.patterns).into_iter().flatten().collect();
                 post(Packet::with_f32(Reply::Analysed { id, result, replicated, plant }, patterns));
             }
+            Ok(None) => not_held(id, "the study's runs", key),
             Err(e) => bad_request(id, e),
         },
         Request::ComparePatterns { id, rows, abstraction, seed } => match unpack_rows(rows, &p.f32) {
@@ -238,7 +244,7 @@ async fn handle(p: Packet<Request>) {
             });
             match overview {
                 Some(overview) => reply(Reply::OverviewStats { id, overview }),
-                None => bad_request(id, format!("the overview's runs {key} are not in this worker; they are sent again")),
+                None => not_held(id, "the overview's runs", key),
             }
         }
         Request::Bench { id, name } => {
@@ -291,15 +297,16 @@ fn current() -> Result<Network, ComputeError> {
 /// over every seed's controlled inputs with `plant`'s patch (the default patch when none): the
 /// study driver's [`statistics`], as the CLI computes them.
 /// The runs and templates travel once per `key` and stay in the worker.
-fn analyse(key: u64, runs: Vec<StudyRunRows>, flat: &[f32], templates: &[u8], abs: &Abstraction, kind: TemplateKind, plant: Option<Plant>) -> Result<StudyStats, String> {
+/// `None` when the worker does not hold the runs of `key` and none came with the request.
+fn analyse(key: u64, runs: Vec<StudyRunRows>, flat: &[f32], templates: &[u8], abs: &Abstraction, kind: TemplateKind, plant: Option<Plant>) -> Result<Option<StudyStats>, String> {
     if !runs.is_empty() {
         let runs: Vec<StudyRun> = unpack_runs(runs, flat).map_err(|e| e.to_string())?.into_iter().map(|r| StudyRun { seed: r.seed, trained: r.trained, untrained: r.untrained }).collect();
         let templates = Templates::decode(templates).map_err(|e| format!("the templates: {e}"))?;
         with(|s| s.analysed = Some((key, runs, templates)));
     }
     with(|s| match &s.analysed {
-        Some((k, runs, templates)) if *k == key => statistics(runs, abs, templates.get(kind), plant).ok_or_else(|| "the study has no runs".to_string()),
-        _ => Err(format!("the study's runs {key} are not in this worker; they are sent again")),
+        Some((k, runs, templates)) if *k == key => statistics(runs, abs, templates.get(kind), plant).map(Some).ok_or_else(|| "the study has no runs".to_string()),
+        _ => Ok(None),
     })
 }
 
